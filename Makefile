@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# refcache top-level Makefile.
+#   make            build kmod/refcache.ko (against KDIR), the library and CLI
+#   make demo       install deps, build, boot qemu and show the module working
+#   make check      every test and static check; ends with "N passed, N failed"
+#   make KDIR=...   build the module against any kernel tree
+
+DEB612_HDRS := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12*-amd64)))
+RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(DEB612_HDRS))
+
+.PHONY: all modules userspace deps demo check bench clean help
+
+all: modules userspace
+
+modules:
+	@test -n "$(KDIR)" || { echo "no kernel tree: run scripts/install-deps.sh or pass KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+userspace:
+	$(MAKE) -C userspace
+
+deps:
+	scripts/install-deps.sh
+
+demo: deps
+	scripts/demo.sh
+
+check: deps
+	scripts/check.sh
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+	$(MAKE) -C userspace clean
+	rm -rf build
+
+help:
+	@sed -n '3,7p' Makefile

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every kernel version check of refcache lives here, so the rest of the
+ * code is written against one API (the newest we build on).
+ */
+#ifndef _REFCACHE_COMPAT_H
+#define _REFCACHE_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/module.h>
+#include <linux/random.h>
+
+/* 6.13 turned symbol namespaces from identifiers into strings. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#define REFCACHE_EXPORT(sym)	EXPORT_SYMBOL_NS_GPL(sym, "REFCACHE")
+#define REFCACHE_IMPORT_NS()	MODULE_IMPORT_NS("REFCACHE")
+#else
+#define REFCACHE_EXPORT(sym)	EXPORT_SYMBOL_NS_GPL(sym, REFCACHE)
+#define REFCACHE_IMPORT_NS()	MODULE_IMPORT_NS(REFCACHE)
+#endif
+
+/* get_random_u32_below() replaced prandom_u32_max() in 6.2. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#define get_random_u32_below(ceil)	prandom_u32_max(ceil)
+#endif
+
+#endif /* _REFCACHE_COMPAT_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared between refcache's own files; not part of any API. */
+#ifndef _REFCACHE_INTERNAL_H
+#define _REFCACHE_INTERNAL_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/pid.h>
+
+#include "compat.h"
+#include "refcache.h"
+
+/**
+ * struct refcache_heap - everything one opener of /dev/refcache owns
+ * @ref:   holders: the open file and in-kernel users
+ * @id:    unique for the module's lifetime, shown in /proc
+ * @owner: thread group that created the heap
+ * @node:  on refcache_heaps, under refcache_heaps_lock
+ * @lock:  serialises changes to the heap's contents
+ */
+struct refcache_heap {
+	struct kref ref;
+	u64 id;
+	struct pid *owner;
+	struct list_head node;
+	struct mutex lock;
+};
+
+/* heap.c */
+extern struct list_head refcache_heaps;
+extern struct mutex refcache_heaps_lock;
+
+/* chardev.c */
+int refcache_chardev_init(void);
+void refcache_chardev_exit(void);
+
+/* procfs.c */
+int refcache_procfs_init(void);
+void refcache_procfs_exit(void);
+
+#endif /* _REFCACHE_INTERNAL_H */

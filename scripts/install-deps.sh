@@ -1,0 +1,33 @@
+#!/bin/bash
+# Install the Debian packages refcache needs to build and test, skipping
+# what is already there.  Idempotent; needs root and apt-get only when
+# something is missing.
+set -euo pipefail
+
+pkgs=(
+	build-essential bc flex bison libelf-dev libssl-dev dwarves cpio
+	xz-utils gzip kmod python3 perl
+	linux-headers-6.12-amd64	# the distribution kernel's headers
+	linux-image-6.12-amd64		# its vmlinuz, booted in qemu
+	linux-headers-amd64		# 6.1 headers, for the compatibility build
+	linux-source-6.12		# debug kernel, checkpatch.pl
+	qemu-system-x86 busybox-static sparse
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+	echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+	echo "install-deps: run as root with apt-get: apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

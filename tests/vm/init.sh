@@ -1,0 +1,82 @@
+#!/bin/busybox sh
+# /init of the refcache test guest (busybox).  Loads the modules, runs the
+# KUnit suites and userspace tests, and reports on the second serial port
+# (/dev/ttyS1) with one line per result:
+#   PASS <name> | FAIL <name> [reason] | KTAP <line> | LOG <line>
+# and finally the token the host waits for: REFCACHE-GUEST-DONE.
+# Kernel parameters the host passes reach us as environment variables:
+#   rcvm_mode=inject_warn   only trigger the test-only warning
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/tests
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmp /tmp
+
+R=/dev/ttyS1
+stty -F $R raw -echo 2>/dev/null
+say() { echo "$*" > $R; }
+result() { # result NAME COMMAND...: PASS/FAIL on the command's status
+	name=$1; shift
+	if "$@" > /tmp/out 2>&1; then say "PASS $name"; else say "FAIL $name"; fi
+	sed 's/^/LOG /' /tmp/out > $R
+}
+finish() {
+	if [ -e /sys/kernel/debug/kmemleak ]; then
+		# Objects younger than 5 s are not reported: age them first.
+		sleep 6
+		echo scan > /sys/kernel/debug/kmemleak
+		echo scan > /sys/kernel/debug/kmemleak
+		sed 's/^/KMEMLEAK /' /sys/kernel/debug/kmemleak > $R
+	fi
+	say "REFCACHE-GUEST-DONE"
+	sync
+	reboot -f
+}
+
+say "LOG guest up: $(uname -r)"
+if ! insmod /lib/refcache.ko; then
+	say "FAIL insmod_refcache"
+	finish
+fi
+say "PASS insmod_refcache"
+
+if [ "$rcvm_mode" = inject_warn ]; then
+	echo 1 > /sys/module/refcache/parameters/inject_warn
+	rmmod refcache
+	finish
+fi
+
+if [ -f /lib/refcache_kunit.ko ]; then
+	if insmod /lib/refcache_kunit.ko; then
+		for r in /sys/kernel/debug/kunit/*/results; do
+			sed 's/^/KTAP /' "$r" > $R
+		done
+		rmmod refcache_kunit || say "FAIL rmmod_refcache_kunit"
+	else
+		say "FAIL insmod_refcache_kunit"
+	fi
+fi
+
+for t in /tests/*_test; do
+	[ -x "$t" ] || continue
+	"$t" > /tmp/tap 2>&1
+	status=$?
+	sed -n 's/^\(not ok\|ok\) [0-9]* - \(.*\)$/\1 \2/p' /tmp/tap | while read -r a b c; do
+		if [ "$a" = ok ]; then say "PASS ${t##*/}.$b"; else say "FAIL ${t##*/}.$c"; fi
+	done
+	grep '^#' /tmp/tap | sed 's/^/LOG /' > $R
+	[ $status -lt 128 ] || say "FAIL ${t##*/}.crashed_with_status_$status"
+done
+
+result cli_version refcachectl version
+result cli_stats refcachectl stats
+
+# Unloading must be refused while a heap is open, and work after close.
+exec 3< /dev/refcache
+if rmmod refcache 2>/dev/null; then say "FAIL rmmod_refused_while_open"; else say "PASS rmmod_refused_while_open"; fi
+exec 3<&-
+result rmmod_after_close rmmod refcache
+if [ -e /dev/refcache ] || [ -e /proc/refcache ]; then say "FAIL unload_removes_nodes"; else say "PASS unload_removes_nodes"; fi
+finish

@@ -1,0 +1,113 @@
+#!/bin/bash
+# Boot a kernel in qemu (software emulation) with an initramfs holding
+# busybox, refcache's modules and its test programs; collect the guest's
+# results and fail on any kernel splat in the guest log.
+#
+# usage: tests/vm/run.sh --kernel BZIMAGE --modules DIR --name NAME
+#                        [--mode inject_warn] [--expect-splat]
+#                        [--timeout SEC] [--mem MB] [--out DIR]
+#
+# DIR holds refcache.ko and, where the kernel has KUnit, refcache_kunit.ko.
+# Prints "PASS <name>" / "FAIL <name>" lines and a final
+# "vm NAME: N passed, N failed"; exits non-zero on any failure.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+kernel= moddir= name=vm mode= expect_splat=0 timeout=300 mem=1024 out=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift ;;
+	--modules) moddir=$2; shift ;;
+	--name) name=$2; shift ;;
+	--mode) mode=$2; shift ;;
+	--expect-splat) expect_splat=1 ;;
+	--timeout) timeout=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--out) out=$2; shift ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -r "$kernel" ] && [ -f "$moddir/refcache.ko" ] ||
+	{ echo "run.sh: need --kernel IMAGE and --modules DIR with refcache.ko" >&2; exit 2; }
+out=${out:-$top/build/vm/$name}
+rm -rf "$out"
+mkdir -p "$out/root"/{bin,sbin,lib,tests,proc,sys,dev,tmp}
+
+# The initramfs.
+root=$out/root
+cp /bin/busybox "$root/bin/busybox"
+cp "$top/tests/vm/init.sh" "$root/init"
+cp "$moddir"/refcache*.ko "$root/lib/"
+cp "$top"/userspace/build/tests/*_test "$root/tests/" 2>/dev/null
+cp "$top/userspace/build/refcachectl-static" "$root/bin/refcachectl"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
+
+append="console=ttyS0 panic=-1 loglevel=7 rcvm_mode=${mode:-tests}"
+start=$(date +%s)
+timeout --foreground -k 5 "$timeout" qemu-system-x86_64 \
+	-machine q35 -cpu max -smp 2 -m "$mem" \
+	-kernel "$kernel" -initrd "$out/initrd.gz" -append "$append" \
+	-display none -no-reboot -monitor none \
+	-serial "file:$out/console.log" -serial "file:$out/results.log" \
+	</dev/null >"$out/qemu.log" 2>&1
+qrc=$?
+secs=$(( $(date +%s) - start ))
+tr -d '\r' < "$out/results.log" > "$out/results.txt"
+tr -d '\r' < "$out/console.log" > "$out/console.txt"
+
+pass=0 fail=0
+report() { # report PASS|FAIL NAME
+	echo "$1 $name.$2"
+	if [ "$1" = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+}
+
+if [ "$expect_splat" = 0 ]; then
+	while read -r verdict test _; do
+		report "$verdict" "$test"
+	done < <(grep -E '^(PASS|FAIL) ' "$out/results.txt")
+
+	# KUnit: test cases are the KTAP lines one level in (4 spaces).
+	suite=
+	while IFS= read -r line; do
+		case "$line" in
+		"KTAP # Subtest: "*) suite=${line#KTAP # Subtest: } ;;
+		"KTAP     ok "*) c=${line#KTAP     ok }; c=${c#* }; report PASS "kunit.$suite.${c%% *}" ;;
+		"KTAP     not ok "*) c=${line#KTAP     not ok }; c=${c#* }; report FAIL "kunit.$suite.${c%% *}" ;;
+		esac
+	done < "$out/results.txt"
+	grep '^KTAP     # .*: EXPECTATION FAILED\|^KTAP         # ' "$out/results.txt" | head -20 | sed 's/^/  /'
+
+	if grep -q '^KMEMLEAK unreferenced object' "$out/results.txt"; then
+		report FAIL kmemleak_clean
+		grep '^KMEMLEAK' "$out/results.txt" | head -30 | sed 's/^/  /'
+	elif [ -e "$out/results.txt" ] && grep -q '^KMEMLEAK\|^REFCACHE-GUEST-DONE' "$out/results.txt"; then
+		grep -q '^KMEMLEAK' "$out/results.txt" && report PASS kmemleak_clean
+	fi
+fi
+
+if grep -q '^REFCACHE-GUEST-DONE' "$out/results.txt"; then
+	report PASS guest_completed
+else
+	report FAIL guest_completed
+	echo "  guest did not finish (qemu status $qrc after ${secs}s; timeout ${timeout}s); console tail:"
+	tail -n 30 "$out/console.txt" | sed 's/^/  | /'
+fi
+
+# Any of these in the guest's kernel log fails the run.
+splat='WARNING:|BUG:|KASAN:|UBSAN:|Oops|Kernel panic|general protection fault'
+splat="$splat|possible circular locking|possible recursive locking|inconsistent lock state"
+splat="$splat|suspicious RCU usage|lockdep|unreferenced object|Call Trace:|refcount_t:"
+splat="$splat|kernel BUG|list_add corruption|list_del corruption|ODEBUG:|sleeping function called"
+grep -E "$splat" "$out/console.txt" > "$out/splats.txt"
+if [ "$expect_splat" = 1 ]; then
+	if [ -s "$out/splats.txt" ]; then report PASS splat_detected; else report FAIL splat_detected; fi
+elif [ -s "$out/splats.txt" ]; then
+	report FAIL no_kernel_splat
+	grep -E -B2 -A20 -m1 "$splat" "$out/console.txt" | head -40 | sed 's/^/  | /'
+else
+	report PASS no_kernel_splat
+fi
+
+echo "vm $name: $pass passed, $fail failed (${secs}s, log in ${out#"$top"/})"
+[ "$fail" = 0 ]
