@@ -10,13 +10,15 @@
 #include <linux/module.h>
 #include <linux/random.h>
 
-/* 6.13 turned symbol namespaces from identifiers into strings. */
+/*
+ * Symbol namespace of the in-kernel API: EXPORT_SYMBOL_NS_GPL(sym,
+ * REFCACHE_NS) and MODULE_IMPORT_NS(REFCACHE_NS).  6.13 turned namespaces
+ * from identifiers into strings.
+ */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
-#define REFCACHE_EXPORT(sym)	EXPORT_SYMBOL_NS_GPL(sym, "REFCACHE")
-#define REFCACHE_IMPORT_NS()	MODULE_IMPORT_NS("REFCACHE")
+#define REFCACHE_NS	"REFCACHE"
 #else
-#define REFCACHE_EXPORT(sym)	EXPORT_SYMBOL_NS_GPL(sym, REFCACHE)
-#define REFCACHE_IMPORT_NS()	MODULE_IMPORT_NS(REFCACHE)
+#define REFCACHE_NS	REFCACHE
 #endif
 
 /* get_random_u32_below() replaced prandom_u32_max() in 6.2. */

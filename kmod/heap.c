@@ -10,7 +10,9 @@
 
 #include "internal.h"
 
+/* Every live heap, for /proc/refcache. */
 LIST_HEAD(refcache_heaps);
+/* Guards refcache_heaps. */
 DEFINE_MUTEX(refcache_heaps_lock);
 
 static atomic64_t heap_next_id = ATOMIC64_INIT(0);
@@ -48,7 +50,7 @@ struct refcache_heap *refcache_heap_create(void)
 	atomic64_inc(&heaps_created);
 	return heap;
 }
-REFCACHE_EXPORT(refcache_heap_create);
+EXPORT_SYMBOL_NS_GPL(refcache_heap_create, REFCACHE_NS);
 
 /**
  * refcache_heap_get() - take another reference to a heap
@@ -61,7 +63,7 @@ struct refcache_heap *refcache_heap_get(struct refcache_heap *heap)
 	kref_get(&heap->ref);
 	return heap;
 }
-REFCACHE_EXPORT(refcache_heap_get);
+EXPORT_SYMBOL_NS_GPL(refcache_heap_get, REFCACHE_NS);
 
 static void heap_release(struct kref *ref)
 {
@@ -92,7 +94,7 @@ void refcache_heap_put(struct refcache_heap *heap)
 	if (heap)
 		kref_put(&heap->ref, heap_release);
 }
-REFCACHE_EXPORT(refcache_heap_put);
+EXPORT_SYMBOL_NS_GPL(refcache_heap_put, REFCACHE_NS);
 
 /**
  * refcache_heap_id() - the heap's id, as shown in /proc/refcache
@@ -104,7 +106,7 @@ u64 refcache_heap_id(const struct refcache_heap *heap)
 {
 	return heap->id;
 }
-REFCACHE_EXPORT(refcache_heap_id);
+EXPORT_SYMBOL_NS_GPL(refcache_heap_id, REFCACHE_NS);
 
 /**
  * refcache_heap_owner() - the thread group that created the heap
@@ -117,7 +119,7 @@ pid_t refcache_heap_owner(const struct refcache_heap *heap)
 {
 	return pid_vnr(heap->owner);
 }
-REFCACHE_EXPORT(refcache_heap_owner);
+EXPORT_SYMBOL_NS_GPL(refcache_heap_owner, REFCACHE_NS);
 
 /**
  * refcache_stats_read() - snapshot the module-wide counters
@@ -129,4 +131,4 @@ void refcache_stats_read(struct refcache_stats *stats)
 	stats->heaps_created = atomic64_read(&heaps_created);
 	stats->heaps_destroyed = atomic64_read(&heaps_destroyed);
 }
-REFCACHE_EXPORT(refcache_stats_read);
+EXPORT_SYMBOL_NS_GPL(refcache_stats_read, REFCACHE_NS);

@@ -24,7 +24,7 @@ struct refcache_heap {
 	u64 id;
 	struct pid *owner;
 	struct list_head node;
-	struct mutex lock;
+	struct mutex lock;	/* the heap's contents */
 };
 
 /* heap.c */

@@ -2,7 +2,7 @@
 /*
  * refcache in-kernel API, for other modules and the KUnit suites.
  * Symbols are exported in the REFCACHE namespace: users add
- * REFCACHE_IMPORT_NS() (compat.h) or MODULE_IMPORT_NS(REFCACHE).
+ * MODULE_IMPORT_NS(REFCACHE_NS) (compat.h).
  */
 #ifndef _REFCACHE_H
 #define _REFCACHE_H

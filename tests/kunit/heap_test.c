@@ -145,4 +145,4 @@ kunit_test_suite(refcache_heap_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for refcache");
-REFCACHE_IMPORT_NS();
+MODULE_IMPORT_NS(REFCACHE_NS);

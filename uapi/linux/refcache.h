@@ -18,6 +18,7 @@
 #ifndef _UAPI_LINUX_REFCACHE_H
 #define _UAPI_LINUX_REFCACHE_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -25,7 +26,7 @@
 #define REFCACHE_ABI_MINOR	0
 
 /* Feature bits reported by REFCACHE_IOC_VERSION. */
-#define REFCACHE_FEATURE_HEAP	(1ULL << 0)	/* one heap per open file */
+#define REFCACHE_FEATURE_HEAP	_BITULL(0)	/* one heap per open file */
 
 #define REFCACHE_IOC_MAGIC	0xB9
 

@@ -1,0 +1,121 @@
+#!/bin/bash
+# make check: every build, static check and qemu test of refcache.
+# Each check prints PASS/FAIL lines; the last line is "N passed, N failed".
+# REFCACHE_CHECK_SKIP_DEBUG=1 skips the debug kernel (for a quick loop).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+B=$top/build
+mkdir -p "$B"
+log=$B/check.log
+: > "$log"
+pass=0 fail=0
+t0=$(date +%s)
+
+report() { # report PASS|FAIL NAME
+	echo "$1 $2"
+	if [ "$1" = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+}
+
+# step NAME COMMAND...: one check; output kept in build/logs/NAME.log
+step() {
+	local name=$1 out=$B/logs/$1.log
+	shift
+	mkdir -p "$B/logs"
+	echo "== $name" >&2
+	if "$@" > "$out" 2>&1; then
+		report PASS "$name"
+	else
+		report FAIL "$name"
+		tail -n 25 "$out" | sed 's/^/  | /'
+	fi
+}
+
+# vm ARGS...: a qemu run; its PASS/FAIL lines count one by one.
+vm() {
+	local out
+	out=$(tests/vm/run.sh "$@" 2>&1)
+	echo "$out" | grep -v '^\(PASS\|FAIL\) '
+	echo "$out" | grep '^\(PASS\|FAIL\) ' | while read -r v n; do echo "$v $n"; done
+	pass=$((pass + $(echo "$out" | grep -c '^PASS ')))
+	fail=$((fail + $(echo "$out" | grep -c '^FAIL ')))
+	echo "$out" | grep '^FAIL ' | sed 's/^/  /' >> "$log"
+}
+
+distro_kdir=$(ls -d /usr/src/linux-headers-6.12*-amd64 2>/dev/null | sort -V | tail -n 1)
+distro_image=/boot/vmlinuz-${distro_kdir#/usr/src/linux-headers-}
+compat_kdir=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null | sort -V | tail -n 1)
+
+# --- builds -----------------------------------------------------------
+step build_userspace make -C userspace
+step build_distro_kmod scripts/build-kmod.sh "$distro_kdir" "$B/distro"
+step build_compat_6.1 scripts/build-kmod.sh "$compat_kdir" "$B/compat61"
+
+# --- static checks ----------------------------------------------------
+no_warnings() { # no_warnings LOG: fail if the build log has a warning
+	! grep -E 'warning:|error:' "$1"
+}
+w1() {
+	scripts/build-kmod.sh "$distro_kdir" "$B/w1" W=1 > "$B/w1.log" 2>&1 ||
+		{ cat "$B/w1.log"; return 1; }
+	no_warnings "$B/w1.log"
+}
+step w1_no_warnings w1
+
+sparse_check() {
+	scripts/build-kmod.sh "$distro_kdir" "$B/sparse" C=2 > "$B/sparse.log" 2>&1 ||
+		{ cat "$B/sparse.log"; return 1; }
+	# Only our own files count; the distribution headers are not ours.
+	! grep -E "^$B/sparse/.*(warning|error):" "$B/sparse.log"
+}
+step sparse_clean sparse_check
+
+checkpatch() {
+	local cp
+	cp=$(scripts/checkpatch-path.sh) || return 1
+	# compat.h exists to hold the kernel version checks checkpatch dislikes.
+	perl "$cp" --no-tree --strict --terse --show-types \
+		--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kmod/compat.h &&
+	perl "$cp" --no-tree --strict --terse --show-types -f \
+		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c | grep -v -e '\.mod\.c$' -e compat.h)
+}
+step checkpatch_strict checkpatch
+
+lib_symbols() { # every exported library symbol is versioned, nothing else leaks
+	local syms
+	syms=$(nm -D --defined-only userspace/build/librefcache.so.1 | awk '$2 == "T" {print $3}')
+	[ -n "$syms" ] || return 1
+	echo "$syms"
+	! echo "$syms" | grep -v '@@LIBREFCACHE_' &&
+		[ "$(echo "$syms" | wc -l)" = "$(grep -c 'refcache_[a-z_]*;' userspace/lib/librefcache.map)" ]
+}
+step lib_symbols_versioned lib_symbols
+
+# --- distribution kernel in qemu --------------------------------------
+vm --kernel "$distro_image" --modules "$B/distro/kmod" --name distro
+# The splat guard itself: a deliberate warning must fail a run.
+vm --kernel "$distro_image" --modules "$B/distro/kmod" --name splat_guard \
+	--mode inject_warn --expect-splat
+
+# --- debug kernel: KUnit, KASAN, lockdep, kmemleak ---------------------
+if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
+	debug_tree=
+	get_debug_tree() { debug_tree=$(scripts/debug-kernel.sh) && echo "$debug_tree"; }
+	step debug_kernel_build get_debug_tree
+	debug_tree=$(tail -n 1 "$B/logs/debug_kernel_build.log")
+	if [ -f "$debug_tree/.refcache-built" ]; then
+		dbg() {
+			scripts/build-kmod.sh "$debug_tree" "$B/debug" &&
+				cp "$B/debug/tests/kunit/refcache_kunit.ko" "$B/debug/kmod/"
+		}
+		step build_debug_kmod dbg
+		[ -f "$B/debug/kmod/refcache_kunit.ko" ] &&
+			vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
+				--name debug --mem 2048 --timeout 900
+	fi
+fi
+
+echo "check took $(( $(date +%s) - t0 )) s"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
