@@ -29,6 +29,7 @@ finish() {
 		echo scan > /sys/kernel/debug/kmemleak
 		echo scan > /sys/kernel/debug/kmemleak
 		sed 's/^/KMEMLEAK /' /sys/kernel/debug/kmemleak > $R
+		say "KMEMLEAK-SCANNED"
 	fi
 	say "REFCACHE-GUEST-DONE"
 	sync

@@ -68,21 +68,24 @@ if [ "$expect_splat" = 0 ]; then
 	done < <(grep -E '^(PASS|FAIL) ' "$out/results.txt")
 
 	# KUnit: test cases are the KTAP lines one level in (4 spaces).
-	suite=
+	suite= ncases=0
 	while IFS= read -r line; do
 		case "$line" in
-		"KTAP # Subtest: "*) suite=${line#KTAP # Subtest: } ;;
-		"KTAP     ok "*) c=${line#KTAP     ok }; c=${c#* }; report PASS "kunit.$suite.${c%% *}" ;;
-		"KTAP     not ok "*) c=${line#KTAP     not ok }; c=${c#* }; report FAIL "kunit.$suite.${c%% *}" ;;
+		"KTAP # Subtest: "*|"KTAP     # Subtest: "*) suite=${line#*# Subtest: } ;;
+		"KTAP     ok "*) c=${line#KTAP     ok }; c=${c#* }; report PASS "kunit.$suite.${c%% *}"; ncases=$((ncases + 1)) ;;
+		"KTAP     not ok "*) c=${line#KTAP     not ok }; c=${c#* }; report FAIL "kunit.$suite.${c%% *}"; ncases=$((ncases + 1)) ;;
 		esac
 	done < "$out/results.txt"
+	if [ -f "$moddir/refcache_kunit.ko" ] && [ "$ncases" = 0 ]; then
+		report FAIL kunit_ran
+	fi
 	grep '^KTAP     # .*: EXPECTATION FAILED\|^KTAP         # ' "$out/results.txt" | head -20 | sed 's/^/  /'
 
 	if grep -q '^KMEMLEAK unreferenced object' "$out/results.txt"; then
 		report FAIL kmemleak_clean
 		grep '^KMEMLEAK' "$out/results.txt" | head -30 | sed 's/^/  /'
-	elif [ -e "$out/results.txt" ] && grep -q '^KMEMLEAK\|^REFCACHE-GUEST-DONE' "$out/results.txt"; then
-		grep -q '^KMEMLEAK' "$out/results.txt" && report PASS kmemleak_clean
+	elif grep -q '^KMEMLEAK-SCANNED' "$out/results.txt"; then
+		report PASS kmemleak_clean
 	fi
 fi
 
@@ -97,7 +100,8 @@ fi
 # Any of these in the guest's kernel log fails the run.
 splat='WARNING:|BUG:|KASAN:|UBSAN:|Oops|Kernel panic|general protection fault'
 splat="$splat|possible circular locking|possible recursive locking|inconsistent lock state"
-splat="$splat|suspicious RCU usage|lockdep|unreferenced object|Call Trace:|refcount_t:"
+splat="$splat|suspicious RCU usage|INFO: possible|lockdep is turned off|DEBUG_LOCKS_WARN_ON"
+splat="$splat|unreferenced object|Call Trace:|refcount_t:|bad unlock balance|held lock freed"
 splat="$splat|kernel BUG|list_add corruption|list_del corruption|ODEBUG:|sleeping function called"
 grep -E "$splat" "$out/console.txt" > "$out/splats.txt"
 if [ "$expect_splat" = 1 ]; then
