@@ -57,6 +57,7 @@ static void __exit refcache_exit(void)
 {
 	refcache_chardev_exit();
 	refcache_procfs_exit();
+	pr_info("unloaded\n");
 }
 
 module_init(refcache_init);

@@ -5,6 +5,9 @@
 #   PASS <name> | FAIL <name> [reason] | KTAP <line> | LOG <line>
 # and finally the token the host waits for: REFCACHE-GUEST-DONE.
 # Kernel parameters the host passes reach us as environment variables:
+#   rcvm_mode=tests         (default) KUnit, userspace tests, unload
+#   rcvm_mode=demo          show refcachectl at work (make demo)
+#   rcvm_mode=bench         load refcache_bench*.ko, report its lines
 #   rcvm_mode=inject_warn   only trigger the test-only warning
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
@@ -42,6 +45,40 @@ if ! insmod /lib/refcache.ko; then
 	finish
 fi
 say "PASS insmod_refcache"
+
+show() { # show COMMAND...: echo a command and its output for people
+	say "LOG \$ $*"
+	"$@" 2>&1 | sed 's/^/LOG /' > $R
+}
+
+if [ "$rcvm_mode" = demo ]; then
+	show refcachectl version
+	show refcachectl stats
+	say "LOG (holding /dev/refcache open: one heap)"
+	exec 3< /dev/refcache
+	show refcachectl stats
+	show rmmod refcache
+	exec 3<&-
+	say "LOG (closed it)"
+	show refcachectl stats
+	show rmmod refcache
+	show ls /dev/refcache
+	finish
+fi
+
+if [ "$rcvm_mode" = bench ]; then
+	for b in /lib/refcache_bench*.ko; do
+		[ -f "$b" ] || continue
+		if insmod "$b"; then
+			dmesg | sed -n 's/^\[[ 0-9.]*\] [a-z_]*: //p' | grep -E '^(bench |  |[A-Za-z])' |
+				grep -v 'loading out-of-tree\|module verification' | sed 's/^/LOG /' > $R
+			rmmod "$b"
+		else
+			say "FAIL insmod_${b##*/}"
+		fi
+	done
+	finish
+fi
 
 if [ "$rcvm_mode" = inject_warn ]; then
 	echo 1 > /sys/module/refcache/parameters/inject_warn
