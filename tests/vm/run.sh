@@ -6,6 +6,7 @@
 # usage: tests/vm/run.sh --kernel BZIMAGE --modules DIR --name NAME
 #                        [--mode inject_warn] [--expect-splat]
 #                        [--timeout SEC] [--mem MB] [--out DIR]
+#                        [--append "KERNEL ARGS"]
 #
 # DIR holds refcache.ko and, where the kernel has KUnit, refcache_kunit.ko.
 # Prints "PASS <name>" / "FAIL <name>" lines and a final
@@ -13,7 +14,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-kernel= moddir= name=vm mode= expect_splat=0 timeout=300 mem=1024 out=
+kernel= moddir= name=vm mode= extra= expect_splat=0 timeout=300 mem=1024 out=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	--out) out=$2; shift ;;
+	--append) extra=$2; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -43,7 +45,7 @@ cp "$top"/userspace/build/tests/*_test "$root/tests/" 2>/dev/null
 cp "$top/userspace/build/refcachectl-static" "$root/bin/refcachectl"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
 
-append="console=ttyS0 panic=-1 loglevel=7 rcvm_mode=${mode:-tests}"
+append="console=ttyS0 panic=-1 loglevel=7 rcvm_mode=${mode:-tests} $extra"
 start=$(date +%s)
 timeout --foreground -k 5 "$timeout" qemu-system-x86_64 \
 	-machine q35 -cpu max -smp 2 -m "$mem" \
