@@ -7,9 +7,77 @@
 #ifndef _REFCACHE_H
 #define _REFCACHE_H
 
+#include <linux/gfp.h>
 #include <linux/types.h>
 
 struct refcache_heap;
+
+/* Small-object allocator geometry (kmod/alloc.c, Documentation/allocator.rst). */
+#define REFCACHE_ARENA_SHIFT	18
+#define REFCACHE_ARENA_SIZE	(1UL << REFCACHE_ARENA_SHIFT)	/* 256 KiB */
+#define REFCACHE_POOL_SHIFT	12
+#define REFCACHE_POOL_SIZE	(1UL << REFCACHE_POOL_SHIFT)	/* 4 KiB */
+#define REFCACHE_POOLS_PER_ARENA (REFCACHE_ARENA_SIZE / REFCACHE_POOL_SIZE)
+#define REFCACHE_ALIGNMENT	16
+#define REFCACHE_NUM_CLASSES	32
+#define REFCACHE_SMALL_MAX	(REFCACHE_NUM_CLASSES * REFCACHE_ALIGNMENT)
+/* Bytes at the start of each pool taken by its header. */
+#define REFCACHE_POOL_OVERHEAD	80
+
+/**
+ * struct refcache_alloc_class_stats - one size class of a heap's allocator
+ * @size:          block size of the class in bytes
+ * @pools:         pools currently serving the class
+ * @blocks_in_use: blocks handed out and not freed
+ * @blocks_free:   blocks of those pools not in use (incl. per-CPU caches)
+ */
+struct refcache_alloc_class_stats {
+	u32 size;
+	u32 pools;
+	u64 blocks_in_use;
+	u64 blocks_free;
+};
+
+/**
+ * struct refcache_alloc_stats - snapshot of a heap's allocator
+ * @cls:                    per size class
+ * @arenas_allocated_total: arenas ever allocated
+ * @arenas_reclaimed:       arenas returned to the page allocator
+ * @arenas_highwater:       most arenas held at once
+ * @arenas_current:         arenas held now
+ * @arena_bytes:            arenas_current * REFCACHE_ARENA_SIZE; the sum of
+ *                          the five byte counts below
+ * @allocated_bytes:        bytes in blocks in use
+ * @free_bytes:             bytes in free blocks of used pools
+ * @unused_pool_bytes:      bytes in pools serving no class
+ * @pool_header_bytes:      bytes lost to pool headers
+ * @quantization_bytes:     bytes at pool ends too small for a block
+ * @cached_blocks:          free blocks held in per-CPU caches
+ * @large_objects:          live objects over REFCACHE_SMALL_MAX
+ * @large_bytes:            bytes requested by those
+ * @bad_frees:              refused frees (double free, foreign pointer)
+ * @bad_free_warnings:      warnings printed for them (at most one)
+ * @alloc_failures:         arena or large allocations that failed
+ */
+struct refcache_alloc_stats {
+	struct refcache_alloc_class_stats cls[REFCACHE_NUM_CLASSES];
+	u64 arenas_allocated_total;
+	u64 arenas_reclaimed;
+	u64 arenas_highwater;
+	u64 arenas_current;
+	u64 arena_bytes;
+	u64 allocated_bytes;
+	u64 free_bytes;
+	u64 unused_pool_bytes;
+	u64 pool_header_bytes;
+	u64 quantization_bytes;
+	u64 cached_blocks;
+	u64 large_objects;
+	u64 large_bytes;
+	u64 bad_frees;
+	u64 bad_free_warnings;
+	u64 alloc_failures;
+};
 
 /**
  * struct refcache_stats - module-wide counters, as in /proc/refcache/stats
@@ -29,5 +97,14 @@ void refcache_heap_put(struct refcache_heap *heap);
 u64 refcache_heap_id(const struct refcache_heap *heap);
 pid_t refcache_heap_owner(const struct refcache_heap *heap);
 void refcache_stats_read(struct refcache_stats *stats);
+
+void *refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp);
+void refcache_free(struct refcache_heap *heap, void *p);
+void refcache_alloc_drain(struct refcache_heap *heap);
+void refcache_alloc_stats_read(struct refcache_heap *heap,
+			       struct refcache_alloc_stats *st);
+unsigned int refcache_alloc_usable_arenas(struct refcache_heap *heap,
+					  u32 *nfree, unsigned int max);
+void refcache_alloc_fail_next(struct refcache_heap *heap, unsigned int n);
 
 #endif /* _REFCACHE_H */

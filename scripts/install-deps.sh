@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(
-	build-essential bc flex bison libelf-dev libssl-dev dwarves cpio
+	build-essential gcc-multilib bc flex bison libelf-dev libssl-dev dwarves cpio
 	xz-utils gzip kmod python3 perl
 	linux-headers-6.12-amd64	# the distribution kernel's headers
 	linux-image-6.12-amd64		# its vmlinuz, booted in qemu
