@@ -4,6 +4,7 @@
 #   make            build kmod/refcache.ko (against KDIR), the library and CLI
 #   make demo       install deps, build, boot qemu and show the module working
 #   make check      every test and static check; ends with "N passed, N failed"
+#   make bench      benchmarks in one boot of the distribution kernel
 #   make KDIR=...   build the module against any kernel tree
 
 DEB612_HDRS := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12*-amd64)))
@@ -30,10 +31,13 @@ demo: deps
 check: deps
 	scripts/check.sh
 
+bench: deps
+	scripts/bench.sh
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 	$(MAKE) -C userspace clean
 	rm -rf build
 
 help:
-	@sed -n '3,7p' Makefile
+	@sed -n '3,8p' Makefile
