@@ -70,8 +70,9 @@ if [ "$rcvm_mode" = bench ]; then
 	for b in /lib/refcache_bench*.ko; do
 		[ -f "$b" ] || continue
 		if insmod "$b"; then
-			dmesg | sed -n 's/^\[[ 0-9.]*\] [a-z_]*: //p' | grep -E '^(bench |  |[A-Za-z])' |
-				grep -v 'loading out-of-tree\|module verification' | sed 's/^/LOG /' > $R
+			# Benchmark modules print with pr_fmt "refcache_bench...: ".
+			dmesg | sed -n 's/^\[[ 0-9.]*\] refcache_bench[a-z_0-9]*: /LOG /p' |
+				grep -v 'loading out-of-tree\|module verification' > $R
 			rmmod "$b"
 		else
 			say "FAIL insmod_${b##*/}"
