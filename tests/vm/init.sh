@@ -71,7 +71,7 @@ if [ "$rcvm_mode" = bench ]; then
 		[ -f "$b" ] || continue
 		if insmod "$b"; then
 			# Benchmark modules print with pr_fmt "refcache_bench...: ".
-			dmesg | sed -n 's/^\[[ 0-9.]*\] refcache_bench[a-z_0-9]*: /LOG /p' |
+			dmesg | sed -n 's/^\(\[[ 0-9.]*\] \)\{0,1\}refcache_bench[a-z_0-9]*: /LOG /p' |
 				grep -v 'loading out-of-tree\|module verification' > $R
 			rmmod "$b"
 		else
