@@ -36,6 +36,10 @@ struct refcache_heap *refcache_heap_create(void)
 	heap = kzalloc(sizeof(*heap), GFP_KERNEL_ACCOUNT);
 	if (!heap)
 		return ERR_PTR(-ENOMEM);
+	if (refcache_alloc_init(&heap->alloc)) {
+		kfree(heap);
+		return ERR_PTR(-ENOMEM);
+	}
 
 	kref_init(&heap->ref);
 	mutex_init(&heap->lock);
@@ -73,6 +77,7 @@ static void heap_release(struct kref *ref)
 	list_del(&heap->node);
 	mutex_unlock(&refcache_heaps_lock);
 
+	refcache_alloc_destroy(&heap->alloc);
 	put_pid(heap->owner);
 	mutex_destroy(&heap->lock);
 	kfree(heap);

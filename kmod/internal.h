@@ -8,6 +8,7 @@
 #include <linux/mutex.h>
 #include <linux/pid.h>
 
+#include "alloc.h"
 #include "compat.h"
 #include "refcache.h"
 
@@ -18,6 +19,7 @@
  * @owner: thread group that created the heap
  * @node:  on refcache_heaps, under refcache_heaps_lock
  * @lock:  serialises changes to the heap's contents
+ * @alloc: the heap's small-object allocator (alloc.c)
  */
 struct refcache_heap {
 	struct kref ref;
@@ -25,6 +27,7 @@ struct refcache_heap {
 	struct pid *owner;
 	struct list_head node;
 	struct mutex lock;	/* the heap's contents */
+	struct refcache_alloc alloc;
 };
 
 /* heap.c */

@@ -5,6 +5,7 @@
  */
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 
 #include <linux/refcache.h>
 
@@ -25,13 +26,69 @@ static int refcache_stats_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+static void allocator_show_heap(struct seq_file *m, struct refcache_heap *heap,
+				struct refcache_alloc_stats *st)
+{
+	unsigned int i;
+
+	refcache_alloc_stats_read(heap, st);
+	seq_printf(m, "heap %llu owner %d\n", refcache_heap_id(heap),
+		   refcache_heap_owner(heap));
+	seq_puts(m, "class size pools blocks_in_use blocks_free\n");
+	for (i = 0; i < REFCACHE_NUM_CLASSES; i++) {
+		const struct refcache_alloc_class_stats *c = &st->cls[i];
+
+		if (c->pools || c->blocks_in_use)
+			seq_printf(m, "%5u %4u %5u %13llu %11llu\n", i, c->size,
+				   c->pools, c->blocks_in_use, c->blocks_free);
+	}
+	/* The totals of CPython's sys._debugmallocstats(). */
+	seq_printf(m, "arenas_allocated_total %llu\n", st->arenas_allocated_total);
+	seq_printf(m, "arenas_reclaimed %llu\n", st->arenas_reclaimed);
+	seq_printf(m, "arenas_highwater %llu\n", st->arenas_highwater);
+	seq_printf(m, "arenas_current %llu\n", st->arenas_current);
+	seq_printf(m, "arena_bytes %llu\n", st->arena_bytes);
+	seq_printf(m, "bytes_in_allocated_blocks %llu\n", st->allocated_bytes);
+	seq_printf(m, "bytes_in_free_blocks %llu\n", st->free_bytes);
+	seq_printf(m, "bytes_in_unused_pools %llu\n", st->unused_pool_bytes);
+	seq_printf(m, "bytes_lost_to_pool_headers %llu\n", st->pool_header_bytes);
+	seq_printf(m, "bytes_lost_to_quantization %llu\n", st->quantization_bytes);
+	seq_printf(m, "cached_blocks %llu\n", st->cached_blocks);
+	seq_printf(m, "large_objects %llu\n", st->large_objects);
+	seq_printf(m, "large_bytes %llu\n", st->large_bytes);
+	seq_printf(m, "bad_frees %llu\n", st->bad_frees);
+	seq_printf(m, "alloc_failures %llu\n\n", st->alloc_failures);
+}
+
+/* Per heap: the allocator's class table and totals. */
+static int refcache_allocator_show(struct seq_file *m, void *v)
+{
+	struct refcache_alloc_stats *st;
+	struct refcache_heap *heap;
+
+	st = kmalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return -ENOMEM;
+	seq_printf(m, "arena_size %lu pool_size %lu pool_header %u alignment %u\n\n",
+		   REFCACHE_ARENA_SIZE, REFCACHE_POOL_SIZE,
+		   REFCACHE_POOL_OVERHEAD, REFCACHE_ALIGNMENT);
+	mutex_lock(&refcache_heaps_lock);
+	list_for_each_entry(heap, &refcache_heaps, node)
+		allocator_show_heap(m, heap, st);
+	mutex_unlock(&refcache_heaps_lock);
+	kfree(st);
+	return 0;
+}
+
 int refcache_procfs_init(void)
 {
 	refcache_proc_dir = proc_mkdir("refcache", NULL);
 	if (!refcache_proc_dir)
 		return -ENOMEM;
 	if (!proc_create_single("stats", 0444, refcache_proc_dir,
-				refcache_stats_show)) {
+				refcache_stats_show) ||
+	    !proc_create_single("allocator", 0444, refcache_proc_dir,
+				refcache_allocator_show)) {
 		proc_remove(refcache_proc_dir);
 		return -ENOMEM;
 	}

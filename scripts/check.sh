@@ -113,6 +113,9 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 		[ -f "$B/debug/kmod/refcache_kunit.ko" ] &&
 			vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
 				--name debug --mem 2048 --timeout 900
+		# The kmemleak guard: a deliberate leak must fail a run.
+		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
+			--name leak_guard --mem 2048 --mode inject_leak --expect-splat
 	fi
 fi
 

@@ -9,6 +9,7 @@
 #   rcvm_mode=demo          show refcachectl at work (make demo)
 #   rcvm_mode=bench         load refcache_bench*.ko, report its lines
 #   rcvm_mode=inject_warn   only trigger the test-only warning
+#   rcvm_mode=inject_leak   only leak a few blocks for kmemleak to find
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
 mount -t proc proc /proc
@@ -78,6 +79,11 @@ if [ "$rcvm_mode" = bench ]; then
 			say "FAIL insmod_${b##*/}"
 		fi
 	done
+	finish
+fi
+
+if [ "$rcvm_mode" = inject_leak ]; then
+	echo 16 > /sys/module/refcache/parameters/inject_leak
 	finish
 fi
 

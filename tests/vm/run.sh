@@ -105,12 +105,14 @@ splat="$splat|possible circular locking|possible recursive locking|inconsistent 
 splat="$splat|suspicious RCU usage|INFO: possible|lockdep is turned off|DEBUG_LOCKS_WARN_ON"
 splat="$splat|unreferenced object|Call Trace:|refcount_t:|bad unlock balance|held lock freed"
 splat="$splat|kernel BUG|list_add corruption|list_del corruption|ODEBUG:|sleeping function called"
-grep -E "$splat" "$out/console.txt" > "$out/splats.txt"
+# kmemleak's own report came over the results port.
+{ cat "$out/console.txt"; sed -n 's/^KMEMLEAK //p' "$out/results.txt"; } > "$out/kernel.txt"
+grep -E "$splat" "$out/kernel.txt" > "$out/splats.txt"
 if [ "$expect_splat" = 1 ]; then
 	if [ -s "$out/splats.txt" ]; then report PASS splat_detected; else report FAIL splat_detected; fi
 elif [ -s "$out/splats.txt" ]; then
 	report FAIL no_kernel_splat
-	grep -E -B2 -A20 -m1 "$splat" "$out/console.txt" | head -40 | sed 's/^/  | /'
+	grep -E -B2 -A20 -m1 "$splat" "$out/kernel.txt" | head -40 | sed 's/^/  | /'
 else
 	report PASS no_kernel_splat
 fi
