@@ -8,6 +8,7 @@
 #ifndef REFCACHE_H
 #define REFCACHE_H
 
+#include <stdint.h>
 #include <linux/refcache.h>
 
 #ifdef __cplusplus
@@ -24,6 +25,61 @@ int refcache_close(int fd);
 
 /* Fill @v with the module's ABI version and features: 0 or -errno. */
 int refcache_version(int fd, struct refcache_version *v);
+
+/*
+ * Caches, objects and handles (ABI 1.1, REFCACHE_FEATURE_OBJECTS).
+ * Handles are non-zero 64-bit ids; 0 means "none" (an empty slot).
+ */
+
+/* Create a cache: its id (> 0) or -errno. */
+int refcache_cache_create(int fd, const char *name, uint32_t payload_size,
+			  uint32_t nslots, uint32_t flags);
+
+/* Destroy a cache without live objects: 0 or -errno (-EBUSY). */
+int refcache_cache_destroy(int fd, uint32_t cache_id);
+
+/* A new zeroed object of @cache_id; *@handle owns its only reference. */
+int refcache_new(int fd, uint32_t cache_id, uint64_t *handle);
+
+/* Another strong handle to @handle's object in *@out. */
+int refcache_dup(int fd, uint64_t handle, uint64_t *out);
+
+/* Close a strong or weak handle. */
+int refcache_handle_close(int fd, uint64_t handle);
+
+/* A new strong handle to what @slot refers to in *@out (0: empty slot). */
+int refcache_load(int fd, uint64_t handle, uint32_t slot, uint64_t *out);
+
+/* Make @slot refer to @value's object (0 empties the slot). */
+int refcache_store(int fd, uint64_t handle, uint32_t slot, uint64_t value);
+
+/* Copy @len payload bytes at @offset out of / into the object. */
+int refcache_read(int fd, uint64_t handle, uint32_t offset, void *buf,
+		  uint32_t len);
+int refcache_write(int fd, uint64_t handle, uint32_t offset, const void *buf,
+		   uint32_t len);
+
+/* Refcount, cache, slots, payload size and cache flags of an object. */
+int refcache_info(int fd, uint64_t handle, struct refcache_obj_info *info);
+
+/* A weak handle to @handle's object in *@weak. */
+int refcache_weak_new(int fd, uint64_t handle, uint64_t *weak);
+
+/* A strong handle from a weak one in *@out, or -ENOENT once it died. */
+int refcache_weak_upgrade(int fd, uint64_t weak, uint64_t *out);
+
+/* Counters and limits of the heap. */
+int refcache_heap_info(int fd, struct refcache_heap_info *info);
+
+/* Lower the heap's limits; 0 keeps a limit as it is. */
+int refcache_set_limits(int fd, uint64_t max_objects, uint64_t max_bytes);
+
+/*
+ * Run @count operations in one call: the number run (>= 0; each has its
+ * error and result set) or -errno for a bad batch.
+ */
+int refcache_batch(int fd, struct refcache_op *ops, uint32_t count,
+		   uint32_t flags);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 /* librefcache: see refcache.h and the man pages in userspace/man. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -48,4 +50,175 @@ EXPORT int refcache_version(int fd, struct refcache_version *v)
 	memset(v, 0, sizeof(*v));
 	v->size = sizeof(*v);
 	return rc_ioctl(fd, REFCACHE_IOC_VERSION, v);
+}
+
+static int handle_op(int fd, unsigned long cmd, uint64_t handle,
+		     uint32_t slot, uint64_t value, uint64_t *result)
+{
+	struct refcache_handle_op op;
+	int ret;
+
+	memset(&op, 0, sizeof(op));
+	op.size = sizeof(op);
+	op.handle = handle;
+	op.slot = slot;
+	op.value = value;
+	ret = rc_ioctl(fd, cmd, &op);
+	if (!ret && result)
+		*result = op.result;
+	return ret;
+}
+
+EXPORT int refcache_cache_create(int fd, const char *name, uint32_t payload_size,
+				 uint32_t nslots, uint32_t flags)
+{
+	struct refcache_cache_create cc;
+	size_t len;
+	int ret;
+
+	if (!name)
+		return -EINVAL;
+	len = strlen(name);
+	if (len == 0 || len >= sizeof(cc.name))
+		return -EINVAL;
+	memset(&cc, 0, sizeof(cc));
+	cc.size = sizeof(cc);
+	cc.flags = flags;
+	cc.payload_size = payload_size;
+	cc.nslots = nslots;
+	memcpy(cc.name, name, len);
+	ret = rc_ioctl(fd, REFCACHE_IOC_CACHE_CREATE, &cc);
+	if (ret < 0)
+		return ret;
+	if (cc.cache_id == 0 || cc.cache_id > INT_MAX)
+		return -EOVERFLOW;
+	return (int)cc.cache_id;
+}
+
+EXPORT int refcache_cache_destroy(int fd, uint32_t cache_id)
+{
+	struct refcache_cache_destroy cd;
+
+	memset(&cd, 0, sizeof(cd));
+	cd.size = sizeof(cd);
+	cd.cache_id = cache_id;
+	return rc_ioctl(fd, REFCACHE_IOC_CACHE_DESTROY, &cd);
+}
+
+EXPORT int refcache_new(int fd, uint32_t cache_id, uint64_t *handle)
+{
+	if (!handle)
+		return -EINVAL;
+	return handle_op(fd, REFCACHE_IOC_OBJ_NEW, cache_id, 0, 0, handle);
+}
+
+EXPORT int refcache_dup(int fd, uint64_t handle, uint64_t *out)
+{
+	if (!out)
+		return -EINVAL;
+	return handle_op(fd, REFCACHE_IOC_DUP, handle, 0, 0, out);
+}
+
+EXPORT int refcache_handle_close(int fd, uint64_t handle)
+{
+	return handle_op(fd, REFCACHE_IOC_CLOSE, handle, 0, 0, NULL);
+}
+
+EXPORT int refcache_load(int fd, uint64_t handle, uint32_t slot, uint64_t *out)
+{
+	if (!out)
+		return -EINVAL;
+	return handle_op(fd, REFCACHE_IOC_SLOT_LOAD, handle, slot, 0, out);
+}
+
+EXPORT int refcache_store(int fd, uint64_t handle, uint32_t slot, uint64_t value)
+{
+	return handle_op(fd, REFCACHE_IOC_SLOT_STORE, handle, slot, value, NULL);
+}
+
+static int payload_io(int fd, unsigned long cmd, uint64_t handle,
+		      uint32_t offset, const void *buf, uint32_t len)
+{
+	struct refcache_payload_io io;
+
+	memset(&io, 0, sizeof(io));
+	io.size = sizeof(io);
+	io.handle = handle;
+	io.offset = offset;
+	io.len = len;
+	io.buf = (uint64_t)(uintptr_t)buf;
+	return rc_ioctl(fd, cmd, &io);
+}
+
+EXPORT int refcache_read(int fd, uint64_t handle, uint32_t offset, void *buf,
+			 uint32_t len)
+{
+	return payload_io(fd, REFCACHE_IOC_READ, handle, offset, buf, len);
+}
+
+EXPORT int refcache_write(int fd, uint64_t handle, uint32_t offset,
+			  const void *buf, uint32_t len)
+{
+	return payload_io(fd, REFCACHE_IOC_WRITE, handle, offset, buf, len);
+}
+
+EXPORT int refcache_info(int fd, uint64_t handle, struct refcache_obj_info *info)
+{
+	if (!info)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	info->handle = handle;
+	return rc_ioctl(fd, REFCACHE_IOC_INFO, info);
+}
+
+EXPORT int refcache_weak_new(int fd, uint64_t handle, uint64_t *weak)
+{
+	if (!weak)
+		return -EINVAL;
+	return handle_op(fd, REFCACHE_IOC_WEAK_NEW, handle, 0, 0, weak);
+}
+
+EXPORT int refcache_weak_upgrade(int fd, uint64_t weak, uint64_t *out)
+{
+	if (!out)
+		return -EINVAL;
+	return handle_op(fd, REFCACHE_IOC_WEAK_UPGRADE, weak, 0, 0, out);
+}
+
+EXPORT int refcache_heap_info(int fd, struct refcache_heap_info *info)
+{
+	if (!info)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return rc_ioctl(fd, REFCACHE_IOC_HEAP_INFO, info);
+}
+
+EXPORT int refcache_set_limits(int fd, uint64_t max_objects, uint64_t max_bytes)
+{
+	struct refcache_heap_limits lim;
+
+	memset(&lim, 0, sizeof(lim));
+	lim.size = sizeof(lim);
+	lim.max_objects = max_objects;
+	lim.max_bytes = max_bytes;
+	return rc_ioctl(fd, REFCACHE_IOC_SET_LIMITS, &lim);
+}
+
+EXPORT int refcache_batch(int fd, struct refcache_op *ops, uint32_t count,
+			  uint32_t flags)
+{
+	struct refcache_batch b;
+	int ret;
+
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.flags = flags;
+	b.count = count;
+	b.ops = (uint64_t)(uintptr_t)ops;
+	ret = rc_ioctl(fd, REFCACHE_IOC_BATCH, &b);
+	if (ret < 0)
+		return ret;
+	return b.done > INT_MAX ? -EOVERFLOW : (int)b.done;
 }
