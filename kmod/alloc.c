@@ -75,6 +75,7 @@ static const u32 class_recip[REFCACHE_NUM_CLASSES] = {
 	R(17), R(18), R(19), R(20), R(21), R(22), R(23), R(24),
 	R(25), R(26), R(27), R(28), R(29), R(30), R(31), R(32),
 };
+
 #undef R
 
 static_assert(MAX_BLOCKS <= 256);

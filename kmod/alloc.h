@@ -56,7 +56,7 @@ struct refcache_alloc_pcpu {
  * @alloc_failures:   failed arena or large allocations
  */
 struct refcache_alloc {
-	spinlock_t lock;
+	spinlock_t lock;	/* see above */
 	struct list_head usedpools[REFCACHE_NUM_CLASSES];
 	struct list_head usable_arenas;
 	struct refcache_arena *nfp2lasta[REFCACHE_POOLS_PER_ARENA + 1];

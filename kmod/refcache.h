@@ -7,6 +7,7 @@
 #ifndef _REFCACHE_H
 #define _REFCACHE_H
 
+#include <linux/bits.h>
 #include <linux/gfp.h>
 #include <linux/types.h>
 
@@ -14,9 +15,9 @@ struct refcache_heap;
 
 /* Small-object allocator geometry (kmod/alloc.c, Documentation/allocator.rst). */
 #define REFCACHE_ARENA_SHIFT	18
-#define REFCACHE_ARENA_SIZE	(1UL << REFCACHE_ARENA_SHIFT)	/* 256 KiB */
+#define REFCACHE_ARENA_SIZE	BIT(REFCACHE_ARENA_SHIFT)	/* 256 KiB */
 #define REFCACHE_POOL_SHIFT	12
-#define REFCACHE_POOL_SIZE	(1UL << REFCACHE_POOL_SHIFT)	/* 4 KiB */
+#define REFCACHE_POOL_SIZE	BIT(REFCACHE_POOL_SHIFT)	/* 4 KiB */
 #define REFCACHE_POOLS_PER_ARENA (REFCACHE_ARENA_SIZE / REFCACHE_POOL_SIZE)
 #define REFCACHE_ALIGNMENT	16
 #define REFCACHE_NUM_CLASSES	32
@@ -106,5 +107,49 @@ void refcache_alloc_stats_read(struct refcache_heap *heap,
 unsigned int refcache_alloc_usable_arenas(struct refcache_heap *heap,
 					  u32 *nfree, unsigned int max);
 void refcache_alloc_fail_next(struct refcache_heap *heap, unsigned int n);
+
+/*
+ * Objects.  An object is a header, @nslots reference slots and a payload;
+ * kernel users may instead keep references in the payload and describe
+ * them with callbacks, as CPython types do with tp_traverse and tp_clear.
+ * All functions below may sleep (they take the heap's mutex).
+ */
+struct refcache_cache;
+struct refcache_obj;
+
+typedef void (*refcache_visit_t)(struct refcache_obj *child, void *arg);
+
+/**
+ * struct refcache_type_ops - callbacks of a kernel cache
+ * @traverse: call @visit once for each object this one holds a strong
+ *            reference to (for the cycle collector)
+ * @clear:    drop those references with refcache_obj_put()
+ * @release:  free whatever else the payload owns; the memory of the
+ *            object itself belongs to refcache
+ *
+ * When an object dies refcache calls @clear and then @release, each
+ * exactly once; a put from @clear joins the running release, so long
+ * chains are released iteratively.
+ */
+struct refcache_type_ops {
+	void (*traverse)(struct refcache_obj *obj, refcache_visit_t visit, void *arg);
+	void (*clear)(struct refcache_obj *obj);
+	void (*release)(struct refcache_obj *obj);
+};
+
+struct refcache_cache *refcache_cache_create(struct refcache_heap *heap,
+					     const char *name, size_t payload_size,
+					     unsigned int nslots, unsigned int flags,
+					     const struct refcache_type_ops *ops);
+int refcache_cache_destroy(struct refcache_cache *cache);
+struct refcache_obj *refcache_obj_alloc(struct refcache_cache *cache);
+struct refcache_obj *refcache_obj_get(struct refcache_obj *obj);
+bool refcache_obj_get_unless_zero(struct refcache_obj *obj);
+void refcache_obj_put(struct refcache_obj *obj);
+void *refcache_obj_payload(struct refcache_obj *obj);
+unsigned int refcache_obj_refcount(const struct refcache_obj *obj);
+int refcache_obj_store(struct refcache_obj *obj, unsigned int slot,
+		       struct refcache_obj *value);
+struct refcache_obj *refcache_obj_load(struct refcache_obj *obj, unsigned int slot);
 
 #endif /* _REFCACHE_H */
