@@ -8,6 +8,7 @@
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include <linux/refcache.h>
@@ -64,13 +65,328 @@ static long refcache_ioc_version(void __user *uarg)
 
 	v.major = REFCACHE_ABI_MAJOR;
 	v.minor = REFCACHE_ABI_MINOR;
-	v.features = REFCACHE_FEATURE_HEAP;
+	v.features = REFCACHE_FEATURE_HEAP | REFCACHE_FEATURE_OBJECTS;
 	return refcache_copy_result(uarg, &v, sizeof(v), usize);
+}
+
+/* One operation on handles, as a single ioctl or one entry of a batch. */
+static int refcache_do_op(struct refcache_heap *heap, struct refcache_op *op)
+{
+	struct refcache_obj *obj, *val;
+	struct refcache_cache *cache;
+	int ret;
+
+	lockdep_assert_held(&heap->objs.lock);
+	op->result = 0;
+	if (op->flags || op->reserved)
+		return -EINVAL;
+
+	switch (op->op) {
+	case REFCACHE_OP_NEW:
+		cache = xa_load(&heap->objs.cache_ids, op->arg);
+		if (!op->arg || !cache)
+			return -ENOENT;
+		obj = refcache_obj_new_locked(cache, GFP_KERNEL);
+		if (IS_ERR(obj))
+			return PTR_ERR(obj);
+		ret = refcache_handle_new_locked(heap, obj, false, &op->result);
+		/* The handle took its own reference (or failed): drop ours. */
+		refcache_obj_put_locked(heap, obj);
+		return ret;
+	case REFCACHE_OP_CLOSE:
+		return refcache_handle_close_locked(heap, op->handle);
+	case REFCACHE_OP_WEAK_UPGRADE:
+		ret = refcache_handle_lookup_locked(heap, op->handle, true, &obj);
+		if (ret)
+			return ret;
+		/* A dying object may still be waiting for this lock. */
+		if (!obj || !refcount_inc_not_zero(&obj->ref))
+			return -ENOENT;
+		ret = refcache_handle_new_locked(heap, obj, false, &op->result);
+		refcache_obj_put_locked(heap, obj);
+		return ret;
+	}
+
+	/* The rest act on the object of a strong handle. */
+	ret = refcache_handle_lookup_locked(heap, op->handle, false, &obj);
+	if (ret)
+		return ret;
+	switch (op->op) {
+	case REFCACHE_OP_DUP:
+		return refcache_handle_new_locked(heap, obj, false, &op->result);
+	case REFCACHE_OP_WEAK_NEW:
+		return refcache_handle_new_locked(heap, obj, true, &op->result);
+	case REFCACHE_OP_REFCOUNT:
+		op->result = refcount_read(&obj->ref);
+		return 0;
+	case REFCACHE_OP_SLOT_LOAD:
+		if (op->arg >= obj->cache->nslots)
+			return -EINVAL;
+		val = obj->slots[op->arg];
+		return val ? refcache_handle_new_locked(heap, val, false, &op->result) : 0;
+	case REFCACHE_OP_SLOT_STORE:
+		val = NULL;
+		if (op->value) {
+			ret = refcache_handle_lookup_locked(heap, op->value, false, &val);
+			if (ret)
+				return ret;
+		}
+		return refcache_obj_store_locked(obj, op->arg, val);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* The single-operation ioctls sharing struct refcache_handle_op. */
+static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
+				   void __user *uarg)
+{
+	struct refcache_handle_op h;
+	struct refcache_op op = {};
+	long usize;
+	int ret;
+
+	usize = refcache_copy_args(&h, sizeof(h), REFCACHE_HANDLE_OP_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (h.flags || h.reserved)
+		return -EINVAL;
+	/* Fields an operation does not use must be zero, for later use. */
+	if ((code != REFCACHE_OP_SLOT_LOAD && code != REFCACHE_OP_SLOT_STORE && h.slot) ||
+	    (code != REFCACHE_OP_SLOT_STORE && h.value))
+		return -EINVAL;
+
+	op.op = code;
+	op.handle = h.handle;
+	op.arg = h.slot;
+	op.value = h.value;
+	if (code == REFCACHE_OP_NEW) {
+		if (h.handle > U32_MAX)
+			return -ENOENT;
+		op.handle = 0;
+		op.arg = h.handle;
+	}
+	refcache_heap_lock(heap);
+	ret = refcache_do_op(heap, &op);
+	refcache_heap_unlock(heap);
+	if (ret)
+		return ret;
+	h.result = op.result;
+	return refcache_copy_result(uarg, &h, sizeof(h), usize);
+}
+
+static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_batch b;
+	struct refcache_op *ops;
+	u32 i, n, chunk = 64;
+	long usize;
+	int ret = 0;
+
+	usize = refcache_copy_args(&b, sizeof(b), REFCACHE_BATCH_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if ((b.flags & ~REFCACHE_BATCH_CONTINUE) || b.done || !b.count)
+		return -EINVAL;
+	if (b.count > REFCACHE_BATCH_MAX)
+		return -E2BIG;
+
+	ops = kmalloc_array(chunk, sizeof(*ops), GFP_KERNEL);
+	if (!ops)
+		return -ENOMEM;
+	for (i = 0; i < b.count; i += n) {
+		struct refcache_op __user *uops = u64_to_user_ptr(b.ops) + i * sizeof(*ops);
+		bool stop = false;
+		u32 j;
+
+		n = min(chunk, b.count - i);
+		if (copy_from_user(ops, uops, n * sizeof(*ops))) {
+			ret = -EFAULT;
+			break;
+		}
+		refcache_heap_lock(heap);
+		for (j = 0; j < n && !stop; j++) {
+			ops[j].error = refcache_do_op(heap, &ops[j]);
+			stop = ops[j].error && !(b.flags & REFCACHE_BATCH_CONTINUE);
+		}
+		refcache_heap_unlock(heap);
+		b.done += j;
+		if (copy_to_user(uops, ops, j * sizeof(*ops))) {
+			ret = -EFAULT;
+			break;
+		}
+		if (stop)
+			break;
+	}
+	kfree(ops);
+	if (ret)
+		return ret;
+	return refcache_copy_result(uarg, &b, sizeof(b), usize);
+}
+
+static long refcache_ioc_payload(struct refcache_heap *heap, bool write,
+				 void __user *uarg)
+{
+	struct refcache_payload_io io;
+	struct refcache_obj *obj;
+	void __user *ubuf;
+	long usize;
+	int ret;
+
+	usize = refcache_copy_args(&io, sizeof(io), REFCACHE_PAYLOAD_IO_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (io.flags)
+		return -EINVAL;
+	ubuf = u64_to_user_ptr(io.buf);
+
+	refcache_heap_lock(heap);
+	ret = refcache_handle_lookup_locked(heap, io.handle, false, &obj);
+	if (!ret && (io.len > obj->cache->payload_size ||
+		     io.offset > obj->cache->payload_size - io.len))
+		ret = -EINVAL;
+	if (!ret)
+		refcache_obj_get(obj);
+	refcache_heap_unlock(heap);
+	if (ret)
+		return ret;
+
+	/* Copy without the heap lock: a fault must not stall the heap. */
+	if (write)
+		ret = copy_from_user(refcache_obj_payload(obj) + io.offset, ubuf, io.len);
+	else
+		ret = copy_to_user(ubuf, refcache_obj_payload(obj) + io.offset, io.len);
+	refcache_obj_put(obj);
+	return ret ? -EFAULT : 0;
+}
+
+static long refcache_ioc_info(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_obj_info info;
+	struct refcache_obj *obj;
+	long usize;
+	int ret;
+
+	usize = refcache_copy_args(&info, sizeof(info), REFCACHE_OBJ_INFO_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (info.flags)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	ret = refcache_handle_lookup_locked(heap, info.handle, false, &obj);
+	if (!ret) {
+		info.refcount = refcount_read(&obj->ref);
+		info.cache_id = obj->cache->id;
+		info.nslots = obj->cache->nslots;
+		info.payload_size = obj->cache->payload_size;
+		info.cache_flags = obj->cache->flags & REFCACHE_CACHE_FLAGS;
+	}
+	refcache_heap_unlock(heap);
+	if (ret)
+		return ret;
+	return refcache_copy_result(uarg, &info, sizeof(info), usize);
+}
+
+static long refcache_ioc_heap_info(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_heap_info hi;
+	struct refcache_objspace *os = &heap->objs;
+	long usize;
+
+	usize = refcache_copy_args(&hi, sizeof(hi), REFCACHE_HEAP_INFO_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (hi.flags)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	hi.heap_id = heap->id;
+	hi.objects = os->objects;
+	hi.bytes = os->bytes;
+	hi.handles = os->nhandles;
+	hi.caches = os->ncaches;
+	hi.max_objects = os->max_objects;
+	hi.max_bytes = os->max_bytes;
+	refcache_heap_unlock(heap);
+	return refcache_copy_result(uarg, &hi, sizeof(hi), usize);
+}
+
+static long refcache_ioc_set_limits(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_heap_limits lim;
+	struct refcache_objspace *os = &heap->objs;
+	long usize;
+	int ret = 0;
+
+	usize = refcache_copy_args(&lim, sizeof(lim), REFCACHE_HEAP_LIMITS_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (lim.flags)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	if (!lim.max_objects)
+		lim.max_objects = os->max_objects;
+	if (!lim.max_bytes)
+		lim.max_bytes = os->max_bytes;
+	if (lim.max_objects > os->max_objects || lim.max_bytes > os->max_bytes)
+		ret = -EPERM;
+	else if (lim.max_objects < os->objects || lim.max_bytes < os->bytes)
+		ret = -EBUSY;
+	if (!ret) {
+		os->max_objects = lim.max_objects;
+		os->max_bytes = lim.max_bytes;
+	}
+	refcache_heap_unlock(heap);
+	return ret;
+}
+
+static long refcache_ioc_cache_create(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_cache_create cc;
+	struct refcache_cache *cache;
+	long usize;
+
+	usize = refcache_copy_args(&cc, sizeof(cc), REFCACHE_CACHE_CREATE_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if ((cc.flags & ~REFCACHE_CACHE_FLAGS) || cc.reserved || cc.cache_id)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	cache = refcache_cache_create_locked(heap, cc.name, cc.payload_size,
+					     cc.nslots, cc.flags, NULL);
+	refcache_heap_unlock(heap);
+	if (IS_ERR(cache))
+		return PTR_ERR(cache);
+	cc.cache_id = cache->id;
+	/*
+	 * The cache stays even if the id cannot be returned: user space
+	 * can still find it in /proc/refcache/caches and destroy it.
+	 */
+	return refcache_copy_result(uarg, &cc, sizeof(cc), usize);
+}
+
+static long refcache_ioc_cache_destroy(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_cache_destroy cd;
+	struct refcache_cache *cache;
+	long usize;
+	int ret;
+
+	usize = refcache_copy_args(&cd, sizeof(cd), REFCACHE_CACHE_DESTROY_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (cd.flags || cd.reserved)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	cache = cd.cache_id ? xa_load(&heap->objs.cache_ids, cd.cache_id) : NULL;
+	ret = cache ? refcache_cache_destroy_locked(cache) : -ENOENT;
+	refcache_heap_unlock(heap);
+	return ret;
 }
 
 static long refcache_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
+	struct refcache_heap *heap = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
 	if (_IOC_TYPE(cmd) != REFCACHE_IOC_MAGIC)
@@ -79,6 +395,36 @@ static long refcache_ioctl(struct file *file, unsigned int cmd,
 	switch (REFCACHE_IOC_BASE(cmd)) {
 	case REFCACHE_IOC_BASE(REFCACHE_IOC_VERSION):
 		return refcache_ioc_version(uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_CACHE_CREATE):
+		return refcache_ioc_cache_create(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_CACHE_DESTROY):
+		return refcache_ioc_cache_destroy(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_OBJ_NEW):
+		return refcache_ioc_handle_op(heap, REFCACHE_OP_NEW, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_DUP):
+		return refcache_ioc_handle_op(heap, REFCACHE_OP_DUP, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_CLOSE):
+		return refcache_ioc_handle_op(heap, REFCACHE_OP_CLOSE, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_SLOT_LOAD):
+		return refcache_ioc_handle_op(heap, REFCACHE_OP_SLOT_LOAD, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_SLOT_STORE):
+		return refcache_ioc_handle_op(heap, REFCACHE_OP_SLOT_STORE, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_WEAK_NEW):
+		return refcache_ioc_handle_op(heap, REFCACHE_OP_WEAK_NEW, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_WEAK_UPGRADE):
+		return refcache_ioc_handle_op(heap, REFCACHE_OP_WEAK_UPGRADE, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_READ):
+		return refcache_ioc_payload(heap, false, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_WRITE):
+		return refcache_ioc_payload(heap, true, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_INFO):
+		return refcache_ioc_info(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_HEAP_INFO):
+		return refcache_ioc_heap_info(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_SET_LIMITS):
+		return refcache_ioc_set_limits(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_BATCH):
+		return refcache_ioc_batch(heap, uarg);
 	default:
 		return -ENOTTY;
 	}

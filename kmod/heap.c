@@ -42,9 +42,9 @@ struct refcache_heap *refcache_heap_create(void)
 	}
 
 	kref_init(&heap->ref);
-	mutex_init(&heap->lock);
 	heap->id = atomic64_inc_return(&heap_next_id);
 	heap->owner = get_task_pid(current, PIDTYPE_TGID);
+	refcache_objspace_init(heap);
 
 	mutex_lock(&refcache_heaps_lock);
 	list_add_tail(&heap->node, &refcache_heaps);
@@ -73,13 +73,14 @@ static void heap_release(struct kref *ref)
 {
 	struct refcache_heap *heap = container_of(ref, struct refcache_heap, ref);
 
+	refcache_objspace_destroy(heap);
+
 	mutex_lock(&refcache_heaps_lock);
 	list_del(&heap->node);
 	mutex_unlock(&refcache_heaps_lock);
 
 	refcache_alloc_destroy(&heap->alloc);
 	put_pid(heap->owner);
-	mutex_destroy(&heap->lock);
 	kfree(heap);
 
 	atomic64_dec(&heaps_open);

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "compat.h"
+#include "object.h"
 #include "refcache.h"
 
 /**
@@ -18,16 +19,16 @@
  * @id:    unique for the module's lifetime, shown in /proc
  * @owner: thread group that created the heap
  * @node:  on refcache_heaps, under refcache_heaps_lock
- * @lock:  serialises changes to the heap's contents
  * @alloc: the heap's small-object allocator (alloc.c)
+ * @objs:  caches, objects and handles (object.h)
  */
 struct refcache_heap {
 	struct kref ref;
 	u64 id;
 	struct pid *owner;
 	struct list_head node;
-	struct mutex lock;	/* the heap's contents */
 	struct refcache_alloc alloc;
+	struct refcache_objspace objs;
 };
 
 /* heap.c */

@@ -23,10 +23,11 @@
 #include <linux/types.h>
 
 #define REFCACHE_ABI_MAJOR	1
-#define REFCACHE_ABI_MINOR	0
+#define REFCACHE_ABI_MINOR	1
 
 /* Feature bits reported by REFCACHE_IOC_VERSION. */
 #define REFCACHE_FEATURE_HEAP	_BITULL(0)	/* one heap per open file */
+#define REFCACHE_FEATURE_OBJECTS	_BITULL(1)	/* caches, objects, handles, batch */
 
 #define REFCACHE_IOC_MAGIC	0xB9
 
@@ -51,5 +52,258 @@ struct refcache_version {
 #define REFCACHE_VERSION_SIZE_VER0	24	/* up to and including features */
 
 #define REFCACHE_IOC_VERSION	_IOWR(REFCACHE_IOC_MAGIC, 0x00, struct refcache_version)
+
+/*
+ * Objects, caches and handles.
+ *
+ * A handle is a non-zero 64-bit id in the heap's handle table; a strong
+ * handle owns one reference to its object, a weak handle none.  Ids carry
+ * a generation, so a closed or stale id gives -EBADF and never reaches
+ * another object.  Handle 0 means "none" (an empty slot).
+ */
+#define REFCACHE_NAME_LEN		32
+#define REFCACHE_MAX_SLOTS		64
+#define REFCACHE_MAX_PAYLOAD		_BITUL(20)
+
+/* struct refcache_cache_create.flags */
+#define REFCACHE_CACHE_TRACKED		_BITUL(0)	/* seen by the cycle collector */
+#define REFCACHE_CACHE_FLAGS		REFCACHE_CACHE_TRACKED
+
+/**
+ * struct refcache_cache_create - REFCACHE_IOC_CACHE_CREATE
+ * @size:         sizeof(struct refcache_cache_create)
+ * @flags:        REFCACHE_CACHE_*
+ * @payload_size: bytes of payload per object, up to REFCACHE_MAX_PAYLOAD
+ * @nslots:       reference slots per object, up to REFCACHE_MAX_SLOTS
+ * @cache_id:     out: the new cache's id in this heap (non-zero)
+ * @reserved:     must be zero
+ * @name:         NUL-terminated name, shown in /proc/refcache/caches
+ */
+struct refcache_cache_create {
+	__u32 size;
+	__u32 flags;
+	__u32 payload_size;
+	__u32 nslots;
+	__u32 cache_id;
+	__u32 reserved;
+	char name[REFCACHE_NAME_LEN];
+};
+
+#define REFCACHE_CACHE_CREATE_SIZE_VER0	56
+
+/**
+ * struct refcache_cache_destroy - REFCACHE_IOC_CACHE_DESTROY
+ * @size:     sizeof(struct refcache_cache_destroy)
+ * @flags:    must be 0
+ * @cache_id: the cache; -EBUSY while it has live objects
+ * @reserved: must be zero
+ */
+struct refcache_cache_destroy {
+	__u32 size;
+	__u32 flags;
+	__u32 cache_id;
+	__u32 reserved;
+};
+
+#define REFCACHE_CACHE_DESTROY_SIZE_VER0	16
+
+/**
+ * struct refcache_handle_op - argument of the one-handle operations
+ * @size:   sizeof(struct refcache_handle_op)
+ * @flags:  must be 0
+ * @handle: in: the handle (or cache id for OBJ_NEW, see below)
+ * @slot:   in: slot index for SLOT_LOAD and SLOT_STORE, else 0
+ * @reserved: must be zero
+ * @value:  in: handle to store (0 empties the slot) for SLOT_STORE
+ * @result: out: the new handle for OBJ_NEW, DUP, SLOT_LOAD (0 when the
+ *          slot is empty), WEAK_NEW and WEAK_UPGRADE
+ *
+ * REFCACHE_IOC_OBJ_NEW:     @handle is a cache id; a new zeroed object
+ * REFCACHE_IOC_DUP:         another strong handle to @handle's object
+ * REFCACHE_IOC_CLOSE:       close @handle (strong or weak)
+ * REFCACHE_IOC_SLOT_LOAD:   a strong handle to what @slot refers to
+ * REFCACHE_IOC_SLOT_STORE:  @slot takes a reference to @value's object
+ * REFCACHE_IOC_WEAK_NEW:    a weak handle to @handle's object
+ * REFCACHE_IOC_WEAK_UPGRADE: a strong handle from the weak @handle, or
+ *                           -ENOENT once the object is gone
+ */
+struct refcache_handle_op {
+	__u32 size;
+	__u32 flags;
+	__u64 handle;
+	__u32 slot;
+	__u32 reserved;
+	__u64 value;
+	__u64 result;
+};
+
+#define REFCACHE_HANDLE_OP_SIZE_VER0	40
+
+/**
+ * struct refcache_payload_io - REFCACHE_IOC_READ / REFCACHE_IOC_WRITE
+ * @size:   sizeof(struct refcache_payload_io)
+ * @flags:  must be 0
+ * @handle: a strong handle
+ * @offset: first payload byte
+ * @len:    bytes to copy; offset + len must lie inside the payload
+ * @buf:    user buffer, as a __u64
+ */
+struct refcache_payload_io {
+	__u32 size;
+	__u32 flags;
+	__u64 handle;
+	__u32 offset;
+	__u32 len;
+	__u64 buf;
+};
+
+#define REFCACHE_PAYLOAD_IO_SIZE_VER0	32
+
+/**
+ * struct refcache_obj_info - REFCACHE_IOC_INFO
+ * @size:         sizeof(struct refcache_obj_info)
+ * @flags:        must be 0
+ * @handle:       in: a strong handle
+ * @refcount:     out: the object's reference count
+ * @cache_id:     out: its cache
+ * @nslots:       out: its reference slots
+ * @payload_size: out: its payload bytes
+ * @cache_flags:  out: its cache's REFCACHE_CACHE_* flags
+ */
+struct refcache_obj_info {
+	__u32 size;
+	__u32 flags;
+	__u64 handle;
+	__u64 refcount;
+	__u32 cache_id;
+	__u32 nslots;
+	__u32 payload_size;
+	__u32 cache_flags;
+};
+
+#define REFCACHE_OBJ_INFO_SIZE_VER0	40
+
+/**
+ * struct refcache_heap_info - REFCACHE_IOC_HEAP_INFO
+ * @size:        sizeof(struct refcache_heap_info)
+ * @flags:       must be 0
+ * @heap_id:     out: as in /proc/refcache
+ * @objects:     out: live objects
+ * @bytes:       out: bytes those objects take
+ * @handles:     out: open handles, strong and weak
+ * @caches:      out: caches
+ * @max_objects: out: the heap's object limit
+ * @max_bytes:   out: the heap's byte limit
+ */
+struct refcache_heap_info {
+	__u32 size;
+	__u32 flags;
+	__u64 heap_id;
+	__u64 objects;
+	__u64 bytes;
+	__u64 handles;
+	__u64 caches;
+	__u64 max_objects;
+	__u64 max_bytes;
+};
+
+#define REFCACHE_HEAP_INFO_SIZE_VER0	64
+
+/**
+ * struct refcache_heap_limits - REFCACHE_IOC_SET_LIMITS
+ * @size:        sizeof(struct refcache_heap_limits)
+ * @flags:       must be 0
+ * @max_objects: new object limit; 0 keeps the current one
+ * @max_bytes:   new byte limit; 0 keeps the current one
+ *
+ * Limits can only be lowered (raising one is -EPERM), and not below
+ * what the heap already holds (-EBUSY).
+ */
+struct refcache_heap_limits {
+	__u32 size;
+	__u32 flags;
+	__u64 max_objects;
+	__u64 max_bytes;
+};
+
+#define REFCACHE_HEAP_LIMITS_SIZE_VER0	24
+
+/* Operations of a batch: struct refcache_op.op */
+enum refcache_op_code {
+	REFCACHE_OP_NEW = 1,		/* arg = cache id -> result handle */
+	REFCACHE_OP_DUP = 2,		/* handle -> result handle */
+	REFCACHE_OP_CLOSE = 3,		/* handle */
+	REFCACHE_OP_SLOT_LOAD = 4,	/* handle, arg = slot -> result */
+	REFCACHE_OP_SLOT_STORE = 5,	/* handle, arg = slot, value */
+	REFCACHE_OP_WEAK_NEW = 6,	/* handle -> result weak handle */
+	REFCACHE_OP_WEAK_UPGRADE = 7,	/* handle -> result handle */
+	REFCACHE_OP_REFCOUNT = 8,	/* handle -> result refcount */
+};
+
+/**
+ * struct refcache_op - one operation of REFCACHE_IOC_BATCH
+ * @op:       REFCACHE_OP_*
+ * @flags:    must be 0
+ * @handle:   the handle operated on
+ * @arg:      cache id or slot index, as the operation says
+ * @value:    handle to store, for REFCACHE_OP_SLOT_STORE
+ * @result:   out: the operation's result
+ * @error:    out: 0 or a negative errno
+ * @reserved: must be zero
+ */
+struct refcache_op {
+	__u16 op;
+	__u16 flags;
+	__u32 arg;
+	__u64 handle;
+	__u64 value;
+	__u64 result;
+	__s32 error;
+	__u32 reserved;
+};
+
+/* struct refcache_batch.flags */
+#define REFCACHE_BATCH_CONTINUE		_BITUL(0)	/* go on after a failure */
+#define REFCACHE_BATCH_MAX		4096
+
+/**
+ * struct refcache_batch - REFCACHE_IOC_BATCH
+ * @size:  sizeof(struct refcache_batch)
+ * @flags: REFCACHE_BATCH_*
+ * @count: operations in @ops, up to REFCACHE_BATCH_MAX
+ * @done:  out: operations run (each has its @error set)
+ * @ops:   user array of struct refcache_op, as a __u64
+ *
+ * Without REFCACHE_BATCH_CONTINUE the batch stops at the first failed
+ * operation, which is the last one run.  The ioctl itself fails only for
+ * a bad batch (-EINVAL, -EFAULT, -E2BIG); operations report in @error.
+ */
+struct refcache_batch {
+	__u32 size;
+	__u32 flags;
+	__u32 count;
+	__u32 done;
+	__u64 ops;
+};
+
+#define REFCACHE_BATCH_SIZE_VER0	24
+
+#define REFCACHE_IOC_CACHE_CREATE	\
+	_IOWR(REFCACHE_IOC_MAGIC, 0x01, struct refcache_cache_create)
+#define REFCACHE_IOC_CACHE_DESTROY	\
+	_IOW(REFCACHE_IOC_MAGIC, 0x02, struct refcache_cache_destroy)
+#define REFCACHE_IOC_OBJ_NEW		_IOWR(REFCACHE_IOC_MAGIC, 0x03, struct refcache_handle_op)
+#define REFCACHE_IOC_DUP		_IOWR(REFCACHE_IOC_MAGIC, 0x04, struct refcache_handle_op)
+#define REFCACHE_IOC_CLOSE		_IOW(REFCACHE_IOC_MAGIC, 0x05, struct refcache_handle_op)
+#define REFCACHE_IOC_SLOT_LOAD		_IOWR(REFCACHE_IOC_MAGIC, 0x06, struct refcache_handle_op)
+#define REFCACHE_IOC_SLOT_STORE		_IOW(REFCACHE_IOC_MAGIC, 0x07, struct refcache_handle_op)
+#define REFCACHE_IOC_READ		_IOW(REFCACHE_IOC_MAGIC, 0x08, struct refcache_payload_io)
+#define REFCACHE_IOC_WRITE		_IOW(REFCACHE_IOC_MAGIC, 0x09, struct refcache_payload_io)
+#define REFCACHE_IOC_INFO		_IOWR(REFCACHE_IOC_MAGIC, 0x0a, struct refcache_obj_info)
+#define REFCACHE_IOC_WEAK_NEW		_IOWR(REFCACHE_IOC_MAGIC, 0x0b, struct refcache_handle_op)
+#define REFCACHE_IOC_WEAK_UPGRADE	_IOWR(REFCACHE_IOC_MAGIC, 0x0c, struct refcache_handle_op)
+#define REFCACHE_IOC_HEAP_INFO		_IOWR(REFCACHE_IOC_MAGIC, 0x0d, struct refcache_heap_info)
+#define REFCACHE_IOC_SET_LIMITS		_IOW(REFCACHE_IOC_MAGIC, 0x0e, struct refcache_heap_limits)
+#define REFCACHE_IOC_BATCH		_IOWR(REFCACHE_IOC_MAGIC, 0x0f, struct refcache_batch)
 
 #endif /* _UAPI_LINUX_REFCACHE_H */

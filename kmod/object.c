@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Caches, objects and reference counts.
+ *
+ * Every change to a heap's object graph happens under the heap's mutex
+ * (objspace.lock).  Reference counts are refcount_t, so a get needs no
+ * lock; a count that reaches zero puts the object on the heap's release
+ * list, and one loop per heap drains that list: freeing an object drops
+ * the references in its slots, which may queue more objects, but never
+ * recurses, so a chain of any length is released in constant stack.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/moduleparam.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "internal.h"
+
+static u64 max_objects = 1ULL << 26;
+module_param(max_objects, ullong, 0644);
+MODULE_PARM_DESC(max_objects, "Module-wide limit on live objects (default 64 Mi)");
+
+static u64 max_bytes = 4ULL << 30;
+module_param(max_bytes, ullong, 0644);
+MODULE_PARM_DESC(max_bytes, "Module-wide limit on bytes of live objects (default 4 GiB)");
+
+static atomic64_t all_objects = ATOMIC64_INIT(0);
+static atomic64_t all_bytes = ATOMIC64_INIT(0);
+
+u64 refcache_limit_objects(void)
+{
+	return READ_ONCE(max_objects);
+}
+
+u64 refcache_limit_bytes(void)
+{
+	return READ_ONCE(max_bytes);
+}
+
+/* Count an object against the module-wide limits, or refuse it. */
+static int charge_module(size_t size)
+{
+	if (atomic64_inc_return(&all_objects) > refcache_limit_objects())
+		goto undo_object;
+	if (atomic64_add_return(size, &all_bytes) > refcache_limit_bytes())
+		goto undo_bytes;
+	return 0;
+undo_bytes:
+	atomic64_sub(size, &all_bytes);
+undo_object:
+	atomic64_dec(&all_objects);
+	return -ENOMEM;
+}
+
+static void uncharge_module(size_t size)
+{
+	atomic64_dec(&all_objects);
+	atomic64_sub(size, &all_bytes);
+}
+
+void refcache_heap_lock(struct refcache_heap *heap)
+{
+	mutex_lock(&heap->objs.lock);
+	heap->objs.locker = current;
+}
+
+void refcache_heap_unlock(struct refcache_heap *heap)
+{
+	heap->objs.locker = NULL;
+	mutex_unlock(&heap->objs.lock);
+}
+
+static bool heap_locked_by_me(struct refcache_heap *heap)
+{
+	return READ_ONCE(heap->objs.locker) == current;
+}
+
+void refcache_objspace_init(struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+
+	mutex_init(&os->lock);
+	INIT_LIST_HEAD(&os->caches);
+	xa_init_flags(&os->cache_ids, XA_FLAGS_ALLOC1);
+	xa_init_flags(&os->handles, XA_FLAGS_ALLOC1);
+	INIT_LIST_HEAD(&os->tracked);
+	INIT_LIST_HEAD(&os->untracked);
+	INIT_LIST_HEAD(&os->release);
+	os->handle_gen = 1;
+	os->tag = (heap->id % 0xffff) + 1;
+	os->max_objects = refcache_limit_objects();
+	os->max_bytes = refcache_limit_bytes();
+}
+
+static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	struct refcache_cache *cache = obj->cache;
+
+	cache->active--;
+	heap->objs.objects--;
+	heap->objs.bytes -= cache->obj_size;
+	uncharge_module(cache->obj_size);
+	refcache_free(heap, obj);
+}
+
+/* Free everything on the release list; see the comment at the top. */
+static void release_drain_locked(struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_obj *obj;
+	u32 i;
+
+	lockdep_assert_held(&os->lock);
+	if (os->releasing)
+		return;
+	os->releasing = true;
+	while ((obj = list_first_entry_or_null(&os->release, struct refcache_obj, node))) {
+		struct refcache_cache *cache = obj->cache;
+
+		list_del_init(&obj->node);
+		refcache_obj_clear_weak_locked(obj);
+		for (i = 0; i < cache->nslots; i++) {
+			struct refcache_obj *child = obj->slots[i];
+
+			obj->slots[i] = NULL;
+			if (child)
+				refcache_obj_put_locked(heap, child);
+		}
+		if (cache->ops && cache->ops->clear)
+			cache->ops->clear(obj);
+		if (cache->ops && cache->ops->release)
+			cache->ops->release(obj);
+		obj_free_memory(heap, obj);
+	}
+	os->releasing = false;
+}
+
+/**
+ * refcache_obj_put_locked() - drop a reference with the heap locked
+ * @heap: the object's heap, whose lock the caller holds
+ * @obj:  the object
+ */
+void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	lockdep_assert_held(&heap->objs.lock);
+	if (heap->objs.dying)
+		return;
+	if (!refcount_dec_and_test(&obj->ref))
+		return;
+	list_move_tail(&obj->node, &heap->objs.release);
+	release_drain_locked(heap);
+}
+
+struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp)
+{
+	struct refcache_heap *heap = cache->heap;
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_obj *obj;
+
+	lockdep_assert_held(&os->lock);
+	if (os->objects >= os->max_objects ||
+	    os->bytes + cache->obj_size > os->max_bytes)
+		return ERR_PTR(-EDQUOT);
+	if (charge_module(cache->obj_size))
+		return ERR_PTR(-ENOMEM);
+	obj = refcache_alloc(heap, cache->obj_size, gfp);
+	if (!obj) {
+		uncharge_module(cache->obj_size);
+		return ERR_PTR(-ENOMEM);
+	}
+	refcount_set(&obj->ref, 1);
+	obj->cache = cache;
+	INIT_HLIST_HEAD(&obj->weak);
+	list_add_tail(&obj->node, cache->flags & REFCACHE_CACHE_TRACKED ?
+		      &os->tracked : &os->untracked);
+	cache->active++;
+	cache->total++;
+	os->objects++;
+	os->bytes += cache->obj_size;
+	return obj;
+}
+
+int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
+			      struct refcache_obj *value)
+{
+	struct refcache_obj *old;
+
+	if (slot >= obj->cache->nslots)
+		return -EINVAL;
+	if (value) {
+		if (value->cache->heap != obj->cache->heap)
+			return -EXDEV;
+		refcount_inc(&value->ref);
+	}
+	old = obj->slots[slot];
+	obj->slots[slot] = value;
+	if (old)
+		refcache_obj_put_locked(obj->cache->heap, old);
+	return 0;
+}
+
+struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
+						    const char *name, u32 payload_size,
+						    u32 nslots, u32 flags,
+						    const struct refcache_type_ops *ops)
+{
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_cache *cache;
+	size_t size;
+	int ret;
+
+	lockdep_assert_held(&os->lock);
+	if (!name || !name[0] || strnlen(name, REFCACHE_NAME_LEN) == REFCACHE_NAME_LEN ||
+	    payload_size > REFCACHE_MAX_PAYLOAD || nslots > REFCACHE_MAX_SLOTS ||
+	    (flags & ~(REFCACHE_CACHE_FLAGS | REFCACHE_CACHE_KERNEL)))
+		return ERR_PTR(-EINVAL);
+
+	size = struct_size_t(struct refcache_obj, slots, nslots) + payload_size;
+	cache = kzalloc(sizeof(*cache), GFP_KERNEL_ACCOUNT);
+	if (!cache)
+		return ERR_PTR(-ENOMEM);
+	cache->heap = heap;
+	cache->flags = flags;
+	cache->payload_size = payload_size;
+	cache->nslots = nslots;
+	cache->obj_size = size;
+	cache->ops = ops;
+	strscpy(cache->name, name, sizeof(cache->name));
+
+	if (!(flags & REFCACHE_CACHE_KERNEL)) {
+		ret = xa_alloc(&os->cache_ids, &cache->id, cache, xa_limit_31b,
+			       GFP_KERNEL_ACCOUNT);
+		if (ret) {
+			kfree(cache);
+			return ERR_PTR(ret == -EBUSY ? -ENOSPC : ret);
+		}
+	}
+	list_add_tail(&cache->node, &os->caches);
+	os->ncaches++;
+	return cache;
+}
+
+int refcache_cache_destroy_locked(struct refcache_cache *cache)
+{
+	struct refcache_objspace *os = &cache->heap->objs;
+
+	lockdep_assert_held(&os->lock);
+	if (cache->active)
+		return -EBUSY;
+	if (cache->id)
+		xa_erase(&os->cache_ids, cache->id);
+	list_del(&cache->node);
+	os->ncaches--;
+	kfree(cache);
+	return 0;
+}
+
+/*
+ * Tear down a heap whose last reference is gone: close its handles (which
+ * releases everything they alone kept alive), then free what cycles
+ * still hold, ignoring the references between those objects.
+ */
+void refcache_objspace_destroy(struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_cache *cache, *tmp;
+	struct refcache_obj *obj;
+	struct list_head *lists[] = { &os->tracked, &os->untracked };
+	int i;
+
+	refcache_heap_lock(heap);
+	refcache_handles_destroy_locked(heap);
+	os->dying = true;
+	for (i = 0; i < ARRAY_SIZE(lists); i++) {
+		while ((obj = list_first_entry_or_null(lists[i], struct refcache_obj, node))) {
+			list_del_init(&obj->node);
+			refcache_obj_clear_weak_locked(obj);
+			if (obj->cache->ops && obj->cache->ops->clear)
+				obj->cache->ops->clear(obj);
+			if (obj->cache->ops && obj->cache->ops->release)
+				obj->cache->ops->release(obj);
+			obj_free_memory(heap, obj);
+		}
+	}
+	list_for_each_entry_safe(cache, tmp, &os->caches, node)
+		WARN_ON_ONCE(refcache_cache_destroy_locked(cache));
+	refcache_heap_unlock(heap);
+	xa_destroy(&os->cache_ids);
+	xa_destroy(&os->handles);
+	mutex_destroy(&os->lock);
+}
+
+/**
+ * refcache_cache_create() - create an object type in a heap
+ * @heap:         the heap
+ * @name:         shown in /proc/refcache/caches; up to 31 characters
+ * @payload_size: payload bytes, up to REFCACHE_MAX_PAYLOAD
+ * @nslots:       reference slots, up to REFCACHE_MAX_SLOTS
+ * @flags:        REFCACHE_CACHE_TRACKED for the cycle collector
+ * @ops:          callbacks for references kept in the payload, or NULL
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: the cache, or ERR_PTR(-EINVAL / -ENOMEM).
+ */
+struct refcache_cache *refcache_cache_create(struct refcache_heap *heap,
+					     const char *name, size_t payload_size,
+					     unsigned int nslots, unsigned int flags,
+					     const struct refcache_type_ops *ops)
+{
+	struct refcache_cache *cache;
+
+	if (payload_size > REFCACHE_MAX_PAYLOAD || (flags & REFCACHE_CACHE_KERNEL))
+		return ERR_PTR(-EINVAL);
+	refcache_heap_lock(heap);
+	cache = refcache_cache_create_locked(heap, name, payload_size, nslots,
+					     flags | REFCACHE_CACHE_KERNEL, ops);
+	refcache_heap_unlock(heap);
+	return cache;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_cache_create, REFCACHE_NS);
+
+/**
+ * refcache_cache_destroy() - destroy a cache without live objects
+ * @cache: a cache from refcache_cache_create()
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: 0, or -EBUSY (and nothing changes) while objects are alive.
+ */
+int refcache_cache_destroy(struct refcache_cache *cache)
+{
+	struct refcache_heap *heap = cache->heap;
+	int ret;
+
+	refcache_heap_lock(heap);
+	ret = refcache_cache_destroy_locked(cache);
+	refcache_heap_unlock(heap);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_cache_destroy, REFCACHE_NS);
+
+/**
+ * refcache_obj_alloc() - allocate a zeroed object with one reference
+ * @cache: its type
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: the object, ERR_PTR(-EDQUOT) over the heap's limits or
+ * ERR_PTR(-ENOMEM) over the module's or out of memory.
+ */
+struct refcache_obj *refcache_obj_alloc(struct refcache_cache *cache)
+{
+	struct refcache_heap *heap = cache->heap;
+	struct refcache_obj *obj;
+
+	refcache_heap_lock(heap);
+	obj = refcache_obj_new_locked(cache, GFP_KERNEL);
+	refcache_heap_unlock(heap);
+	return obj;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_alloc, REFCACHE_NS);
+
+/**
+ * refcache_obj_get() - take another reference
+ * @obj: an object the caller holds a reference to
+ *
+ * Saturates instead of overflowing; warns on a get from zero.
+ * Return: @obj.
+ */
+struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
+{
+	refcount_inc(&obj->ref);
+	return obj;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_get, REFCACHE_NS);
+
+/**
+ * refcache_obj_get_unless_zero() - take a reference unless the object is dying
+ * @obj: an object whose memory the caller knows to be valid (for example
+ *       under the heap's lock, or from a traverse callback)
+ *
+ * Return: true if a reference was taken.
+ */
+bool refcache_obj_get_unless_zero(struct refcache_obj *obj)
+{
+	return refcount_inc_not_zero(&obj->ref);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_get_unless_zero, REFCACHE_NS);
+
+/**
+ * refcache_obj_put() - drop a reference; the last one frees the object
+ * @obj: the object; NULL is ignored
+ *
+ * At zero the object's slots are emptied, its clear and release callbacks
+ * run and its memory goes back to the heap, iteratively for whatever that
+ * frees in turn.  An underflow warns and leaks rather than freeing twice.
+ *
+ * Context: process context; may take the heap's mutex.  Safe to call
+ * from a clear or release callback.
+ */
+void refcache_obj_put(struct refcache_obj *obj)
+{
+	struct refcache_heap *heap;
+
+	if (!obj)
+		return;
+	heap = obj->cache->heap;
+	if (heap_locked_by_me(heap)) {
+		refcache_obj_put_locked(heap, obj);
+		return;
+	}
+	if (!refcount_dec_and_test(&obj->ref))
+		return;
+	refcache_heap_lock(heap);
+	if (!heap->objs.dying) {
+		list_move_tail(&obj->node, &heap->objs.release);
+		release_drain_locked(heap);
+	}
+	refcache_heap_unlock(heap);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_put, REFCACHE_NS);
+
+/**
+ * refcache_obj_payload() - the object's payload
+ * @obj: the object
+ *
+ * Return: payload_size bytes, 8-byte aligned, zeroed at allocation.
+ */
+void *refcache_obj_payload(struct refcache_obj *obj)
+{
+	return refcache_obj_payload_of(obj);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_payload, REFCACHE_NS);
+
+/**
+ * refcache_obj_refcount() - the current reference count
+ * @obj: the object
+ *
+ * Return: a snapshot, for statistics and tests.
+ */
+unsigned int refcache_obj_refcount(const struct refcache_obj *obj)
+{
+	return refcount_read(&obj->ref);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_refcount, REFCACHE_NS);
+
+/**
+ * refcache_obj_store() - point a slot at an object (or empty it)
+ * @obj:   the object whose slot changes
+ * @slot:  slot index
+ * @value: object to reference, in the same heap, or NULL
+ *
+ * The new reference is taken before the old one is dropped, so storing
+ * the value a slot already holds is safe.
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: 0, -EINVAL for a bad slot, -EXDEV for an object of another heap.
+ */
+int refcache_obj_store(struct refcache_obj *obj, unsigned int slot,
+		       struct refcache_obj *value)
+{
+	struct refcache_heap *heap = obj->cache->heap;
+	int ret;
+
+	refcache_heap_lock(heap);
+	ret = refcache_obj_store_locked(obj, slot, value);
+	refcache_heap_unlock(heap);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_store, REFCACHE_NS);
+
+/**
+ * refcache_obj_load() - a new reference to what a slot holds
+ * @obj:  the object
+ * @slot: slot index
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: the referenced object with a reference for the caller, NULL for
+ * an empty slot, or ERR_PTR(-EINVAL) for a bad slot.
+ */
+struct refcache_obj *refcache_obj_load(struct refcache_obj *obj, unsigned int slot)
+{
+	struct refcache_heap *heap = obj->cache->heap;
+	struct refcache_obj *child;
+
+	if (slot >= obj->cache->nslots)
+		return ERR_PTR(-EINVAL);
+	refcache_heap_lock(heap);
+	child = obj->slots[slot];
+	if (child)
+		refcount_inc(&child->ref);
+	refcache_heap_unlock(heap);
+	return child;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_load, REFCACHE_NS);

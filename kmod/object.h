@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Objects, caches and handles of one heap (object.c, handle.c).
+ * Locking: Documentation/objects.rst.
+ */
+#ifndef _REFCACHE_OBJECT_H
+#define _REFCACHE_OBJECT_H
+
+#include <linux/bits.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/sched.h>
+#include <linux/xarray.h>
+
+#include <linux/refcache.h>
+
+#include "refcache.h"
+
+/**
+ * struct refcache_cache - an object type of one heap
+ * @heap:         owner
+ * @id:           id in the heap's cache table (user caches), else 0
+ * @flags:        REFCACHE_CACHE_* (uapi) and REFCACHE_CACHE_KERNEL
+ * @payload_size: payload bytes per object
+ * @nslots:       reference slots per object
+ * @obj_size:     bytes per object: header, slots and payload
+ * @ops:          kernel callbacks, or NULL for slot-only objects
+ * @active:       live objects
+ * @total:        objects ever allocated
+ * @node:         on the heap's cache list
+ * @name:         for /proc/refcache/caches
+ */
+struct refcache_cache {
+	struct refcache_heap *heap;
+	u32 id;
+	u32 flags;
+	u32 payload_size;
+	u32 nslots;
+	size_t obj_size;
+	const struct refcache_type_ops *ops;
+	u64 active;
+	u64 total;
+	struct list_head node;
+	char name[REFCACHE_NAME_LEN];
+};
+
+#define REFCACHE_CACHE_KERNEL	BIT(31)	/* created by a kernel user */
+
+/**
+ * struct refcache_obj - the header every object starts with
+ * @ref:   strong references: handles, slots, kernel holders
+ * @flags: REFCACHE_OBJ_*
+ * @cache: the object's type
+ * @node:  on the heap's object list (tracked or untracked), or on the
+ *         release list once the count reached zero
+ * @weak:  weak handles to this object, cleared when it dies
+ * @slots: reference slots, then the payload
+ */
+struct refcache_obj {
+	refcount_t ref;
+	u32 flags;
+	struct refcache_cache *cache;
+	struct list_head node;
+	struct hlist_head weak;
+	struct refcache_obj *slots[];
+};
+
+/**
+ * struct refcache_objspace - what a heap holds besides its allocator
+ * @lock:        serialises every change to the graph, the handle and cache
+ *               tables and the counters below; the collector takes it too
+ * @locker:      task holding @lock, so a put from inside a release
+ *               callback joins the running release instead of deadlocking
+ * @caches:      all caches
+ * @cache_ids:   user cache id -> cache
+ * @handles:     handle index -> struct refcache_handle
+ * @tracked:     objects of tracked caches (the collector's)
+ * @untracked:   all other objects
+ * @release:     objects whose count reached zero, waiting to be freed
+ * @releasing:   a release loop is running (under @lock)
+ * @dying:       the heap is being torn down: puts are ignored
+ * @handle_gen:  generation of the next handle
+ * @tag:         this heap's tag in handle ids
+ * @objects:     live objects
+ * @bytes:       bytes they take
+ * @nhandles:    open handles
+ * @ncaches:     caches
+ * @max_objects: limit on @objects
+ * @max_bytes:   limit on @bytes
+ */
+struct refcache_objspace {
+	struct mutex lock;	/* see above */
+	struct task_struct *locker;
+	struct list_head caches;
+	struct xarray cache_ids;
+	struct xarray handles;
+	struct list_head tracked;
+	struct list_head untracked;
+	struct list_head release;
+	bool releasing;
+	bool dying;
+	u32 handle_gen;
+	u32 tag;
+	u64 objects;
+	u64 bytes;
+	u64 nhandles;
+	u64 ncaches;
+	u64 max_objects;
+	u64 max_bytes;
+};
+
+/* object.c */
+void refcache_objspace_init(struct refcache_heap *heap);
+void refcache_objspace_destroy(struct refcache_heap *heap);
+void refcache_heap_lock(struct refcache_heap *heap);
+void refcache_heap_unlock(struct refcache_heap *heap);
+void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp);
+struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
+						    const char *name, u32 payload_size,
+						    u32 nslots, u32 flags,
+						    const struct refcache_type_ops *ops);
+int refcache_cache_destroy_locked(struct refcache_cache *cache);
+int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
+			      struct refcache_obj *value);
+u64 refcache_limit_objects(void);
+u64 refcache_limit_bytes(void);
+
+/* handle.c */
+struct refcache_handle;
+int refcache_handle_new_locked(struct refcache_heap *heap, struct refcache_obj *obj,
+			       bool weak, u64 *id);
+int refcache_handle_lookup_locked(struct refcache_heap *heap, u64 id, bool weak,
+				  struct refcache_obj **obj);
+int refcache_handle_close_locked(struct refcache_heap *heap, u64 id);
+void refcache_handles_destroy_locked(struct refcache_heap *heap);
+void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
+
+static inline void *refcache_obj_payload_of(struct refcache_obj *obj)
+{
+	return &obj->slots[obj->cache->nslots];
+}
+
+#endif /* _REFCACHE_OBJECT_H */
