@@ -85,19 +85,19 @@ static inline unsigned int class_size(unsigned int cls)
 	return (cls + 1) * REFCACHE_ALIGNMENT;
 }
 
-/* Cache depth per class: small classes are the hot ones. */
+/* Cache depth per class: 64 up to 64 bytes, 32, 16, then 8 from 272. */
 static inline unsigned int mag_cap(unsigned int cls)
 {
-	return cls < 4 ? 32 : cls < 8 ? 16 : 8;
+	return cls < 4 ? 64 : cls < 8 ? 32 : cls < 16 ? 16 : 8;
 }
 
 static inline unsigned int mag_off(unsigned int cls)
 {
-	return cls < 4 ? cls * 32 : cls < 8 ? 128 + (cls - 4) * 16 :
-	       192 + (cls - 8) * 8;
+	return cls < 4 ? cls * 64 : cls < 8 ? 256 + (cls - 4) * 32 :
+	       cls < 16 ? 384 + (cls - 8) * 16 : 512 + (cls - 16) * 8;
 }
 
-static_assert(192 + (REFCACHE_NUM_CLASSES - 8) * 8 == REFCACHE_MAG_SLOTS);
+static_assert(512 + (REFCACHE_NUM_CLASSES - 16) * 8 == REFCACHE_MAG_SLOTS);
 
 static inline struct refcache_pool *pool_of(const void *p)
 {
@@ -184,6 +184,8 @@ static void arena_insert(struct refcache_alloc *a, struct refcache_arena *ao)
 	/* A fresh arena has the most free pools: it goes last. */
 	list_add_tail(&ao->node, &a->usable_arenas);
 	a->nfp2lasta[REFCACHE_POOLS_PER_ARENA] = ao;
+	WRITE_ONCE(a->arena_cache[arena_index(ao->base) % REFCACHE_ARENA_CACHE],
+		   ao);
 	a->unused_pools += REFCACHE_POOLS_PER_ARENA;
 	a->arenas_current++;
 	a->arenas_total++;
@@ -192,8 +194,12 @@ static void arena_insert(struct refcache_alloc *a, struct refcache_arena *ao)
 
 static void arena_release(struct refcache_alloc *a, struct refcache_arena *ao)
 {
+	unsigned long idx = arena_index(ao->base);
+
 	lockdep_assert_held(&a->lock);
-	xa_erase(&a->arenas, arena_index(ao->base));
+	if (a->arena_cache[idx % REFCACHE_ARENA_CACHE] == ao)
+		WRITE_ONCE(a->arena_cache[idx % REFCACHE_ARENA_CACHE], NULL);
+	xa_erase(&a->arenas, idx);
 	kmemleak_free((void *)ao->base);
 	a->unused_pools -= REFCACHE_POOLS_PER_ARENA;
 	a->arenas_current--;
@@ -527,33 +533,33 @@ static void bad_free(struct refcache_heap *heap)
 }
 
 /*
- * Validate a small block: its arena belongs to @a (RCU keeps a released
- * arena's pages until we are done) and the block is marked allocated.
+ * Validate a small block: its arena belongs to @a and the block is
+ * marked allocated.  Called under the local lock, whose disabled
+ * preemption is an RCU read-side section: a released arena's pages
+ * stay until we are done (arena_release() frees them through RCU).
  */
 static int small_free_check(struct refcache_alloc *a, void *p)
 {
+	unsigned long base = (unsigned long)p & ~(REFCACHE_ARENA_SIZE - 1);
 	unsigned long off = (unsigned long)p & ~POOL_MASK;
+	unsigned long idx = arena_index(base);
 	struct refcache_pool *pool = pool_of(p);
-	unsigned int cls;
-	int ret = -EINVAL;
+	struct refcache_arena *ao;
+	unsigned int cls, bi;
 
-	rcu_read_lock();
-	if (!xa_load(&a->arenas, arena_index((unsigned long)p))) {
-		ret = -ENOENT;
-		goto out;
-	}
+	ao = READ_ONCE(a->arena_cache[idx % REFCACHE_ARENA_CACHE]);
+	if (unlikely(!ao || ao->base != base) && !xa_load(&a->arenas, idx))
+		return -ENOENT;
 	cls = READ_ONCE(pool->szidx);
-	if (off < REFCACHE_POOL_OVERHEAD || cls >= REFCACHE_NUM_CLASSES ||
-	    off > REFCACHE_POOL_SIZE - class_size(cls))
-		goto out;
-	if (block_index(p, cls) * class_size(cls) !=
-	    off - REFCACHE_POOL_OVERHEAD)
-		goto out;
-	if (test_and_clear_bit(block_index(p, cls), pool->allocated))
-		ret = cls;
-out:
-	rcu_read_unlock();
-	return ret;
+	if (unlikely(off < REFCACHE_POOL_OVERHEAD || cls >= REFCACHE_NUM_CLASSES ||
+		     off > REFCACHE_POOL_SIZE - class_size(cls)))
+		return -EINVAL;
+	bi = block_index(p, cls);
+	if (unlikely(bi * class_size(cls) != off - REFCACHE_POOL_OVERHEAD))
+		return -EINVAL;
+	if (unlikely(!test_and_clear_bit(bi, pool->allocated)))
+		return -EINVAL;
+	return cls;
 }
 
 /**
@@ -578,14 +584,14 @@ void refcache_free(struct refcache_heap *heap, void *p)
 		return;
 	if (unlikely((unsigned long)p & (REFCACHE_ALIGNMENT - 1)))
 		goto bad;
+	local_lock(&a->pcpu->lock);
 	cls = small_free_check(a, p);
 	if (unlikely(cls < 0)) {
+		local_unlock(&a->pcpu->lock);
 		if (cls == -ENOENT && large_free(a, p))
 			return;
 		goto bad;
 	}
-
-	local_lock(&a->pcpu->lock);
 	pc = this_cpu_ptr(a->pcpu);
 	if (unlikely(pc->count[cls] == mag_cap(cls)))
 		mag_flush(a, cls, pc);

@@ -20,7 +20,10 @@ struct refcache_arena;
  * Per-CPU block caches ("magazines"), one stack per class.  Small
  * classes get deeper stacks; REFCACHE_MAG_SLOTS is their total.
  */
-#define REFCACHE_MAG_SLOTS	384
+#define REFCACHE_MAG_SLOTS	640
+
+/* Direct-mapped cache in front of the arenas xarray, for frees. */
+#define REFCACHE_ARENA_CACHE	64
 
 struct refcache_alloc_pcpu {
 	local_lock_t lock;
@@ -48,6 +51,8 @@ struct refcache_alloc_pcpu {
  * @large_bytes:      their requested sizes, summed
  * @rcu_pending:      an arena was freed through RCU since init
  * @pcpu:             per-CPU block caches
+ * @arena_cache:      arena index % REFCACHE_ARENA_CACHE -> a held arena
+ *                    or NULL; written under @lock, read locklessly
  * @arenas:           arena index -> struct refcache_arena, for frees
  * @large:            large object address / 16 -> struct refcache_large
  * @fail_next:        fault injection: fail this many page allocations
@@ -72,6 +77,7 @@ struct refcache_alloc {
 	bool rcu_pending;
 
 	struct refcache_alloc_pcpu __percpu *pcpu;
+	struct refcache_arena *arena_cache[REFCACHE_ARENA_CACHE];
 	struct xarray arenas;
 	struct xarray large;
 	atomic_t fail_next;
