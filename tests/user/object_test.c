@@ -560,7 +560,7 @@ static int fill_arg(int fd, int idx, void *arg, int cache, uint64_t h,
 	static char payload[8];
 	static int serial;
 
-	memset(arg, 0, c->size);
+	memset(arg, 0, c->size > 8192 ? 8192 : c->size);
 	switch (idx) {
 	case 0: {
 		struct refcache_cache_create *cc = arg;
@@ -764,6 +764,7 @@ static int t_bad_pointers(void)
 	};
 	struct refcache_handle_op *op;
 	struct refcache_obj_info *info;
+	struct refcache_heap_info *hinfo;
 	int cache, fd = setup(&cache, 1, 8), r;
 	unsigned int k;
 	char *map;
@@ -781,9 +782,9 @@ static int t_bad_pointers(void)
 	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECKF(map != MAP_FAILED, "mmap");
 	munmap(map + pg, pg);
-	/* Size readable, the rest beyond the mapping. */
+	/* Size readable, the rest beyond the mapping (64: no VER0 is larger). */
 	op = (void *)(map + pg - 8);
-	op->size = sizeof(*op);
+	op->size = 64;
 	op->flags = 0;
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
 		r = raw_ioctl(fd, cmds[k], op);
@@ -794,10 +795,13 @@ static int t_bad_pointers(void)
 	memset(info, 0, sizeof(*info));
 	info->size = sizeof(*info);
 	info->handle = h;
+	hinfo = (void *)(map + 128);
+	memset(hinfo, 0, sizeof(*hinfo));
+	hinfo->size = sizeof(*hinfo);
 	mprotect(map, pg, PROT_READ);
 	r = raw_ioctl(fd, REFCACHE_IOC_INFO, info);
 	CHECKF(r == -EFAULT, "info into read-only: %d", r);
-	r = raw_ioctl(fd, REFCACHE_IOC_HEAP_INFO, info);
+	r = raw_ioctl(fd, REFCACHE_IOC_HEAP_INFO, hinfo);
 	CHECKF(r == -EFAULT, "heap_info into read-only: %d", r);
 	munmap(map, pg);
 	CHECKF(refcount(fd, h) == 1, "refcount %lld", refcount(fd, h));
