@@ -26,4 +26,14 @@
 #define get_random_u32_below(ceil)	prandom_u32_max(ceil)
 #endif
 
+/*
+ * Internal functions the KUnit suites call are exported only in KUnit
+ * kernels (EXPORTED_FOR_KUNIT_TESTING namespace); the macro is from 6.2.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#include <kunit/visibility.h>
+#else
+#define EXPORT_SYMBOL_IF_KUNIT(symbol)
+#endif
+
 #endif /* _REFCACHE_COMPAT_H */

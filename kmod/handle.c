@@ -90,6 +90,7 @@ int refcache_handle_new_locked(struct refcache_heap *heap, struct refcache_obj *
 	*id = handle_id(heap, index, h->gen);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_handle_new_locked);
 
 /**
  * refcache_handle_lookup_locked() - the object behind a handle
@@ -116,6 +117,7 @@ int refcache_handle_lookup_locked(struct refcache_heap *heap, u64 id, bool weak,
 	*obj = h->obj;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_handle_lookup_locked);
 
 /**
  * refcache_handle_close_locked() - close a handle
@@ -144,6 +146,7 @@ int refcache_handle_close_locked(struct refcache_heap *heap, u64 id)
 	kfree(h);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_handle_close_locked);
 
 /* Close every handle of a heap that is going away. */
 void refcache_handles_destroy_locked(struct refcache_heap *heap)

@@ -73,11 +73,12 @@ static void heap_release(struct kref *ref)
 {
 	struct refcache_heap *heap = container_of(ref, struct refcache_heap, ref);
 
-	refcache_objspace_destroy(heap);
-
+	/* Unlisted first: /proc readers must not see a heap being torn down. */
 	mutex_lock(&refcache_heaps_lock);
 	list_del(&heap->node);
 	mutex_unlock(&refcache_heaps_lock);
+
+	refcache_objspace_destroy(heap);
 
 	refcache_alloc_destroy(&heap->alloc);
 	put_pid(heap->owner);

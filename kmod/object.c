@@ -66,12 +66,14 @@ void refcache_heap_lock(struct refcache_heap *heap)
 	mutex_lock(&heap->objs.lock);
 	heap->objs.locker = current;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_heap_lock);
 
 void refcache_heap_unlock(struct refcache_heap *heap)
 {
 	heap->objs.locker = NULL;
 	mutex_unlock(&heap->objs.lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_heap_unlock);
 
 static bool heap_locked_by_me(struct refcache_heap *heap)
 {
@@ -110,6 +112,7 @@ static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj
 static void release_drain_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
+	unsigned long freed = 0;
 	struct refcache_obj *obj;
 	u32 i;
 
@@ -119,6 +122,10 @@ static void release_drain_locked(struct refcache_heap *heap)
 	os->releasing = true;
 	while ((obj = list_first_entry_or_null(&os->release, struct refcache_obj, node))) {
 		struct refcache_cache *cache = obj->cache;
+
+		/* A long cascade must not hog the CPU. */
+		if (!(++freed & 1023))
+			cond_resched();
 
 		list_del_init(&obj->node);
 		refcache_obj_clear_weak_locked(obj);
@@ -153,6 +160,7 @@ void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *ob
 	list_move_tail(&obj->node, &heap->objs.release);
 	release_drain_locked(heap);
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_obj_put_locked);
 
 struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp)
 {
@@ -182,6 +190,7 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	os->bytes += cache->obj_size;
 	return obj;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_obj_new_locked);
 
 int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
 			      struct refcache_obj *value)
@@ -201,6 +210,7 @@ int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
 		refcache_obj_put_locked(obj->cache->heap, old);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_obj_store_locked);
 
 struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 						    const char *name, u32 payload_size,
@@ -242,6 +252,7 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 	os->ncaches++;
 	return cache;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_cache_create_locked);
 
 int refcache_cache_destroy_locked(struct refcache_cache *cache)
 {
@@ -269,6 +280,7 @@ void refcache_objspace_destroy(struct refcache_heap *heap)
 	struct refcache_cache *cache, *tmp;
 	struct refcache_obj *obj;
 	struct list_head *lists[] = { &os->tracked, &os->untracked };
+	unsigned long freed = 0;
 	int i;
 
 	refcache_heap_lock(heap);
@@ -276,6 +288,8 @@ void refcache_objspace_destroy(struct refcache_heap *heap)
 	os->dying = true;
 	for (i = 0; i < ARRAY_SIZE(lists); i++) {
 		while ((obj = list_first_entry_or_null(lists[i], struct refcache_obj, node))) {
+			if (!(++freed & 1023))
+				cond_resched();
 			list_del_init(&obj->node);
 			refcache_obj_clear_weak_locked(obj);
 			if (obj->cache->ops && obj->cache->ops->clear)

@@ -80,6 +80,29 @@ static int refcache_allocator_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+/* One line per cache of every heap, like /proc/slabinfo. */
+static int refcache_caches_show(struct seq_file *m, void *v)
+{
+	struct refcache_cache *cache;
+	struct refcache_heap *heap;
+
+	seq_puts(m, "# heap     pid name                            payload slots flags     active      total        bytes\n");
+	mutex_lock(&refcache_heaps_lock);
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		refcache_heap_lock(heap);
+		list_for_each_entry(cache, &heap->objs.caches, node)
+			seq_printf(m, "%6llu %7d %-31s %7u %5u %-7s %8llu %10llu %12llu\n",
+				   heap->id, refcache_heap_owner(heap), cache->name,
+				   cache->payload_size, cache->nslots,
+				   cache->flags & REFCACHE_CACHE_TRACKED ? "tracked" : "-",
+				   cache->active, cache->total,
+				   cache->active * cache->obj_size);
+		refcache_heap_unlock(heap);
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	return 0;
+}
+
 int refcache_procfs_init(void)
 {
 	refcache_proc_dir = proc_mkdir("refcache", NULL);
@@ -88,7 +111,9 @@ int refcache_procfs_init(void)
 	if (!proc_create_single("stats", 0444, refcache_proc_dir,
 				refcache_stats_show) ||
 	    !proc_create_single("allocator", 0444, refcache_proc_dir,
-				refcache_allocator_show)) {
+				refcache_allocator_show) ||
+	    !proc_create_single("caches", 0444, refcache_proc_dir,
+				refcache_caches_show)) {
 		proc_remove(refcache_proc_dir);
 		return -ENOMEM;
 	}
