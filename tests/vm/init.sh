@@ -68,6 +68,9 @@ if [ "$rcvm_mode" = demo ]; then
 fi
 
 if [ "$rcvm_mode" = bench ]; then
+	if refcachectl bench --help > /dev/null 2>&1; then
+		refcachectl bench 2>&1 | sed 's/^/LOG /' > $R
+	fi
 	for b in /lib/refcache_bench*.ko; do
 		[ -f "$b" ] || continue
 		if insmod "$b"; then
