@@ -55,6 +55,10 @@ show() { # show COMMAND...: echo a command and its output for people
 if [ "$rcvm_mode" = demo ]; then
 	show refcachectl version
 	show refcachectl stats
+	if refcachectl demo --help > /dev/null 2>&1; then
+		show refcachectl demo
+		show refcachectl caches
+	fi
 	say "LOG (holding /dev/refcache open: one heap)"
 	exec 3< /dev/refcache
 	show refcachectl stats
