@@ -219,8 +219,12 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 			break;
 	}
 	kfree(ops);
-	if (ret)
+	if (ret) {
+		/* Say how many ran, so a partly unreadable array loses nothing. */
+		if (put_user(b.done, &((struct refcache_batch __user *)uarg)->done))
+			return -EFAULT;
 		return ret;
+	}
 	return refcache_copy_result(uarg, &b, sizeof(b), usize);
 }
 
