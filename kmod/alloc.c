@@ -667,6 +667,8 @@ void refcache_alloc_stats_read(struct refcache_heap *heap,
 		cached = 0;
 		for_each_possible_cpu(cpu)
 			cached += READ_ONCE(per_cpu_ptr(a->pcpu, cpu)->count[cls]);
+		/* Per-CPU counts move under us: never report more cached than taken. */
+		cached = min(cached, a->taken[cls]);
 		size = class_size(cls);
 		bpp = POOL_USABLE / size;
 		in_use = a->taken[cls] - cached;

@@ -7,6 +7,7 @@
  * field decides how much is copied, so old and new callers both work.
  */
 #include <linux/fs.h>
+#include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -78,7 +79,14 @@ static int refcache_do_op(struct refcache_heap *heap, struct refcache_op *op)
 
 	lockdep_assert_held(&heap->objs.lock);
 	op->result = 0;
-	if (op->flags || op->reserved)
+	if (op->flags || op->reserved ||
+	    op->op < REFCACHE_OP_NEW || op->op > REFCACHE_OP_REFCOUNT)
+		return -EINVAL;
+	/* Fields an operation does not use must be zero, for later use. */
+	if ((op->op == REFCACHE_OP_NEW && op->handle) ||
+	    (op->op != REFCACHE_OP_NEW && op->op != REFCACHE_OP_SLOT_LOAD &&
+	     op->op != REFCACHE_OP_SLOT_STORE && op->arg) ||
+	    (op->op != REFCACHE_OP_SLOT_STORE && op->value))
 		return -EINVAL;
 
 	switch (op->op) {
@@ -151,16 +159,14 @@ static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 		return usize;
 	if (h.flags || h.reserved)
 		return -EINVAL;
-	/* Fields an operation does not use must be zero, for later use. */
-	if ((code != REFCACHE_OP_SLOT_LOAD && code != REFCACHE_OP_SLOT_STORE && h.slot) ||
-	    (code != REFCACHE_OP_SLOT_STORE && h.value))
-		return -EINVAL;
 
 	op.op = code;
 	op.handle = h.handle;
 	op.arg = h.slot;
 	op.value = h.value;
 	if (code == REFCACHE_OP_NEW) {
+		if (h.slot)
+			return -EINVAL;
 		if (h.handle > U32_MAX)
 			return -ENOENT;
 		op.handle = 0;
@@ -169,10 +175,18 @@ static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 	refcache_heap_lock(heap);
 	ret = refcache_do_op(heap, &op);
 	refcache_heap_unlock(heap);
-	if (ret)
+	/* CLOSE and SLOT_STORE (_IOW) return nothing; the rest a handle. */
+	if (ret || code == REFCACHE_OP_CLOSE || code == REFCACHE_OP_SLOT_STORE)
 		return ret;
 	h.result = op.result;
-	return refcache_copy_result(uarg, &h, sizeof(h), usize);
+	ret = refcache_copy_result(uarg, &h, sizeof(h), usize);
+	if (ret && op.result) {
+		/* Nobody can learn the new handle's id: do not leak it. */
+		refcache_heap_lock(heap);
+		refcache_handle_close_locked(heap, op.result);
+		refcache_heap_unlock(heap);
+	}
+	return ret;
 }
 
 static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
@@ -200,7 +214,9 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 		u32 j;
 
 		n = min(chunk, b.count - i);
-		if (copy_from_user(ops, uops, n * sizeof(*ops))) {
+		/* Writing the chunk back first proves its results can be returned. */
+		if (copy_from_user(ops, uops, n * sizeof(*ops)) ||
+		    copy_to_user(uops, ops, n * sizeof(*ops))) {
 			ret = -EFAULT;
 			break;
 		}
@@ -387,15 +403,9 @@ static long refcache_ioc_cache_destroy(struct refcache_heap *heap, void __user *
 	return ret;
 }
 
-static long refcache_ioctl(struct file *file, unsigned int cmd,
-			   unsigned long arg)
+static long refcache_dispatch(struct refcache_heap *heap, unsigned int cmd,
+			      void __user *uarg)
 {
-	struct refcache_heap *heap = file->private_data;
-	void __user *uarg = (void __user *)arg;
-
-	if (_IOC_TYPE(cmd) != REFCACHE_IOC_MAGIC)
-		return -ENOTTY;
-
 	switch (REFCACHE_IOC_BASE(cmd)) {
 	case REFCACHE_IOC_BASE(REFCACHE_IOC_VERSION):
 		return refcache_ioc_version(uarg);
@@ -432,6 +442,22 @@ static long refcache_ioctl(struct file *file, unsigned int cmd,
 	default:
 		return -ENOTTY;
 	}
+}
+
+static long refcache_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct refcache_heap *heap = file->private_data;
+	struct mem_cgroup *old;
+	long ret;
+
+	if (_IOC_TYPE(cmd) != REFCACHE_IOC_MAGIC)
+		return -ENOTTY;
+	/* Charge the heap's creator, even when a fork child or fd receiver calls. */
+	old = set_active_memcg(heap->memcg);
+	ret = refcache_dispatch(heap, cmd, (void __user *)arg);
+	set_active_memcg(old);
+	return ret;
 }
 
 static int refcache_open(struct inode *inode, struct file *file)

@@ -5,6 +5,7 @@
  * last refcache_heap_put() frees it and everything in it.
  */
 #include <linux/atomic.h>
+#include <linux/memcontrol.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -44,6 +45,7 @@ struct refcache_heap *refcache_heap_create(void)
 	kref_init(&heap->ref);
 	heap->id = atomic64_inc_return(&heap_next_id);
 	heap->owner = get_task_pid(current, PIDTYPE_TGID);
+	heap->memcg = get_mem_cgroup_from_mm(current->mm);
 	refcache_objspace_init(heap);
 
 	mutex_lock(&refcache_heaps_lock);
@@ -82,6 +84,7 @@ static void heap_release(struct kref *ref)
 
 	refcache_alloc_destroy(&heap->alloc);
 	put_pid(heap->owner);
+	mem_cgroup_put(heap->memcg);
 	kfree(heap);
 
 	atomic64_dec(&heaps_open);

@@ -19,6 +19,8 @@
  * @id:    unique for the module's lifetime, shown in /proc
  * @owner: thread group that created the heap
  * @node:  on refcache_heaps, under refcache_heaps_lock
+ * @memcg: the creator's memory cgroup, charged for everything the heap
+ *         allocates on behalf of its users, whoever makes the call
  * @alloc: the heap's small-object allocator (alloc.c)
  * @objs:  caches, objects and handles (object.h)
  */
@@ -27,6 +29,7 @@ struct refcache_heap {
 	u64 id;
 	struct pid *owner;
 	struct list_head node;
+	struct mem_cgroup *memcg;
 	struct refcache_alloc alloc;
 	struct refcache_objspace objs;
 };

@@ -64,13 +64,13 @@ static void uncharge_module(size_t size)
 void refcache_heap_lock(struct refcache_heap *heap)
 {
 	mutex_lock(&heap->objs.lock);
-	heap->objs.locker = current;
+	WRITE_ONCE(heap->objs.locker, current);
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_heap_lock);
 
 void refcache_heap_unlock(struct refcache_heap *heap)
 {
-	heap->objs.locker = NULL;
+	WRITE_ONCE(heap->objs.locker, NULL);
 	mutex_unlock(&heap->objs.lock);
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_heap_unlock);
@@ -286,14 +286,24 @@ void refcache_objspace_destroy(struct refcache_heap *heap)
 	refcache_heap_lock(heap);
 	refcache_handles_destroy_locked(heap);
 	os->dying = true;
+	/*
+	 * Two passes: a clear callback may put objects of the same cycle,
+	 * which must all still be there when it does (puts are ignored now).
+	 */
+	for (i = 0; i < ARRAY_SIZE(lists); i++) {
+		list_for_each_entry(obj, lists[i], node) {
+			if (!(++freed & 1023))
+				cond_resched();
+			refcache_obj_clear_weak_locked(obj);
+			if (obj->cache->ops && obj->cache->ops->clear)
+				obj->cache->ops->clear(obj);
+		}
+	}
 	for (i = 0; i < ARRAY_SIZE(lists); i++) {
 		while ((obj = list_first_entry_or_null(lists[i], struct refcache_obj, node))) {
 			if (!(++freed & 1023))
 				cond_resched();
 			list_del_init(&obj->node);
-			refcache_obj_clear_weak_locked(obj);
-			if (obj->cache->ops && obj->cache->ops->clear)
-				obj->cache->ops->clear(obj);
 			if (obj->cache->ops && obj->cache->ops->release)
 				obj->cache->ops->release(obj);
 			obj_free_memory(heap, obj);

@@ -846,6 +846,81 @@ static int t_bad_pointers(void)
 	return 0;
 }
 
+/*
+ * Nothing is lost when results cannot be returned: a handle the caller
+ * could not learn is closed again, a batch whose array is read-only runs
+ * nothing, and _IOW commands do not write their struct back.
+ */
+static int t_no_lost_results(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct refcache_handle_op *op;
+	struct refcache_batch b;
+	struct refcache_op *bops;
+	int cache, fd = setup(&cache, 1, 8), r;
+	uint64_t h, h2;
+	char *map;
+
+	if (fd < 0)
+		return -1;
+	CHECKF(refcache_new(fd, cache, &h) == 0 && refcache_dup(fd, h, &h2) == 0, "new, dup");
+	map = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECKF(map != MAP_FAILED, "mmap");
+	op = (void *)map;
+	memset(op, 0, sizeof(*op));
+	op->size = sizeof(*op);
+	op->handle = h;
+	bops = (void *)(map + 256);
+	memset(bops, 0, 2 * sizeof(*bops));
+	bops[0].op = REFCACHE_OP_DUP;
+	bops[0].handle = h;
+	bops[1].op = REFCACHE_OP_CLOSE;
+	bops[1].handle = h2;
+	mprotect(map, pg, PROT_READ);
+
+	r = raw_ioctl(fd, REFCACHE_IOC_DUP, op);
+	CHECKF(r == -EFAULT, "dup into read-only: %d", r);
+	CHECKF(HANDLES(fd) == 2, "unreturned handle closed again: %lld", HANDLES(fd));
+	CHECKF(refcount(fd, h) == 2, "refcount %lld", refcount(fd, h));
+
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.count = 2;
+	b.ops = (uintptr_t)bops;
+	r = raw_ioctl(fd, REFCACHE_IOC_BATCH, &b);
+	CHECKF(r == -EFAULT && b.done == 0, "batch on read-only ops: %d, done %u", r, b.done);
+	CHECKF(HANDLES(fd) == 2, "batch ran nothing: %lld handles", HANDLES(fd));
+
+	/* CLOSE returns nothing, so a read-only argument is fine. */
+	r = raw_ioctl(fd, REFCACHE_IOC_CLOSE, op);
+	CHECKF(r == 0, "close from read-only: %d", r);
+	CHECKF(HANDLES(fd) == 1 && refcount(fd, h2) == 1, "closed once");
+	munmap(map, pg);
+
+	/* Batch entries follow their single ioctl's rules. */
+	{
+		struct refcache_op bad[3];
+
+		memset(bad, 0, sizeof(bad));
+		bad[0].op = 99;
+		bad[0].handle = 12345;
+		bad[1].op = REFCACHE_OP_DUP;
+		bad[1].handle = h2;
+		bad[1].value = h2;
+		bad[2].op = REFCACHE_OP_CLOSE;
+		bad[2].handle = h2;
+		bad[2].arg = 1;
+		r = refcache_batch(fd, bad, 3, REFCACHE_BATCH_CONTINUE);
+		CHECKF(r == 3, "batch ran %d", r);
+		CHECKF(bad[0].error == -EINVAL, "unknown op: %d", bad[0].error);
+		CHECKF(bad[1].error == -EINVAL, "dup with value: %d", bad[1].error);
+		CHECKF(bad[2].error == -EINVAL, "close with arg: %d", bad[2].error);
+	}
+	CHECKF(HANDLES(fd) == 1, "handles %lld", HANDLES(fd));
+	refcache_close(fd);
+	return 0;
+}
+
 static int t_refcounts(void)
 {
 	int cache, fd = setup(&cache, 2, 8), r;
@@ -1632,7 +1707,7 @@ static int t_proc_caches(void)
 
 int main(void)
 {
-	printf("TAP version 13\n1..23\n");
+	printf("TAP version 13\n1..24\n");
 	run("version_objects_feature", t_version_objects);
 	run("cache_create_destroy", t_cache_create_destroy);
 	run("cache_create_bad", t_cache_create_bad);
@@ -1644,6 +1719,7 @@ int main(void)
 	run("struct_sizes", t_struct_sizes);
 	run("reserved_and_flags_einval", t_reserved_flags);
 	run("bad_pointers_efault", t_bad_pointers);
+	run("no_lost_results", t_no_lost_results);
 	run("refcounts", t_refcounts);
 	run("cascade_1000", t_cascade_1000);
 	run("weak_handles", t_weak);
