@@ -189,6 +189,72 @@ static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 	return ret;
 }
 
+/*
+ * Prove that results can be written back before running anything: write
+ * zero to a result or error field (outputs both) on every page that the
+ * chunk's outputs touch.
+ */
+static int probe_writable(struct refcache_op __user *uops, u32 n)
+{
+	unsigned long last = ~0UL;
+	u32 j;
+
+	for (j = 0; j < n; j++) {
+		if (((unsigned long)&uops[j].result & PAGE_MASK) != last) {
+			if (put_user(0, &uops[j].result))
+				return -EFAULT;
+			last = (unsigned long)&uops[j].result & PAGE_MASK;
+		}
+		if (((unsigned long)&uops[j].error & PAGE_MASK) != last) {
+			if (put_user(0, &uops[j].error))
+				return -EFAULT;
+			last = (unsigned long)&uops[j].error & PAGE_MASK;
+		}
+	}
+	return 0;
+}
+
+/* Read the fields operations take in; result and error are outputs. */
+static int read_ops(struct refcache_op *ops, const struct refcache_op __user *uops, u32 n)
+{
+	u32 j;
+
+	if (!user_read_access_begin(uops, n * sizeof(*ops)))
+		return -EFAULT;
+	for (j = 0; j < n; j++) {
+		unsafe_get_user(ops[j].op, &uops[j].op, fault);
+		unsafe_get_user(ops[j].flags, &uops[j].flags, fault);
+		unsafe_get_user(ops[j].arg, &uops[j].arg, fault);
+		unsafe_get_user(ops[j].handle, &uops[j].handle, fault);
+		unsafe_get_user(ops[j].value, &uops[j].value, fault);
+		unsafe_get_user(ops[j].reserved, &uops[j].reserved, fault);
+	}
+	user_read_access_end();
+	return 0;
+fault:
+	user_read_access_end();
+	return -EFAULT;
+}
+
+/* Only result and error change: write back those, not whole entries. */
+static int write_results(struct refcache_op __user *uops,
+			 const struct refcache_op *ops, u32 n)
+{
+	u32 j;
+
+	if (!user_write_access_begin(uops, n * sizeof(*ops)))
+		return -EFAULT;
+	for (j = 0; j < n; j++) {
+		unsafe_put_user(ops[j].result, &uops[j].result, fault);
+		unsafe_put_user(ops[j].error, &uops[j].error, fault);
+	}
+	user_write_access_end();
+	return 0;
+fault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
 static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 {
 	struct refcache_batch b;
@@ -214,9 +280,8 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 		u32 j;
 
 		n = min(chunk, b.count - i);
-		/* Writing the chunk back first proves its results can be returned. */
-		if (copy_from_user(ops, uops, n * sizeof(*ops)) ||
-		    copy_to_user(uops, ops, n * sizeof(*ops))) {
+		if (read_ops(ops, uops, n) ||
+		    probe_writable(uops, n)) {
 			ret = -EFAULT;
 			break;
 		}
@@ -227,7 +292,7 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 		}
 		refcache_heap_unlock(heap);
 		b.done += j;
-		if (copy_to_user(uops, ops, j * sizeof(*ops))) {
+		if (write_results(uops, ops, j)) {
 			ret = -EFAULT;
 			break;
 		}

@@ -4,14 +4,18 @@
  *
  *   bits 63..48  the heap's tag, so another heap's ids are refused
  *   bits 47..24  a generation, so a closed id never reaches a new handle
- *   bits 23..0   the index in the heap's handle table (an xarray)
+ *   bits 23..0   the index in the heap's handle table
+ *
+ * The table is a flat array, like a file descriptor table: everything
+ * here runs under the heap's mutex, so a lookup is a bounds check and a
+ * load, and free entries form a list threaded through the array.
  *
  * A strong handle owns one reference to its object; a weak handle owns
  * none and sits on the object's weak list, which is emptied when the
  * object dies.  Everything here runs under the heap's mutex.
  */
+#include <linux/mm.h>
 #include <linux/slab.h>
-#include <linux/xarray.h>
 
 #include "internal.h"
 
@@ -39,16 +43,61 @@ static u64 handle_id(struct refcache_heap *heap, u32 index, u32 gen)
 	return ((u64)heap->objs.tag << 48) | ((u64)gen << HANDLE_INDEX_BITS) | index;
 }
 
+#define HTAB_FREE(next)		(((unsigned long)(next) << 1) | 1)
+#define HTAB_IS_FREE(e)		((e) & 1)
+#define HTAB_NEXT(e)		((u32)((e) >> 1))
+
 static struct refcache_handle *handle_find(struct refcache_heap *heap, u64 id)
 {
+	struct refcache_objspace *os = &heap->objs;
+	u32 index = id & HANDLE_INDEX_MASK;
 	struct refcache_handle *h;
+	unsigned long e;
 
-	if ((id >> 48) != heap->objs.tag)
+	if ((id >> 48) != os->tag || !index || index >= os->htab_size)
 		return NULL;
-	h = xa_load(&heap->objs.handles, id & HANDLE_INDEX_MASK);
-	if (!h || h->gen != ((id >> HANDLE_INDEX_BITS) & HANDLE_GEN_MASK))
+	e = os->htab[index];
+	if (HTAB_IS_FREE(e))
+		return NULL;
+	h = (struct refcache_handle *)e;
+	if (h->gen != ((id >> HANDLE_INDEX_BITS) & HANDLE_GEN_MASK))
 		return NULL;
 	return h;
+}
+
+/* Take a free table index, growing the table (doubling) when it is full. */
+static int htab_get(struct refcache_objspace *os, u32 *index)
+{
+	unsigned long *tab;
+	u32 i, size;
+
+	if (!os->htab_free) {
+		if (os->htab_size > HANDLE_INDEX_MASK)
+			return -ENOSPC;
+		size = os->htab_size ? min_t(u32, os->htab_size * 2, HANDLE_INDEX_MASK + 1) : 64;
+		tab = kvmalloc_array(size, sizeof(*tab), GFP_KERNEL_ACCOUNT);
+		if (!tab)
+			return -ENOMEM;
+		if (os->htab)
+			memcpy(tab, os->htab, os->htab_size * sizeof(*tab));
+		/* New entries 1.. (or old size..) chain to each other, in order. */
+		for (i = max(os->htab_size, 1U); i < size; i++)
+			tab[i] = HTAB_FREE(i + 1 < size ? i + 1 : 0);
+		tab[0] = HTAB_FREE(0);
+		os->htab_free = max(os->htab_size, 1U);
+		kvfree(os->htab);
+		os->htab = tab;
+		os->htab_size = size;
+	}
+	*index = os->htab_free;
+	os->htab_free = HTAB_NEXT(os->htab[*index]);
+	return 0;
+}
+
+static void htab_put(struct refcache_objspace *os, u32 index)
+{
+	os->htab[index] = HTAB_FREE(os->htab_free);
+	os->htab_free = index;
 }
 
 /**
@@ -73,12 +122,12 @@ int refcache_handle_new_locked(struct refcache_heap *heap, struct refcache_obj *
 	h = refcache_alloc(heap, sizeof(*h), GFP_KERNEL);
 	if (!h)
 		return -ENOMEM;
-	ret = xa_alloc(&os->handles, &index, h, XA_LIMIT(1, HANDLE_INDEX_MASK),
-		       GFP_KERNEL_ACCOUNT);
+	ret = htab_get(os, &index);
 	if (ret) {
 		refcache_free(heap, h);
-		return ret == -EBUSY ? -ENOSPC : ret;
+		return ret;
 	}
+	os->htab[index] = (unsigned long)h;
 	h->obj = obj;
 	h->weak = weak;
 	h->gen = os->handle_gen;
@@ -136,7 +185,7 @@ int refcache_handle_close_locked(struct refcache_heap *heap, u64 id)
 	h = handle_find(heap, id);
 	if (!h)
 		return -EBADF;
-	xa_erase(&heap->objs.handles, id & HANDLE_INDEX_MASK);
+	htab_put(&heap->objs, id & HANDLE_INDEX_MASK);
 	heap->objs.nhandles--;
 	if (h->weak) {
 		if (h->obj)
@@ -152,12 +201,19 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_handle_close_locked);
 /* Close every handle of a heap that is going away. */
 void refcache_handles_destroy_locked(struct refcache_heap *heap)
 {
-	unsigned long index;
+	struct refcache_objspace *os = &heap->objs;
 	struct refcache_handle *h;
+	u32 i;
 
-	lockdep_assert_held(&heap->objs.lock);
-	xa_for_each(&heap->objs.handles, index, h)
-		refcache_handle_close_locked(heap, handle_id(heap, index, h->gen));
+	lockdep_assert_held(&os->lock);
+	for (i = 1; i < os->htab_size; i++) {
+		if (HTAB_IS_FREE(os->htab[i]))
+			continue;
+		h = (struct refcache_handle *)os->htab[i];
+		refcache_handle_close_locked(heap, handle_id(heap, i, h->gen));
+		if (!(i & 1023))
+			cond_resched();
+	}
 }
 
 /* The object dies: its weak handles now point at nothing. */

@@ -87,7 +87,6 @@ void refcache_objspace_init(struct refcache_heap *heap)
 	mutex_init(&os->lock);
 	INIT_LIST_HEAD(&os->caches);
 	xa_init_flags(&os->cache_ids, XA_FLAGS_ALLOC1);
-	xa_init_flags(&os->handles, XA_FLAGS_ALLOC1);
 	INIT_LIST_HEAD(&os->tracked);
 	INIT_LIST_HEAD(&os->untracked);
 	INIT_LIST_HEAD(&os->release);
@@ -313,7 +312,7 @@ void refcache_objspace_destroy(struct refcache_heap *heap)
 		WARN_ON_ONCE(refcache_cache_destroy_locked(cache));
 	refcache_heap_unlock(heap);
 	xa_destroy(&os->cache_ids);
-	xa_destroy(&os->handles);
+	kvfree(os->htab);
 	mutex_destroy(&os->lock);
 }
 

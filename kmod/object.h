@@ -74,7 +74,10 @@ struct refcache_obj {
  *               callback joins the running release instead of deadlocking
  * @caches:      all caches
  * @cache_ids:   user cache id -> cache
- * @handles:     handle index -> struct refcache_handle
+ * @htab:        handle table: index -> struct refcache_handle, or a
+ *               free entry ((next free index << 1) | 1)
+ * @htab_size:   entries in @htab (index 0 is never used)
+ * @htab_free:   first free index, 0 when none
  * @tracked:     objects of tracked caches (the collector's)
  * @untracked:   all other objects
  * @release:     objects whose count reached zero, waiting to be freed
@@ -94,7 +97,9 @@ struct refcache_objspace {
 	struct task_struct *locker;
 	struct list_head caches;
 	struct xarray cache_ids;
-	struct xarray handles;
+	unsigned long *htab;
+	u32 htab_size;
+	u32 htab_free;
 	struct list_head tracked;
 	struct list_head untracked;
 	struct list_head release;

@@ -315,7 +315,7 @@ static int cmd_bench(int work, long nops)
 {
 	double ts, tb, single, batch;
 	uint64_t base;
-	int fd, cache, ret;
+	int fd, cache, ret, round;
 
 	nops -= nops % (2 * BENCH_BATCH);
 	if (nops <= 0)
@@ -330,10 +330,19 @@ static int cmd_bench(int work, long nops)
 		ret = bench_single(fd, work, base, 4096, &ts);
 	if (ret >= 0)
 		ret = bench_batch(fd, work, base, 4096, &tb);
-	if (ret >= 0)
-		ret = bench_single(fd, work, base, nops, &ts);
-	if (ret >= 0)
-		ret = bench_batch(fd, work, base, nops, &tb);
+	/* Emulated guests are noisy: alternate the two, keep the best of 5. */
+	ts = tb = 1e30;
+	for (round = 0; round < 5 && ret >= 0; round++) {
+		double t;
+
+		ret = bench_single(fd, work, base, nops, &t);
+		if (ret >= 0 && t < ts)
+			ts = t;
+		if (ret >= 0)
+			ret = bench_batch(fd, work, base, nops, &t);
+		if (ret >= 0 && t < tb)
+			tb = t;
+	}
 	refcache_close(fd);
 	if (ret < 0) {
 		fprintf(stderr, "refcachectl: bench: %s\n", strerror(-ret));
@@ -341,8 +350,8 @@ static int cmd_bench(int work, long nops)
 	}
 	single = nops / ts;
 	batch = nops / tb;
-	printf("work \"%s\": %s; %ld operations each way\n", work_names[work],
-	       work_desc[work], nops);
+	printf("work \"%s\": %s; %ld operations each way, best of 5 rounds\n",
+	       work_names[work], work_desc[work], nops);
 	printf("%-22s %12s %10s %14s\n", "mode", "operations", "seconds", "ops/s");
 	printf("%-22s %12ld %10.3f %14.0f\n", "single ioctls", nops, ts, single);
 	printf("%-22s %12ld %10.3f %14.0f\n", "batch ioctl (64 ops)", nops, tb, batch);
