@@ -15,52 +15,11 @@
 #include <unistd.h>
 
 #include "refcache.h"
-
-static int ntest, nfail;
-
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		printf("# %s:%d: check failed: %s: ", __func__,		\
-		       __LINE__, #cond);				\
-		printf(__VA_ARGS__);					\
-		printf("\n");						\
-		return -1;						\
-	}								\
-} while (0)
+#include "tap.h"
 
 static void run(const char *name, int (*fn)(void))
 {
-	int ret = fn();
-
-	ntest++;
-	if (ret)
-		nfail++;
-	printf("%s %d - %s\n", ret ? "not ok" : "ok", ntest, name);
-	fflush(stdout);
-}
-
-/* Raw ioctl returning -errno, bypassing the library. */
-static int raw_ioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
-}
-
-static long stat_value(const char *key)
-{
-	char line[256];
-	long val = -1;
-	FILE *f = fopen("/proc/refcache/stats", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		size_t n = strlen(key);
-
-		if (!strncmp(line, key, n) && line[n] == ' ')
-			val = atol(line + n + 1);
-	}
-	fclose(f);
-	return val;
+	tap_result(fn() != 0, name);
 }
 
 static int t_open_close(void)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "refcache.h"
+#include "tap.h"
 
 #define NS	3	/* slots per object */
 #define MAXH	256	/* open handles the model keeps */
@@ -27,8 +28,6 @@
 #define NCLOSED	64	/* closed ids kept for stale use */
 #define CHECK_EVERY	64
 #define WALK_EVERY	512
-
-static int ntest, nfail;
 
 /* Expected outcome: 0 for success, else a mask of acceptable errors. */
 #define X_EBADF		1
@@ -550,24 +549,6 @@ fail:
 	return -1;
 }
 
-static long stat_value(const char *key)
-{
-	char line[256];
-	long val = -1;
-	FILE *f = fopen("/proc/refcache/stats", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		size_t n = strlen(key);
-
-		if (!strncmp(line, key, n) && line[n] == ' ')
-			val = atol(line + n + 1);
-	}
-	fclose(f);
-	return val;
-}
-
 /* mode 0: single ioctls, 1: batches, 2: both */
 static int round_run(uint64_t seed, int mode, long steps)
 {
@@ -642,13 +623,9 @@ static void run(const char *name, uint64_t seed, int mode, long steps)
 {
 	int ret = round_run(seed, mode, steps);
 
-	ntest++;
-	if (ret) {
-		nfail++;
+	if (ret)
 		printf("# %s: seed %" PRIu64 ": %s\n", name, seed, M.why);
-	}
-	printf("%s %d - %s\n", ret ? "not ok" : "ok", ntest, name);
-	fflush(stdout);
+	tap_result(ret != 0, name);
 }
 
 /* The model itself must catch a wrong kernel: feed it a lie. */
@@ -673,10 +650,7 @@ static void self_test(void)
 	ok &= M.live == 0 && M.nh == 0;
 	op.code = REFCACHE_OP_DUP;
 	ok &= predict(&op, &(uint64_t){ 0 }) == X_EBADF;
-	ntest++;
-	if (!ok)
-		nfail++;
-	printf("%s %d - model_self_test\n", ok ? "ok" : "not ok", ntest);
+	tap_result(!ok, "model_self_test");
 }
 
 int main(void)
