@@ -83,12 +83,24 @@ static int refcache_allocator_show(struct seq_file *m, void *v)
 /* One line per cache of every heap, like /proc/slabinfo. */
 static int refcache_caches_show(struct seq_file *m, void *v)
 {
+	struct refcache_heap *heap, *prev = NULL;
 	struct refcache_cache *cache;
-	struct refcache_heap *heap;
 
 	seq_puts(m, "# heap     pid name                            payload slots flags     active      total        bytes\n");
+	/*
+	 * A heap's mutex can be held for long (releasing a long chain), so it
+	 * is not waited for under refcache_heaps_lock, which every open and
+	 * close needs: hold a reference to the heap instead, which also keeps
+	 * it on the list for the walk to go on from.
+	 */
 	mutex_lock(&refcache_heaps_lock);
 	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (!kref_get_unless_zero(&heap->ref))
+			continue;
+		mutex_unlock(&refcache_heaps_lock);
+		refcache_heap_put(prev);
+		prev = heap;
+
 		refcache_heap_lock(heap);
 		list_for_each_entry(cache, &heap->objs.caches, node)
 			seq_printf(m, "%6llu %7d %-31s %7u %5u %-7s %8llu %10llu %12llu\n",
@@ -98,8 +110,10 @@ static int refcache_caches_show(struct seq_file *m, void *v)
 				   cache->active, cache->total,
 				   cache->active * cache->obj_size);
 		refcache_heap_unlock(heap);
+		mutex_lock(&refcache_heaps_lock);
 	}
 	mutex_unlock(&refcache_heaps_lock);
+	refcache_heap_put(prev);
 	return 0;
 }
 
