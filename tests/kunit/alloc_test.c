@@ -750,7 +750,7 @@ static struct kunit_case refcache_alloc_cases[] = {
 	KUNIT_CASE(alloc_bad_free_refused),
 	KUNIT_CASE(alloc_large_objects),
 	KUNIT_CASE(alloc_heap_put_frees_all),
-	KUNIT_CASE(alloc_million_64),
+	KUNIT_CASE_SLOW(alloc_million_64),
 	{}
 };
 
