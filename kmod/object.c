@@ -107,15 +107,34 @@ static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj
 	refcache_free(heap, obj);
 }
 
-/* Free everything on the release list; see the comment at the top. */
-static void release_drain_locked(struct refcache_heap *heap)
+/* A kernel cache's clear callback: drop the references in the payload. */
+static void obj_clear_payload(struct refcache_obj *obj)
+{
+	if (obj->cache->ops && obj->cache->ops->clear)
+		obj->cache->ops->clear(obj);
+}
+
+/* The release callback, then the memory back to the heap. */
+static void obj_finish(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	if (obj->cache->ops && obj->cache->ops->release)
+		obj->cache->ops->release(obj);
+	obj_free_memory(heap, obj);
+}
+
+/*
+ * Queue an object whose count reached zero and, unless a release loop is
+ * already running further up this call chain, free everything queued;
+ * see the comment at the top.
+ */
+static void obj_release_locked(struct refcache_heap *heap, struct refcache_obj *obj)
 {
 	struct refcache_objspace *os = &heap->objs;
 	unsigned long freed = 0;
-	struct refcache_obj *obj;
 	u32 i;
 
 	lockdep_assert_held(&os->lock);
+	list_move_tail(&obj->node, &os->release);
 	if (os->releasing)
 		return;
 	os->releasing = true;
@@ -135,11 +154,8 @@ static void release_drain_locked(struct refcache_heap *heap)
 			if (child)
 				refcache_obj_put_locked(heap, child);
 		}
-		if (cache->ops && cache->ops->clear)
-			cache->ops->clear(obj);
-		if (cache->ops && cache->ops->release)
-			cache->ops->release(obj);
-		obj_free_memory(heap, obj);
+		obj_clear_payload(obj);
+		obj_finish(heap, obj);
 	}
 	os->releasing = false;
 }
@@ -154,10 +170,8 @@ void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *ob
 	lockdep_assert_held(&heap->objs.lock);
 	if (heap->objs.dying)
 		return;
-	if (!refcount_dec_and_test(&obj->ref))
-		return;
-	list_move_tail(&obj->node, &heap->objs.release);
-	release_drain_locked(heap);
+	if (refcount_dec_and_test(&obj->ref))
+		obj_release_locked(heap, obj);
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_put_locked);
 
@@ -294,8 +308,7 @@ void refcache_objspace_destroy(struct refcache_heap *heap)
 			if (!(++freed & 1023))
 				cond_resched();
 			refcache_obj_clear_weak_locked(obj);
-			if (obj->cache->ops && obj->cache->ops->clear)
-				obj->cache->ops->clear(obj);
+			obj_clear_payload(obj);
 		}
 	}
 	for (i = 0; i < ARRAY_SIZE(lists); i++) {
@@ -303,9 +316,7 @@ void refcache_objspace_destroy(struct refcache_heap *heap)
 			if (!(++freed & 1023))
 				cond_resched();
 			list_del_init(&obj->node);
-			if (obj->cache->ops && obj->cache->ops->release)
-				obj->cache->ops->release(obj);
-			obj_free_memory(heap, obj);
+			obj_finish(heap, obj);
 		}
 	}
 	list_for_each_entry_safe(cache, tmp, &os->caches, node)
@@ -436,10 +447,8 @@ void refcache_obj_put(struct refcache_obj *obj)
 	if (!refcount_dec_and_test(&obj->ref))
 		return;
 	refcache_heap_lock(heap);
-	if (!heap->objs.dying) {
-		list_move_tail(&obj->node, &heap->objs.release);
-		release_drain_locked(heap);
-	}
+	if (!heap->objs.dying)
+		obj_release_locked(heap, obj);
 	refcache_heap_unlock(heap);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_put, REFCACHE_NS);
