@@ -10,7 +10,7 @@ shift 2
 mkdir -p "$out/tests"
 cp -p "$top/Kbuild" "$out/"
 cp -rp "$top/kmod" "$top/uapi" "$out/"
-for d in kunit bench; do
+for d in kunit bench inject; do
 	[ -d "$top/tests/$d" ] && cp -rp "$top/tests/$d" "$out/tests/"
 done
 make -C "$kdir" M="$out" "$@" modules

@@ -49,7 +49,13 @@ compat_kdir=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null | sort -V |
 
 # --- builds -----------------------------------------------------------
 step build_userspace make -C userspace
-step build_distro_kmod scripts/build-kmod.sh "$distro_kdir" "$B/distro"
+# Modules for one kernel: refcache.ko, plus the test-only refcache_inject.ko
+# next to it for the splat and leak guards.
+build_mods() { # build_mods KDIR OUT
+	scripts/build-kmod.sh "$1" "$2" &&
+		cp "$2/tests/inject/refcache_inject.ko" "$2/kmod/"
+}
+step build_distro_kmod build_mods "$distro_kdir" "$B/distro"
 step build_compat_6.1 scripts/build-kmod.sh "$compat_kdir" "$B/compat61"
 
 # --- static checks ----------------------------------------------------
@@ -78,7 +84,8 @@ checkpatch() {
 	perl "$cp" --no-tree --strict --terse --show-types \
 		--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON,MACRO_ARG_UNUSED -f kmod/compat.h &&
 	perl "$cp" --no-tree --strict --terse --show-types -f \
-		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c | grep -v -e '\.mod\.c$' -e compat.h)
+		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c tests/inject/*.c |
+			grep -v -e '\.mod\.c$' -e compat.h)
 }
 step checkpatch_strict checkpatch
 
@@ -106,7 +113,7 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 	debug_tree=$(tail -n 1 "$B/logs/debug_kernel_build.log")
 	if [ -f "$debug_tree/.refcache-built" ]; then
 		dbg() {
-			scripts/build-kmod.sh "$debug_tree" "$B/debug" &&
+			build_mods "$debug_tree" "$B/debug" &&
 				cp "$B/debug/tests/kunit/refcache_kunit.ko" "$B/debug/kmod/"
 		}
 		step build_debug_kmod dbg

@@ -8,8 +8,9 @@
 #   rcvm_mode=tests         (default) KUnit, userspace tests, unload
 #   rcvm_mode=demo          show refcachectl at work (make demo)
 #   rcvm_mode=bench         load refcache_bench*.ko, report its lines
-#   rcvm_mode=inject_warn   only trigger the test-only warning
-#   rcvm_mode=inject_leak   only leak a few blocks for kmemleak to find
+#   rcvm_mode=inject_warn   only trigger refcache_inject.ko's warning
+#   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
+#   rcvm_kunit=none         do not load refcache_kunit.ko
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
 mount -t proc proc /proc
@@ -89,18 +90,24 @@ if [ "$rcvm_mode" = bench ]; then
 	finish
 fi
 
-if [ "$rcvm_mode" = inject_leak ]; then
-	echo 16 > /sys/module/refcache/parameters/inject_leak
+# The guards: refcache_inject.ko (tests/inject/, never part of
+# refcache.ko) warns or leaks on request; the host expects the splat.
+if [ "$rcvm_mode" = inject_leak ] || [ "$rcvm_mode" = inject_warn ]; then
+	if ! insmod /lib/refcache_inject.ko; then
+		say "FAIL insmod_refcache_inject"
+		finish
+	fi
+	if [ "$rcvm_mode" = inject_leak ]; then
+		echo 16 > /sys/module/refcache_inject/parameters/inject_leak
+	else
+		echo 1 > /sys/module/refcache_inject/parameters/inject_warn
+		rmmod refcache_inject
+		rmmod refcache
+	fi
 	finish
 fi
 
-if [ "$rcvm_mode" = inject_warn ]; then
-	echo 1 > /sys/module/refcache/parameters/inject_warn
-	rmmod refcache
-	finish
-fi
-
-if [ -f /lib/refcache_kunit.ko ]; then
+if [ "${rcvm_kunit:-all}" != none ] && [ -f /lib/refcache_kunit.ko ]; then
 	if insmod /lib/refcache_kunit.ko; then
 		for r in /sys/kernel/debug/kunit/*/results; do
 			sed 's/^/KTAP /' "$r" > $R
