@@ -10,6 +10,7 @@
 
 #include <linux/bitops.h>
 #include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
@@ -17,6 +18,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
 #include "internal.h"
@@ -65,7 +67,16 @@ struct refcache_arena {
 struct refcache_large {
 	void *p;
 	size_t size;
+	size_t charge;
 };
+
+/* What an arena costs its heap's budgets: the pages and the descriptor. */
+#define ARENA_CHARGE	(REFCACHE_ARENA_SIZE + sizeof(struct refcache_arena))
+
+static struct refcache_heap *heap_of(struct refcache_alloc *a)
+{
+	return container_of(a, struct refcache_heap, alloc);
+}
 
 /* idx = off16 * recip >> 16 is exact for off16 < 256 and classes <= 32. */
 #define R(n) DIV_ROUND_UP(65536, n)
@@ -135,16 +146,21 @@ static bool inject_failure(struct refcache_alloc *a)
 
 /* ---- arenas, no lock held ------------------------------------------ */
 
-static struct refcache_arena *arena_new(struct refcache_alloc *a, gfp_t gfp)
+static struct refcache_arena *arena_new(struct refcache_alloc *a, gfp_t gfp, int *err)
 {
 	struct refcache_arena *ao;
 	gfp_t g = page_gfp(gfp);
 
+	*err = -ENOMEM;
 	if (inject_failure(a))
 		goto fail;
+	*err = refcache_charge(heap_of(a), ARENA_CHARGE);
+	if (*err)
+		goto fail;
+	*err = -ENOMEM;
 	ao = kzalloc(sizeof(*ao), g);
 	if (!ao)
-		goto fail;
+		goto fail_uncharge;
 	/* Zeroed, so never-carved pools have clear bitmaps. */
 	ao->page = alloc_pages(g | __GFP_ZERO, ARENA_ORDER);
 	if (!ao->page)
@@ -163,6 +179,8 @@ fail_pages:
 	__free_pages(ao->page, ARENA_ORDER);
 fail_free:
 	kfree(ao);
+fail_uncharge:
+	refcache_uncharge(heap_of(a), ARENA_CHARGE);
 fail:
 	atomic64_inc(&a->alloc_failures);
 	return NULL;
@@ -205,6 +223,7 @@ static void arena_release(struct refcache_alloc *a, struct refcache_arena *ao)
 	a->arenas_current--;
 	a->arenas_reclaimed++;
 	a->rcu_pending = true;
+	refcache_uncharge(heap_of(a), ARENA_CHARGE);
 	/* A racing bad free may still read the pool headers: wait for it. */
 	call_rcu(&ao->rcu, arena_free_rcu);
 }
@@ -399,7 +418,8 @@ static void mag_drain(struct refcache_alloc *a, struct refcache_alloc_pcpu *pc)
 }
 
 /* Called with the local lock held; returns with it released. */
-static void *alloc_slow(struct refcache_alloc *a, unsigned int cls, gfp_t gfp)
+static void *alloc_slow(struct refcache_alloc *a, unsigned int cls, gfp_t gfp,
+			int *err)
 {
 	struct refcache_alloc_pcpu *pc;
 	struct refcache_arena *ao;
@@ -417,7 +437,7 @@ static void *alloc_slow(struct refcache_alloc *a, unsigned int cls, gfp_t gfp)
 			return bp;
 		}
 		local_unlock(&a->pcpu->lock);
-		ao = arena_new(a, gfp);
+		ao = arena_new(a, gfp, err);
 		if (!ao)
 			return NULL;
 		spin_lock(&a->lock);
@@ -429,21 +449,44 @@ static void *alloc_slow(struct refcache_alloc *a, unsigned int cls, gfp_t gfp)
 
 /* ---- large objects -------------------------------------------------- */
 
-static void *large_alloc(struct refcache_alloc *a, size_t size, gfp_t gfp)
+/*
+ * What a large object costs: kmalloc's rounded size up to its largest
+ * cache, whole pages beyond (those come from vmalloc, so a 1 MiB payload
+ * does not take a 2 MiB compound page).
+ */
+static size_t large_charge(size_t size)
 {
+	size = size <= KMALLOC_MAX_CACHE_SIZE ? kmalloc_size_roundup(size) :
+	       PAGE_ALIGN(size);
+	return size + kmalloc_size_roundup(sizeof(struct refcache_large));
+}
+
+static void *large_alloc(struct refcache_alloc *a, size_t size, gfp_t gfp,
+			 int *err)
+{
+	size_t charge = large_charge(size);
 	struct refcache_large *lo;
 	gfp_t g = page_gfp(gfp);
 
+	*err = -ENOMEM;
 	if (inject_failure(a))
 		goto fail;
+	*err = refcache_charge(heap_of(a), charge);
+	if (*err)
+		goto fail;
+	*err = -ENOMEM;
 	lo = kmalloc(sizeof(*lo), g);
 	if (!lo)
-		goto fail;
+		goto fail_uncharge;
 	/* kmalloc over 512 bytes is power-of-two aligned, vmalloc paged. */
-	lo->p = kvzalloc(size, g);
+	if (size <= KMALLOC_MAX_CACHE_SIZE)
+		lo->p = kzalloc(size, g);
+	else
+		lo->p = __vmalloc(size, g | __GFP_ZERO);
 	if (!lo->p)
 		goto fail_free;
 	lo->size = size;
+	lo->charge = charge;
 	if (xa_insert(&a->large, large_index(lo->p), lo, g))
 		goto fail_obj;
 	spin_lock(&a->lock);
@@ -456,6 +499,8 @@ fail_obj:
 	kvfree(lo->p);
 fail_free:
 	kfree(lo);
+fail_uncharge:
+	refcache_uncharge(heap_of(a), charge);
 fail:
 	atomic64_inc(&a->alloc_failures);
 	return NULL;
@@ -471,6 +516,7 @@ static bool large_free(struct refcache_alloc *a, void *p)
 	a->large_objects--;
 	a->large_bytes -= lo->size;
 	spin_unlock(&a->lock);
+	refcache_uncharge(heap_of(a), lo->charge);
 	kvfree(lo->p);
 	kfree(lo);
 	return true;
@@ -494,6 +540,18 @@ static bool large_free(struct refcache_alloc *a, void *p)
  */
 void *refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp)
 {
+	int err;
+
+	return __refcache_alloc(heap, size, gfp, &err);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_alloc, REFCACHE_NS);
+
+/*
+ * refcache_alloc(), saying why it failed: -EDQUOT over the heap's or its
+ * user's budget, -ENOMEM over the module's or out of memory.
+ */
+void *__refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp, int *err)
+{
 	struct refcache_alloc *a = &heap->alloc;
 	struct refcache_alloc_pcpu *pc;
 	unsigned int cls, n;
@@ -501,7 +559,7 @@ void *refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp)
 
 	might_alloc(gfp);
 	if (unlikely(size > REFCACHE_SMALL_MAX))
-		return large_alloc(a, size, gfp);
+		return large_alloc(a, size, gfp, err);
 	cls = size ? (size - 1) / REFCACHE_ALIGNMENT : 0;
 
 	local_lock(&a->pcpu->lock);
@@ -512,7 +570,7 @@ void *refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp)
 		WRITE_ONCE(pc->count[cls], n - 1);
 		local_unlock(&a->pcpu->lock);
 	} else {
-		bp = alloc_slow(a, cls, gfp);
+		bp = alloc_slow(a, cls, gfp, err);
 		if (!bp)
 			return NULL;
 	}
@@ -520,7 +578,6 @@ void *refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp)
 	memset(bp, 0, class_size(cls));
 	return bp;
 }
-EXPORT_SYMBOL_NS_GPL(refcache_alloc, REFCACHE_NS);
 
 static void bad_free(struct refcache_heap *heap)
 {
@@ -737,6 +794,50 @@ void refcache_alloc_fail_next(struct refcache_heap *heap, unsigned int n)
 }
 EXPORT_SYMBOL_NS_GPL(refcache_alloc_fail_next, REFCACHE_NS);
 
+/* What refcache_alloc_init() allocates: the per-CPU caches. */
+size_t refcache_alloc_base_bytes(void)
+{
+	return sizeof(struct refcache_alloc_pcpu) * num_possible_cpus();
+}
+
+static enum cpuhp_state refcache_cpuhp_state;
+
+/*
+ * A CPU went offline: nobody runs there any more, so its cached blocks
+ * of every heap go back to their pools (and empty arenas to the page
+ * allocator) instead of pinning them until the heap dies.
+ */
+static int refcache_cpu_dead(unsigned int cpu)
+{
+	struct refcache_heap *heap;
+
+	mutex_lock(&refcache_heaps_lock);
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (!heap->dead)
+			mag_drain(&heap->alloc, per_cpu_ptr(heap->alloc.pcpu, cpu));
+		cond_resched();
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	return 0;
+}
+
+int refcache_alloc_cpuhp_init(void)
+{
+	int ret;
+
+	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "refcache:dead",
+					NULL, refcache_cpu_dead);
+	if (ret < 0)
+		return ret;
+	refcache_cpuhp_state = ret;
+	return 0;
+}
+
+void refcache_alloc_cpuhp_exit(void)
+{
+	cpuhp_remove_state_nocalls(refcache_cpuhp_state);
+}
+
 /**
  * refcache_alloc_init() - set up an empty allocator
  * @a: the allocator, embedded in a heap
@@ -766,25 +867,29 @@ int refcache_alloc_init(struct refcache_alloc *a)
 
 /**
  * refcache_alloc_destroy() - free every arena and large object
- * @a: the allocator; nobody may use it any more
+ * @heap: the heap whose allocator goes; nobody may use it any more
  *
  * Context: process context, may sleep.
  */
-void refcache_alloc_destroy(struct refcache_alloc *a)
+void refcache_alloc_destroy(struct refcache_heap *heap)
 {
+	struct refcache_alloc *a = &heap->alloc;
 	struct refcache_arena *ao;
 	struct refcache_large *lo;
 	unsigned long idx;
 
 	xa_for_each(&a->large, idx, lo) {
+		refcache_uncharge(heap, lo->charge);
 		kvfree(lo->p);
 		kfree(lo);
 	}
 	xa_destroy(&a->large);
 	xa_for_each(&a->arenas, idx, ao) {
+		refcache_uncharge(heap, ARENA_CHARGE);
 		kmemleak_free((void *)ao->base);
 		__free_pages(ao->page, ARENA_ORDER);
 		kfree(ao);
+		cond_resched();
 	}
 	xa_destroy(&a->arenas);
 	/* arena_free_rcu() is module code: let it finish before unload. */

@@ -87,6 +87,6 @@ struct refcache_alloc {
 };
 
 int refcache_alloc_init(struct refcache_alloc *a);
-void refcache_alloc_destroy(struct refcache_alloc *a);
+void refcache_alloc_destroy(struct refcache_heap *heap);
 
 #endif /* _REFCACHE_ALLOC_H */

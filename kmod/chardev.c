@@ -190,23 +190,25 @@ static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 }
 
 /*
- * Prove that results can be written back before running anything: write
- * zero to a result or error field (outputs both) on every page that the
- * chunk's outputs touch.
+ * Prove that results can be written back before running anything, but
+ * write nothing new: on every page the chunk's outputs touch, one output
+ * field is read and written back with the value it had.
  */
 static int probe_writable(struct refcache_op __user *uops, u32 n)
 {
 	unsigned long last = ~0UL;
+	u64 v;
+	s32 e;
 	u32 j;
 
 	for (j = 0; j < n; j++) {
 		if (((unsigned long)&uops[j].result & PAGE_MASK) != last) {
-			if (put_user(0, &uops[j].result))
+			if (get_user(v, &uops[j].result) || put_user(v, &uops[j].result))
 				return -EFAULT;
 			last = (unsigned long)&uops[j].result & PAGE_MASK;
 		}
 		if (((unsigned long)&uops[j].error & PAGE_MASK) != last) {
-			if (put_user(0, &uops[j].error))
+			if (get_user(e, &uops[j].error) || put_user(e, &uops[j].error))
 				return -EFAULT;
 			last = (unsigned long)&uops[j].error & PAGE_MASK;
 		}
@@ -236,23 +238,38 @@ fault:
 	return -EFAULT;
 }
 
-/* Only result and error change: write back those, not whole entries. */
-static int write_results(struct refcache_op __user *uops,
+/*
+ * Only result and error change: write back those, not whole entries.
+ * Returns how many entries were written in full.
+ */
+static u32 write_results(struct refcache_op __user *uops,
 			 const struct refcache_op *ops, u32 n)
 {
-	u32 j;
+	u32 j = 0;
 
 	if (!user_write_access_begin(uops, n * sizeof(*ops)))
-		return -EFAULT;
-	for (j = 0; j < n; j++) {
-		unsafe_put_user(ops[j].result, &uops[j].result, fault);
-		unsafe_put_user(ops[j].error, &uops[j].error, fault);
+		return 0;
+	for (; j < n; j++) {
+		unsafe_put_user(ops[j].result, &uops[j].result, out);
+		unsafe_put_user(ops[j].error, &uops[j].error, out);
 	}
+out:
 	user_write_access_end();
-	return 0;
-fault:
-	user_write_access_end();
-	return -EFAULT;
+	return j;
+}
+
+static bool op_makes_handle(const struct refcache_op *op)
+{
+	switch (op->op) {
+	case REFCACHE_OP_NEW:
+	case REFCACHE_OP_DUP:
+	case REFCACHE_OP_SLOT_LOAD:
+	case REFCACHE_OP_WEAK_NEW:
+	case REFCACHE_OP_WEAK_UPGRADE:
+		return !op->error && op->result;
+	default:
+		return false;
+	}
 }
 
 static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
@@ -277,7 +294,7 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 	for (i = 0; i < b.count; i += n) {
 		struct refcache_op __user *uops = u64_to_user_ptr(b.ops) + i * sizeof(*ops);
 		bool stop = false;
-		u32 j;
+		u32 j, w;
 
 		n = min(chunk, b.count - i);
 		if (read_ops(ops, uops, n) ||
@@ -292,7 +309,17 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 		}
 		refcache_heap_unlock(heap);
 		b.done += j;
-		if (write_results(uops, ops, j)) {
+		w = write_results(uops, ops, j);
+		if (w < j) {
+			/*
+			 * The page went away after the probe: the caller
+			 * cannot learn these handles, so they must not stay.
+			 */
+			refcache_heap_lock(heap);
+			for (; w < j; w++)
+				if (op_makes_handle(&ops[w]))
+					refcache_handle_close_locked(heap, ops[w].result);
+			refcache_heap_unlock(heap);
 			ret = -EFAULT;
 			break;
 		}
@@ -309,12 +336,24 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 	return refcache_copy_result(uarg, &b, sizeof(b), usize);
 }
 
+/*
+ * READ and WRITE go through a bounce buffer, so that a fault changes
+ * nothing: WRITE takes all of the user's bytes before it touches the
+ * payload, READ copies out only after the heap's lock is dropped.  The
+ * payload itself is only touched under the lock, so the object needs no
+ * reference of its own and a READ never sees half a WRITE.
+ */
+#define PAYLOAD_STACK_BYTES	128
+
 static long refcache_ioc_payload(struct refcache_heap *heap, bool write,
 				 void __user *uarg)
 {
 	struct refcache_payload_io io;
+	u8 stackbuf[PAYLOAD_STACK_BYTES];
 	struct refcache_obj *obj;
 	void __user *ubuf;
+	void *buf = stackbuf;
+	bool fault;
 	long usize;
 	int ret;
 
@@ -323,26 +362,37 @@ static long refcache_ioc_payload(struct refcache_heap *heap, bool write,
 		return usize;
 	if (io.flags)
 		return -EINVAL;
+	if (io.len > REFCACHE_MAX_PAYLOAD || io.offset > REFCACHE_MAX_PAYLOAD - io.len)
+		return -EINVAL;
 	ubuf = u64_to_user_ptr(io.buf);
+	if (io.len > sizeof(stackbuf)) {
+		buf = kvmalloc(io.len, GFP_KERNEL_ACCOUNT);
+		if (!buf)
+			return -ENOMEM;
+	}
+	/* A bad handle or range still wins over a bad buffer, as for READ. */
+	fault = write && copy_from_user(buf, ubuf, io.len);
 
 	refcache_heap_lock(heap);
 	ret = refcache_handle_lookup_locked(heap, io.handle, false, &obj);
 	if (!ret && (io.len > obj->cache->payload_size ||
 		     io.offset > obj->cache->payload_size - io.len))
 		ret = -EINVAL;
-	if (!ret)
-		refcache_obj_get(obj);
+	if (!ret && fault)
+		ret = -EFAULT;
+	if (!ret) {
+		if (write)
+			memcpy(refcache_obj_payload_of(obj) + io.offset, buf, io.len);
+		else
+			memcpy(buf, refcache_obj_payload_of(obj) + io.offset, io.len);
+	}
 	refcache_heap_unlock(heap);
-	if (ret)
-		return ret;
 
-	/* Copy without the heap lock: a fault must not stall the heap. */
-	if (write)
-		ret = copy_from_user(refcache_obj_payload(obj) + io.offset, ubuf, io.len);
-	else
-		ret = copy_to_user(ubuf, refcache_obj_payload(obj) + io.offset, io.len);
-	refcache_obj_put(obj);
-	return ret ? -EFAULT : 0;
+	if (!ret && !write && copy_to_user(ubuf, buf, io.len))
+		ret = -EFAULT;
+	if (buf != stackbuf)
+		kvfree(buf);
+	return ret;
 }
 
 static long refcache_ioc_info(struct refcache_heap *heap, void __user *uarg)
@@ -386,7 +436,7 @@ static long refcache_ioc_heap_info(struct refcache_heap *heap, void __user *uarg
 	refcache_heap_lock(heap);
 	hi.heap_id = heap->id;
 	hi.objects = os->objects;
-	hi.bytes = os->bytes;
+	hi.bytes = atomic64_read(&heap->charged);
 	hi.handles = os->nhandles;
 	hi.caches = os->ncaches;
 	hi.max_objects = os->max_objects;
@@ -414,11 +464,13 @@ static long refcache_ioc_set_limits(struct refcache_heap *heap, void __user *uar
 		lim.max_bytes = os->max_bytes;
 	if (lim.max_objects > os->max_objects || lim.max_bytes > os->max_bytes)
 		ret = -EPERM;
-	else if (lim.max_objects < os->objects || lim.max_bytes < os->bytes)
+	else if (lim.max_objects < os->objects ||
+		 lim.max_bytes < (u64)atomic64_read(&heap->charged))
 		ret = -EBUSY;
 	if (!ret) {
 		os->max_objects = lim.max_objects;
-		os->max_bytes = lim.max_bytes;
+		/* Read without the lock by refcache_charge(). */
+		WRITE_ONCE(os->max_bytes, lim.max_bytes);
 	}
 	refcache_heap_unlock(heap);
 	return ret;
@@ -429,6 +481,7 @@ static long refcache_ioc_cache_create(struct refcache_heap *heap, void __user *u
 	struct refcache_cache_create cc;
 	struct refcache_cache *cache;
 	long usize;
+	int ret;
 
 	usize = refcache_copy_args(&cc, sizeof(cc), REFCACHE_CACHE_CREATE_SIZE_VER0, uarg);
 	if (usize < 0)
@@ -438,15 +491,25 @@ static long refcache_ioc_cache_create(struct refcache_heap *heap, void __user *u
 	refcache_heap_lock(heap);
 	cache = refcache_cache_create_locked(heap, cc.name, cc.payload_size,
 					     cc.nslots, cc.flags, NULL);
+	/* Only under the lock: another thread may destroy it at once. */
+	if (!IS_ERR(cache))
+		cc.cache_id = cache->id;
 	refcache_heap_unlock(heap);
 	if (IS_ERR(cache))
 		return PTR_ERR(cache);
-	cc.cache_id = cache->id;
-	/*
-	 * The cache stays even if the id cannot be returned: user space
-	 * can still find it in /proc/refcache/caches and destroy it.
-	 */
-	return refcache_copy_result(uarg, &cc, sizeof(cc), usize);
+	ret = refcache_copy_result(uarg, &cc, sizeof(cc), usize);
+	if (ret) {
+		/*
+		 * Nobody learnt the id: take the cache back, unless another
+		 * thread found it meanwhile and made objects in it.
+		 */
+		refcache_heap_lock(heap);
+		cache = xa_load(&heap->objs.cache_ids, cc.cache_id);
+		if (cache)
+			refcache_cache_destroy_locked(cache);
+		refcache_heap_unlock(heap);
+	}
+	return ret;
 }
 
 static long refcache_ioc_cache_destroy(struct refcache_heap *heap, void __user *uarg)

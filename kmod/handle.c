@@ -3,8 +3,13 @@
  * Handles: what user space holds.  A handle id is
  *
  *   bits 63..48  the heap's tag, so another heap's ids are refused
- *   bits 47..24  a generation, so a closed id never reaches a new handle
+ *   bits 47..24  the generation of the table slot, so a closed id never
+ *                reaches a new handle
  *   bits 23..0   the index in the heap's handle table
+ *
+ * Each slot counts its own generation, from 1.  A slot whose generation
+ * reached the top is retired instead of wrapping, so an id, once closed,
+ * is never valid again in its heap.
  *
  * The table is a flat array, like a file descriptor table: everything
  * here runs under the heap's mutex, so a lookup is a bounds check and a
@@ -43,49 +48,63 @@ static u64 handle_id(struct refcache_heap *heap, u32 index, u32 gen)
 	return ((u64)heap->objs.tag << 48) | ((u64)gen << HANDLE_INDEX_BITS) | index;
 }
 
-#define HTAB_FREE(next)		(((unsigned long)(next) << 1) | 1)
+/*
+ * A table entry is a handle pointer (bit 0 clear), or a free slot: bit 0
+ * set, bits 24..1 the next free index, bits 55..32 the generation the
+ * slot had last.
+ */
+#define HTAB_FREE(next, gen)	(((u64)(gen) << 32) | ((u64)(next) << 1) | 1)
 #define HTAB_IS_FREE(e)		((e) & 1)
-#define HTAB_NEXT(e)		((u32)((e) >> 1))
+#define HTAB_NEXT(e)		((u32)((e) >> 1) & HANDLE_INDEX_MASK)
+#define HTAB_GEN(e)		((u32)((e) >> 32) & HANDLE_GEN_MASK)
 
 static struct refcache_handle *handle_find(struct refcache_heap *heap, u64 id)
 {
 	struct refcache_objspace *os = &heap->objs;
 	u32 index = id & HANDLE_INDEX_MASK;
 	struct refcache_handle *h;
-	unsigned long e;
+	u64 e;
 
 	if ((id >> 48) != os->tag || !index || index >= os->htab_size)
 		return NULL;
 	e = os->htab[index];
 	if (HTAB_IS_FREE(e))
 		return NULL;
-	h = (struct refcache_handle *)e;
+	h = (struct refcache_handle *)(unsigned long)e;
 	if (h->gen != ((id >> HANDLE_INDEX_BITS) & HANDLE_GEN_MASK))
 		return NULL;
 	return h;
 }
 
 /* Take a free table index, growing the table (doubling) when it is full. */
-static int htab_get(struct refcache_objspace *os, u32 *index)
+static int htab_get(struct refcache_heap *heap, u32 *index)
 {
-	unsigned long *tab;
-	u32 i, size;
+	struct refcache_objspace *os = &heap->objs;
+	u32 i, size, old = os->htab_size;
+	u64 *tab;
+	int ret;
 
 	if (!os->htab_free) {
-		if (os->htab_size > HANDLE_INDEX_MASK)
+		if (old > HANDLE_INDEX_MASK)
 			return -ENOSPC;
-		size = os->htab_size ? min_t(u32, os->htab_size * 2, HANDLE_INDEX_MASK + 1) : 64;
+		size = old ? min_t(u32, old * 2, HANDLE_INDEX_MASK + 1) : 64;
+		ret = refcache_charge(heap, (u64)size * sizeof(*tab));
+		if (ret)
+			return ret;
 		tab = kvmalloc_array(size, sizeof(*tab), GFP_KERNEL_ACCOUNT);
-		if (!tab)
+		if (!tab) {
+			refcache_uncharge(heap, (u64)size * sizeof(*tab));
 			return -ENOMEM;
+		}
 		if (os->htab)
-			memcpy(tab, os->htab, os->htab_size * sizeof(*tab));
+			memcpy(tab, os->htab, old * sizeof(*tab));
 		/* New entries 1.. (or old size..) chain to each other, in order. */
-		for (i = max(os->htab_size, 1U); i < size; i++)
-			tab[i] = HTAB_FREE(i + 1 < size ? i + 1 : 0);
-		tab[0] = HTAB_FREE(0);
-		os->htab_free = max(os->htab_size, 1U);
+		for (i = max(old, 1U); i < size; i++)
+			tab[i] = HTAB_FREE(i + 1 < size ? i + 1 : 0, 0);
+		tab[0] = HTAB_FREE(0, 0);
+		os->htab_free = max(old, 1U);
 		kvfree(os->htab);
+		refcache_uncharge(heap, (u64)old * sizeof(*tab));
 		os->htab = tab;
 		os->htab_size = size;
 	}
@@ -94,9 +113,14 @@ static int htab_get(struct refcache_objspace *os, u32 *index)
 	return 0;
 }
 
-static void htab_put(struct refcache_objspace *os, u32 index)
+/* Free a slot for reuse, or retire it for good when its generations ran out. */
+static void htab_put(struct refcache_objspace *os, u32 index, u32 gen)
 {
-	os->htab[index] = HTAB_FREE(os->htab_free);
+	if (gen == HANDLE_GEN_MASK) {
+		os->htab[index] = HTAB_FREE(0, gen);
+		return;
+	}
+	os->htab[index] = HTAB_FREE(os->htab_free, gen);
 	os->htab_free = index;
 }
 
@@ -119,19 +143,18 @@ int refcache_handle_new_locked(struct refcache_heap *heap, struct refcache_obj *
 
 	lockdep_assert_held(&os->lock);
 	/* From the heap's own allocator: cheaper than kmalloc, and charged alike. */
-	h = refcache_alloc(heap, sizeof(*h), GFP_KERNEL);
+	h = __refcache_alloc(heap, sizeof(*h), GFP_KERNEL, &ret);
 	if (!h)
-		return -ENOMEM;
-	ret = htab_get(os, &index);
+		return ret;
+	ret = htab_get(heap, &index);
 	if (ret) {
 		refcache_free(heap, h);
 		return ret;
 	}
+	h->gen = HTAB_GEN(os->htab[index]) + 1;
 	os->htab[index] = (unsigned long)h;
 	h->obj = obj;
 	h->weak = weak;
-	h->gen = os->handle_gen;
-	os->handle_gen = (os->handle_gen + 1) & HANDLE_GEN_MASK ?: 1;
 	if (weak)
 		hlist_add_head(&h->weak_node, &obj->weak);
 	else
@@ -185,7 +208,7 @@ int refcache_handle_close_locked(struct refcache_heap *heap, u64 id)
 	h = handle_find(heap, id);
 	if (!h)
 		return -EBADF;
-	htab_put(&heap->objs, id & HANDLE_INDEX_MASK);
+	htab_put(&heap->objs, id & HANDLE_INDEX_MASK, h->gen);
 	heap->objs.nhandles--;
 	if (h->weak) {
 		if (h->obj)
@@ -209,21 +232,60 @@ void refcache_handles_destroy_locked(struct refcache_heap *heap)
 	for (i = 1; i < os->htab_size; i++) {
 		if (HTAB_IS_FREE(os->htab[i]))
 			continue;
-		h = (struct refcache_handle *)os->htab[i];
+		h = (struct refcache_handle *)(unsigned long)os->htab[i];
 		refcache_handle_close_locked(heap, handle_id(heap, i, h->gen));
 		if (!(i & 1023))
 			cond_resched();
 	}
 }
 
-/* The object dies: its weak handles now point at nothing. */
+/* The heap is gone: its (empty) table goes too. */
+void refcache_handles_free_locked(struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+
+	lockdep_assert_held(&os->lock);
+	kvfree(os->htab);
+	refcache_uncharge(heap, (u64)os->htab_size * sizeof(*os->htab));
+	os->htab = NULL;
+	os->htab_size = 0;
+	os->htab_free = 0;
+}
+
+/* The object dies: its weak handles (up to 2^24 of them) point at nothing. */
 void refcache_obj_clear_weak_locked(struct refcache_obj *obj)
 {
 	struct refcache_handle *h;
 	struct hlist_node *tmp;
+	unsigned long n = 0;
 
 	hlist_for_each_entry_safe(h, tmp, &obj->weak, weak_node) {
 		hlist_del(&h->weak_node);
 		h->obj = NULL;
+		if (!(++n & 1023))
+			cond_resched();
 	}
 }
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/**
+ * refcache_handle_age_slot() - test hook: set a free slot's generation
+ * @heap:  the heap, locked
+ * @index: a free slot of its handle table
+ * @gen:   the generation it had last
+ *
+ * Return: 0, or -EINVAL if @index is not a free slot.
+ */
+int refcache_handle_age_slot(struct refcache_heap *heap, u32 index, u32 gen)
+{
+	struct refcache_objspace *os = &heap->objs;
+
+	lockdep_assert_held(&os->lock);
+	if (!index || index >= os->htab_size || !HTAB_IS_FREE(os->htab[index]) ||
+	    HTAB_GEN(os->htab[index]) == HANDLE_GEN_MASK || gen >= HANDLE_GEN_MASK)
+		return -EINVAL;
+	os->htab[index] = HTAB_FREE(HTAB_NEXT(os->htab[index]), gen);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(refcache_handle_age_slot);
+#endif

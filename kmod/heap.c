@@ -5,6 +5,7 @@
  * last refcache_heap_put() frees it and everything in it.
  */
 #include <linux/atomic.h>
+#include <linux/cred.h>
 #include <linux/memcontrol.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -21,30 +22,44 @@ static atomic64_t heaps_open = ATOMIC64_INIT(0);
 static atomic64_t heaps_created = ATOMIC64_INIT(0);
 static atomic64_t heaps_destroyed = ATOMIC64_INIT(0);
 
+/* Heaps torn down while kernel code still held objects: kept till unload. */
+static LIST_HEAD(refcache_abandoned);
+
 /**
  * refcache_heap_create() - create an empty heap owned by the caller
  *
- * The heap belongs to the current thread group and starts with one
+ * The heap belongs to the current thread group and effective uid, whose
+ * budget it draws on (Documentation/limits.rst), and starts with one
  * reference, dropped with refcache_heap_put().
  *
  * Context: process context, may sleep.
- * Return: the new heap, or ERR_PTR(-ENOMEM).
+ * Return: the new heap, ERR_PTR(-ENOMEM), or ERR_PTR(-EDQUOT) when the
+ * user's budget cannot hold another heap.
  */
 struct refcache_heap *refcache_heap_create(void)
 {
 	struct refcache_heap *heap;
+	int ret;
 
 	heap = kzalloc(sizeof(*heap), GFP_KERNEL_ACCOUNT);
 	if (!heap)
 		return ERR_PTR(-ENOMEM);
-	if (refcache_alloc_init(&heap->alloc)) {
-		kfree(heap);
-		return ERR_PTR(-ENOMEM);
-	}
+	ret = refcache_user_attach(heap);
+	if (ret)
+		goto free;
+	/* The heap and its per-CPU caches count like everything else. */
+	ret = refcache_charge(heap, sizeof(*heap) + refcache_alloc_base_bytes());
+	if (ret)
+		goto detach;
+	ret = refcache_alloc_init(&heap->alloc);
+	if (ret)
+		goto uncharge;
 
+	refcount_set(&heap->users, 1);
 	kref_init(&heap->ref);
 	heap->id = atomic64_inc_return(&heap_next_id);
 	heap->owner = get_task_pid(current, PIDTYPE_TGID);
+	heap->uid = current_euid();
 	heap->memcg = get_mem_cgroup_from_mm(current->mm);
 	refcache_objspace_init(heap);
 
@@ -55,6 +70,14 @@ struct refcache_heap *refcache_heap_create(void)
 	atomic64_inc(&heaps_open);
 	atomic64_inc(&heaps_created);
 	return heap;
+
+uncharge:
+	refcache_uncharge(heap, sizeof(*heap) + refcache_alloc_base_bytes());
+detach:
+	refcache_user_detach(heap);
+free:
+	kfree(heap);
+	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_heap_create, REFCACHE_NS);
 
@@ -66,45 +89,93 @@ EXPORT_SYMBOL_NS_GPL(refcache_heap_create, REFCACHE_NS);
  */
 struct refcache_heap *refcache_heap_get(struct refcache_heap *heap)
 {
-	kref_get(&heap->ref);
+	refcount_inc(&heap->users);
 	return heap;
 }
 EXPORT_SYMBOL_NS_GPL(refcache_heap_get, REFCACHE_NS);
 
+/* The shell: nothing but the structure is left. */
 static void heap_release(struct kref *ref)
 {
 	struct refcache_heap *heap = container_of(ref, struct refcache_heap, ref);
 
-	/* Unlisted first: /proc readers must not see a heap being torn down. */
 	mutex_lock(&refcache_heaps_lock);
 	list_del(&heap->node);
 	mutex_unlock(&refcache_heaps_lock);
 
-	refcache_objspace_destroy(heap);
-
-	refcache_alloc_destroy(&heap->alloc);
+	/* /proc readers may have taken the lock until just now. */
+	mutex_destroy(&heap->objs.lock);
 	put_pid(heap->owner);
 	mem_cgroup_put(heap->memcg);
 	kfree(heap);
-
-	atomic64_dec(&heaps_open);
 	atomic64_inc(&heaps_destroyed);
+}
+
+/* Drop a reference to the heap's shell (a /proc reader's); NULL is ignored. */
+void refcache_heap_shell_put(struct refcache_heap *heap)
+{
+	if (heap)
+		kref_put(&heap->ref, heap_release);
+}
+
+/*
+ * The last owner is gone: free every object, handle, cache and arena
+ * now, so that the last close() returns with the memory back.  A /proc
+ * reader may still hold the shell; it sees @dead and skips the heap.
+ */
+static void heap_teardown(struct refcache_heap *heap)
+{
+	bool abandon = refcache_objspace_destroy(heap);
+
+	/* No CPU-hotplug drain may touch the allocator from here on. */
+	mutex_lock(&refcache_heaps_lock);
+	heap->dead = true;
+	if (abandon)
+		list_add(&heap->abandoned, &refcache_abandoned);
+	mutex_unlock(&refcache_heaps_lock);
+	atomic64_dec(&heaps_open);
+	if (abandon)
+		return;
+
+	refcache_alloc_destroy(heap);
+	refcache_uncharge(heap, sizeof(*heap) + refcache_alloc_base_bytes());
+	refcache_user_detach(heap);
+	kref_put(&heap->ref, heap_release);
 }
 
 /**
  * refcache_heap_put() - drop a reference to a heap
  * @heap: the heap; NULL is allowed and ignored
  *
- * The last reference frees the heap and everything it still holds.
+ * The last reference frees everything the heap holds before it returns.
+ * Kernel code must have dropped its own references to the heap's objects
+ * by then: an object still referenced from outside the heap is reported
+ * with a warning, and the heap is then kept (leaked) until the module is
+ * unloaded rather than freed under its holder.
  *
  * Context: process context, may sleep.
  */
 void refcache_heap_put(struct refcache_heap *heap)
 {
-	if (heap)
-		kref_put(&heap->ref, heap_release);
+	if (heap && refcount_dec_and_test(&heap->users))
+		heap_teardown(heap);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_heap_put, REFCACHE_NS);
+
+/* Module unload: nobody can hold objects of an abandoned heap any more. */
+void refcache_heaps_free_abandoned(void)
+{
+	struct refcache_heap *heap, *tmp;
+
+	list_for_each_entry_safe(heap, tmp, &refcache_abandoned, abandoned) {
+		list_del(&heap->abandoned);
+		refcache_objspace_free_abandoned(heap);
+		refcache_alloc_destroy(heap);
+		refcache_uncharge(heap, sizeof(*heap) + refcache_alloc_base_bytes());
+		refcache_user_detach(heap);
+		kref_put(&heap->ref, heap_release);
+	}
+}
 
 /**
  * refcache_heap_id() - the heap's id, as shown in /proc/refcache

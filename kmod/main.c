@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * refcache: CPython's memory model as a kernel module.  This file ties
- * the parts together and holds the module parameters.
+ * the parts together; the limits' module parameters are in limits.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -17,22 +17,32 @@ static int __init refcache_init(void)
 {
 	int ret;
 
-	ret = refcache_procfs_init();
+	refcache_limits_init();
+	ret = refcache_alloc_cpuhp_init();
 	if (ret)
 		return ret;
+	ret = refcache_procfs_init();
+	if (ret)
+		goto cpuhp;
 	ret = refcache_chardev_init();
-	if (ret) {
-		refcache_procfs_exit();
-		return ret;
-	}
+	if (ret)
+		goto procfs;
 	pr_info("ABI %u.%u loaded\n", REFCACHE_ABI_MAJOR, REFCACHE_ABI_MINOR);
 	return 0;
+
+procfs:
+	refcache_procfs_exit();
+cpuhp:
+	refcache_alloc_cpuhp_exit();
+	return ret;
 }
 
 static void __exit refcache_exit(void)
 {
 	refcache_chardev_exit();
 	refcache_procfs_exit();
+	refcache_alloc_cpuhp_exit();
+	refcache_heaps_free_abandoned();
 	pr_info("unloaded\n");
 }
 

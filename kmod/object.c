@@ -19,48 +19,6 @@
 
 #include "internal.h"
 
-static u64 max_objects = 1ULL << 26;
-module_param(max_objects, ullong, 0644);
-MODULE_PARM_DESC(max_objects, "Module-wide limit on live objects (default 64 Mi)");
-
-static u64 max_bytes = 4ULL << 30;
-module_param(max_bytes, ullong, 0644);
-MODULE_PARM_DESC(max_bytes, "Module-wide limit on bytes of live objects (default 4 GiB)");
-
-static atomic64_t all_objects = ATOMIC64_INIT(0);
-static atomic64_t all_bytes = ATOMIC64_INIT(0);
-
-u64 refcache_limit_objects(void)
-{
-	return READ_ONCE(max_objects);
-}
-
-u64 refcache_limit_bytes(void)
-{
-	return READ_ONCE(max_bytes);
-}
-
-/* Count an object against the module-wide limits, or refuse it. */
-static int charge_module(size_t size)
-{
-	if (atomic64_inc_return(&all_objects) > refcache_limit_objects())
-		goto undo_object;
-	if (atomic64_add_return(size, &all_bytes) > refcache_limit_bytes())
-		goto undo_bytes;
-	return 0;
-undo_bytes:
-	atomic64_sub(size, &all_bytes);
-undo_object:
-	atomic64_dec(&all_objects);
-	return -ENOMEM;
-}
-
-static void uncharge_module(size_t size)
-{
-	atomic64_dec(&all_objects);
-	atomic64_sub(size, &all_bytes);
-}
-
 void refcache_heap_lock(struct refcache_heap *heap)
 {
 	mutex_lock(&heap->objs.lock);
@@ -90,10 +48,7 @@ void refcache_objspace_init(struct refcache_heap *heap)
 	INIT_LIST_HEAD(&os->tracked);
 	INIT_LIST_HEAD(&os->untracked);
 	INIT_LIST_HEAD(&os->release);
-	os->handle_gen = 1;
 	os->tag = (heap->id % 0xffff) + 1;
-	os->max_objects = refcache_limit_objects();
-	os->max_bytes = refcache_limit_bytes();
 }
 
 static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj)
@@ -102,8 +57,7 @@ static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj
 
 	cache->active--;
 	heap->objs.objects--;
-	heap->objs.bytes -= cache->obj_size;
-	uncharge_module(cache->obj_size);
+	refcache_uncharge_object();
 	refcache_free(heap, obj);
 }
 
@@ -180,17 +134,17 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	struct refcache_heap *heap = cache->heap;
 	struct refcache_objspace *os = &heap->objs;
 	struct refcache_obj *obj;
+	int err;
 
 	lockdep_assert_held(&os->lock);
-	if (os->objects >= os->max_objects ||
-	    os->bytes + cache->obj_size > os->max_bytes)
+	if (os->objects >= os->max_objects)
 		return ERR_PTR(-EDQUOT);
-	if (charge_module(cache->obj_size))
+	if (refcache_charge_object())
 		return ERR_PTR(-ENOMEM);
-	obj = refcache_alloc(heap, cache->obj_size, gfp);
+	obj = __refcache_alloc(heap, cache->obj_size, gfp, &err);
 	if (!obj) {
-		uncharge_module(cache->obj_size);
-		return ERR_PTR(-ENOMEM);
+		refcache_uncharge_object();
+		return ERR_PTR(err);
 	}
 	refcount_set(&obj->ref, 1);
 	obj->cache = cache;
@@ -200,7 +154,6 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	cache->active++;
 	cache->total++;
 	os->objects++;
-	os->bytes += cache->obj_size;
 	return obj;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_new_locked);
@@ -225,6 +178,22 @@ int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_store_locked);
 
+/*
+ * Names are shown in /proc one per row: printable ASCII without spaces,
+ * so that no name can break a row or forge another one.
+ */
+static bool cache_name_valid(const char *name)
+{
+	size_t i;
+
+	if (!name || !name[0])
+		return false;
+	for (i = 0; i < REFCACHE_NAME_LEN && name[i]; i++)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+			return false;
+	return i < REFCACHE_NAME_LEN;
+}
+
 struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 						    const char *name, u32 payload_size,
 						    u32 nslots, u32 flags,
@@ -236,15 +205,20 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 	int ret;
 
 	lockdep_assert_held(&os->lock);
-	if (!name || !name[0] || strnlen(name, REFCACHE_NAME_LEN) == REFCACHE_NAME_LEN ||
+	if (!cache_name_valid(name) ||
 	    payload_size > REFCACHE_MAX_PAYLOAD || nslots > REFCACHE_MAX_SLOTS ||
 	    (flags & ~(REFCACHE_CACHE_FLAGS | REFCACHE_CACHE_KERNEL)))
 		return ERR_PTR(-EINVAL);
 
 	size = struct_size_t(struct refcache_obj, slots, nslots) + payload_size;
+	ret = refcache_charge(heap, sizeof(*cache));
+	if (ret)
+		return ERR_PTR(ret);
 	cache = kzalloc(sizeof(*cache), GFP_KERNEL_ACCOUNT);
-	if (!cache)
+	if (!cache) {
+		refcache_uncharge(heap, sizeof(*cache));
 		return ERR_PTR(-ENOMEM);
+	}
 	cache->heap = heap;
 	cache->flags = flags;
 	cache->payload_size = payload_size;
@@ -254,10 +228,12 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 	strscpy(cache->name, name, sizeof(cache->name));
 
 	if (!(flags & REFCACHE_CACHE_KERNEL)) {
-		ret = xa_alloc(&os->cache_ids, &cache->id, cache, xa_limit_31b,
-			       GFP_KERNEL_ACCOUNT);
-		if (ret) {
+		/* Cyclic: a destroyed cache's id is not handed out again soon. */
+		ret = xa_alloc_cyclic(&os->cache_ids, &cache->id, cache, xa_limit_31b,
+				      &os->cache_next, GFP_KERNEL_ACCOUNT);
+		if (ret < 0) {
 			kfree(cache);
+			refcache_uncharge(heap, sizeof(*cache));
 			return ERR_PTR(ret == -EBUSY ? -ENOSPC : ret);
 		}
 	}
@@ -278,27 +254,70 @@ int refcache_cache_destroy_locked(struct refcache_cache *cache)
 		xa_erase(&os->cache_ids, cache->id);
 	list_del(&cache->node);
 	os->ncaches--;
+	refcache_uncharge(cache->heap, sizeof(*cache));
 	kfree(cache);
 	return 0;
 }
 
+static void visit_internal(struct refcache_obj *child, void *arg)
+{
+	unsigned long *n = arg;
+
+	/* Saturated counts stay put: those objects are leaked on purpose. */
+	if (child && refcount_read(&child->ref) != REFCOUNT_SATURATED) {
+		atomic_dec(&child->ref.refs);
+		(*n)++;
+	}
+}
+
 /*
- * Tear down a heap whose last reference is gone: close its handles (which
- * releases everything they alone kept alive), then free what cycles
- * still hold, ignoring the references between those objects.
+ * With every handle closed, what still holds the heap's objects?  Trial
+ * deletion over all of them, as the collector does over a generation:
+ * take away the references from slots and traverse callbacks, and what
+ * is left of a count came from outside the heap: a kernel user that put
+ * the heap before its objects.  The counts are garbage afterwards, which
+ * is fine for a heap about to go.
  */
-void refcache_objspace_destroy(struct refcache_heap *heap)
+static unsigned long external_refs_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
+	struct list_head *lists[] = { &os->tracked, &os->untracked };
+	unsigned long internal = 0, external = 0, n = 0;
+	struct refcache_obj *obj;
+	int i;
+	u32 j;
+
+	for (i = 0; i < ARRAY_SIZE(lists); i++) {
+		list_for_each_entry(obj, lists[i], node) {
+			if (!(++n & 1023))
+				cond_resched();
+			for (j = 0; j < obj->cache->nslots; j++)
+				visit_internal(obj->slots[j], &internal);
+			if (obj->cache->ops && obj->cache->ops->traverse)
+				obj->cache->ops->traverse(obj, visit_internal, &internal);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(lists); i++) {
+		list_for_each_entry(obj, lists[i], node) {
+			int c = atomic_read(&obj->ref.refs);
+
+			if (c > 0 && refcount_read(&obj->ref) != REFCOUNT_SATURATED)
+				external += c;
+		}
+	}
+	return external;
+}
+
+/* Free every object, then the caches: the heap is going away. */
+static void objspace_free_all_locked(struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+	struct list_head *lists[] = { &os->tracked, &os->untracked };
 	struct refcache_cache *cache, *tmp;
 	struct refcache_obj *obj;
-	struct list_head *lists[] = { &os->tracked, &os->untracked };
 	unsigned long freed = 0;
 	int i;
 
-	refcache_heap_lock(heap);
-	refcache_handles_destroy_locked(heap);
-	os->dying = true;
 	/*
 	 * Two passes: a clear callback may put objects of the same cycle,
 	 * which must all still be there when it does (puts are ignored now).
@@ -321,10 +340,46 @@ void refcache_objspace_destroy(struct refcache_heap *heap)
 	}
 	list_for_each_entry_safe(cache, tmp, &os->caches, node)
 		WARN_ON_ONCE(refcache_cache_destroy_locked(cache));
+	refcache_handles_free_locked(heap);
+}
+
+/*
+ * Tear down a heap whose last owner is gone: close its handles (which
+ * releases everything they alone kept alive), then free what cycles
+ * still hold, ignoring the references between those objects.
+ *
+ * Returns true if kernel code still holds some of the heap's objects:
+ * then nothing is freed, puts are ignored from now on, and the heap is
+ * kept until the module is unloaded (refcache_objspace_free_abandoned()).
+ */
+bool refcache_objspace_destroy(struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+	unsigned long external;
+
+	refcache_heap_lock(heap);
+	refcache_handles_destroy_locked(heap);
+	os->dying = true;
+	external = external_refs_locked(heap);
+	if (WARN(external,
+		 "refcache: heap %llu put with %lu references to its objects held outside it; leaking it\n",
+		 heap->id, external)) {
+		refcache_heap_unlock(heap);
+		return true;
+	}
+	objspace_free_all_locked(heap);
 	refcache_heap_unlock(heap);
 	xa_destroy(&os->cache_ids);
-	kvfree(os->htab);
-	mutex_destroy(&os->lock);
+	return false;
+}
+
+/* Module unload: free an abandoned heap's contents after all. */
+void refcache_objspace_free_abandoned(struct refcache_heap *heap)
+{
+	refcache_heap_lock(heap);
+	objspace_free_all_locked(heap);
+	refcache_heap_unlock(heap);
+	xa_destroy(&heap->objs.cache_ids);
 }
 
 /**

@@ -75,7 +75,7 @@ struct refcache_obj {
  * @caches:      all caches
  * @cache_ids:   user cache id -> cache
  * @htab:        handle table: index -> struct refcache_handle, or a
- *               free entry ((next free index << 1) | 1)
+ *               free slot with its last generation (handle.c)
  * @htab_size:   entries in @htab (index 0 is never used)
  * @htab_free:   first free index, 0 when none
  * @tracked:     objects of tracked caches (the collector's)
@@ -83,21 +83,21 @@ struct refcache_obj {
  * @release:     objects whose count reached zero, waiting to be freed
  * @releasing:   a release loop is running (under @lock)
  * @dying:       the heap is being torn down: puts are ignored
- * @handle_gen:  generation of the next handle
+ * @cache_next:  next user cache id to try (ids are handed out cyclically)
  * @tag:         this heap's tag in handle ids
  * @objects:     live objects
- * @bytes:       bytes they take
  * @nhandles:    open handles
  * @ncaches:     caches
  * @max_objects: limit on @objects
- * @max_bytes:   limit on @bytes
+ * @max_bytes:   limit on the bytes charged to the heap (limits.c);
+ *               written under @lock, read without it
  */
 struct refcache_objspace {
 	struct mutex lock;	/* see above */
 	struct task_struct *locker;
 	struct list_head caches;
 	struct xarray cache_ids;
-	unsigned long *htab;
+	u64 *htab;
 	u32 htab_size;
 	u32 htab_free;
 	struct list_head tracked;
@@ -105,10 +105,9 @@ struct refcache_objspace {
 	struct list_head release;
 	bool releasing;
 	bool dying;
-	u32 handle_gen;
+	u32 cache_next;
 	u32 tag;
 	u64 objects;
-	u64 bytes;
 	u64 nhandles;
 	u64 ncaches;
 	u64 max_objects;
@@ -117,7 +116,8 @@ struct refcache_objspace {
 
 /* object.c */
 void refcache_objspace_init(struct refcache_heap *heap);
-void refcache_objspace_destroy(struct refcache_heap *heap);
+bool refcache_objspace_destroy(struct refcache_heap *heap);
+void refcache_objspace_free_abandoned(struct refcache_heap *heap);
 void refcache_heap_lock(struct refcache_heap *heap);
 void refcache_heap_unlock(struct refcache_heap *heap);
 void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj);
@@ -129,8 +129,6 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 int refcache_cache_destroy_locked(struct refcache_cache *cache);
 int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
 			      struct refcache_obj *value);
-u64 refcache_limit_objects(void);
-u64 refcache_limit_bytes(void);
 
 /* handle.c */
 struct refcache_handle;
@@ -140,7 +138,9 @@ int refcache_handle_lookup_locked(struct refcache_heap *heap, u64 id, bool weak,
 				  struct refcache_obj **obj);
 int refcache_handle_close_locked(struct refcache_heap *heap, u64 id);
 void refcache_handles_destroy_locked(struct refcache_heap *heap);
+void refcache_handles_free_locked(struct refcache_heap *heap);
 void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
+int refcache_handle_age_slot(struct refcache_heap *heap, u32 index, u32 gen);
 
 static inline void *refcache_obj_payload_of(struct refcache_obj *obj)
 {

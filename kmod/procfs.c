@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /proc/refcache/: read-only statistics.  Nothing here prints a kernel
- * address; heaps are named by their id and owner pid.
+ * address; heaps are named by their id and owner pid, and a reader sees
+ * only the heaps of its own effective uid unless it has CAP_SYS_ADMIN.
  */
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -26,9 +30,62 @@ static int refcache_stats_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static void allocator_show_heap(struct seq_file *m, struct refcache_heap *heap,
-				struct refcache_alloc_stats *st)
+/*
+ * Who may see a heap: its own user (the effective uid that opened the
+ * /proc file, as hidepid judges by the opener) and the admin.
+ */
+static bool reader_is_admin(struct seq_file *m)
 {
+	return file_ns_capable(m->file, &init_user_ns, CAP_SYS_ADMIN);
+}
+
+static kuid_t reader_uid(struct seq_file *m)
+{
+	return m->file->f_cred->euid;
+}
+
+/*
+ * Call @show for every heap the reader may see, with the heap's mutex
+ * held and its contents alive.  A heap's mutex can be held for long
+ * (releasing a long chain), so it is never waited for under
+ * refcache_heaps_lock, which every open and close needs: a reference to
+ * the heap's shell keeps it on the list for the walk to go on from, and
+ * a heap torn down meanwhile is skipped.
+ */
+struct heap_walk {
+	void (*show)(struct seq_file *m, struct refcache_heap *heap, void *arg);
+	void *arg;
+};
+
+static void walk_visible_heaps(struct seq_file *m, const struct heap_walk *w)
+{
+	struct refcache_heap *heap, *prev = NULL;
+	bool all = reader_is_admin(m);
+	kuid_t uid = reader_uid(m);
+
+	mutex_lock(&refcache_heaps_lock);
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (heap->dead || (!all && !uid_eq(heap->uid, uid)) ||
+		    !kref_get_unless_zero(&heap->ref))
+			continue;
+		mutex_unlock(&refcache_heaps_lock);
+		refcache_heap_shell_put(prev);
+		prev = heap;
+
+		refcache_heap_lock(heap);
+		if (!heap->objs.dying)
+			w->show(m, heap, w->arg);
+		refcache_heap_unlock(heap);
+		mutex_lock(&refcache_heaps_lock);
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	refcache_heap_shell_put(prev);
+}
+
+static void allocator_show_heap(struct seq_file *m, struct refcache_heap *heap,
+				void *arg)
+{
+	struct refcache_alloc_stats *st = arg;
 	unsigned int i;
 
 	refcache_alloc_stats_read(heap, st);
@@ -64,7 +121,6 @@ static void allocator_show_heap(struct seq_file *m, struct refcache_heap *heap,
 static int refcache_allocator_show(struct seq_file *m, void *v)
 {
 	struct refcache_alloc_stats *st;
-	struct refcache_heap *heap;
 
 	st = kmalloc(sizeof(*st), GFP_KERNEL);
 	if (!st)
@@ -72,48 +128,37 @@ static int refcache_allocator_show(struct seq_file *m, void *v)
 	seq_printf(m, "arena_size %lu pool_size %lu pool_header %u alignment %u\n\n",
 		   REFCACHE_ARENA_SIZE, REFCACHE_POOL_SIZE,
 		   REFCACHE_POOL_OVERHEAD, REFCACHE_ALIGNMENT);
-	mutex_lock(&refcache_heaps_lock);
-	list_for_each_entry(heap, &refcache_heaps, node)
-		allocator_show_heap(m, heap, st);
-	mutex_unlock(&refcache_heaps_lock);
+	walk_visible_heaps(m, &(struct heap_walk){ allocator_show_heap, st });
 	kfree(st);
 	return 0;
 }
 
-/* One line per cache of every heap, like /proc/slabinfo. */
-static int refcache_caches_show(struct seq_file *m, void *v)
+static void caches_show_heap(struct seq_file *m, struct refcache_heap *heap,
+			     void *arg)
 {
-	struct refcache_heap *heap, *prev = NULL;
 	struct refcache_cache *cache;
 
-	seq_puts(m, "# heap     pid name                            payload slots flags     active      total        bytes\n");
-	/*
-	 * A heap's mutex can be held for long (releasing a long chain), so it
-	 * is not waited for under refcache_heaps_lock, which every open and
-	 * close needs: hold a reference to the heap instead, which also keeps
-	 * it on the list for the walk to go on from.
-	 */
-	mutex_lock(&refcache_heaps_lock);
-	list_for_each_entry(heap, &refcache_heaps, node) {
-		if (!kref_get_unless_zero(&heap->ref))
-			continue;
-		mutex_unlock(&refcache_heaps_lock);
-		refcache_heap_put(prev);
-		prev = heap;
+	list_for_each_entry(cache, &heap->objs.caches, node)
+		seq_printf(m, "%6llu %7d %-31s %7u %5u %-7s %8llu %10llu %12llu\n",
+			   heap->id, refcache_heap_owner(heap), cache->name,
+			   cache->payload_size, cache->nslots,
+			   cache->flags & REFCACHE_CACHE_TRACKED ? "tracked" : "-",
+			   cache->active, cache->total,
+			   cache->active * cache->obj_size);
+}
 
-		refcache_heap_lock(heap);
-		list_for_each_entry(cache, &heap->objs.caches, node)
-			seq_printf(m, "%6llu %7d %-31s %7u %5u %-7s %8llu %10llu %12llu\n",
-				   heap->id, refcache_heap_owner(heap), cache->name,
-				   cache->payload_size, cache->nslots,
-				   cache->flags & REFCACHE_CACHE_TRACKED ? "tracked" : "-",
-				   cache->active, cache->total,
-				   cache->active * cache->obj_size);
-		refcache_heap_unlock(heap);
-		mutex_lock(&refcache_heaps_lock);
-	}
-	mutex_unlock(&refcache_heaps_lock);
-	refcache_heap_put(prev);
+/* One line per cache of every heap the reader may see, like /proc/slabinfo. */
+static int refcache_caches_show(struct seq_file *m, void *v)
+{
+	seq_puts(m, "# heap     pid name                            payload slots flags     active      total        bytes\n");
+	walk_visible_heaps(m, &(struct heap_walk){ caches_show_heap, NULL });
+	return 0;
+}
+
+/* What each user's heaps hold against the user's budget. */
+static int refcache_users_file_show(struct seq_file *m, void *v)
+{
+	refcache_users_show(m, reader_is_admin(m), reader_uid(m));
 	return 0;
 }
 
@@ -127,7 +172,9 @@ int refcache_procfs_init(void)
 	    !proc_create_single("allocator", 0444, refcache_proc_dir,
 				refcache_allocator_show) ||
 	    !proc_create_single("caches", 0444, refcache_proc_dir,
-				refcache_caches_show)) {
+				refcache_caches_show) ||
+	    !proc_create_single("users", 0444, refcache_proc_dir,
+				refcache_users_file_show)) {
 		proc_remove(refcache_proc_dir);
 		return -ENOMEM;
 	}

@@ -256,16 +256,24 @@ static void obj_limits(struct kunit *test)
 	struct refcache_cache *cache = new_cache(test, heap, 100, 0, 0, NULL);
 	struct refcache_obj *a = new_obj(test, cache), *b;
 
+	struct refcache_cache *big = new_cache(test, heap, 1000, 0, 0, NULL);
+	u64 before;
+
 	heap->objs.max_objects = 1;
 	KUNIT_EXPECT_EQ(test, PTR_ERR(refcache_obj_alloc(cache)), -EDQUOT);
 	heap->objs.max_objects = 10;
-	heap->objs.max_bytes = cache->obj_size + 1;
-	KUNIT_EXPECT_EQ(test, PTR_ERR(refcache_obj_alloc(cache)), -EDQUOT);
-	heap->objs.max_bytes = 1 << 20;
-	b = new_obj(test, cache);
+	/* A large object is charged on its own: no room for one more byte. */
+	before = atomic64_read(&heap->charged);
+	heap->objs.max_bytes = before;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(refcache_obj_alloc(big)), -EDQUOT);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->charged), (s64)before);
+	heap->objs.max_bytes = 1 << 30;
+	b = new_obj(test, big);
+	KUNIT_EXPECT_GT(test, atomic64_read(&heap->charged), (s64)before + 1000);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL);
 	refcache_obj_put(a);
 	refcache_obj_put(b);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->charged), (s64)before);
 }
 
 static void cache_destroy_with_live_objects_refused(struct kunit *test)
@@ -292,6 +300,43 @@ static void cache_create_bad_arguments(struct kunit *test)
 							     REFCACHE_MAX_SLOTS + 1, 0, NULL)));
 	KUNIT_EXPECT_TRUE(test, IS_ERR(refcache_cache_create(heap, "x", 8, 0, BIT(7), NULL)));
 	KUNIT_EXPECT_TRUE(test, IS_ERR(refcache_cache_create(heap, long_name, 8, 0, 0, NULL)));
+	/* Names are one /proc field each: printable, no spaces. */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(refcache_cache_create(heap, "a\n1 1 sshd", 8, 0, 0, NULL)),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(refcache_cache_create(heap, "a b", 8, 0, 0, NULL)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(refcache_cache_create(heap, "\x7f", 8, 0, 0, NULL)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(refcache_cache_create(heap, "\xc3\xa9", 8, 0, 0, NULL)),
+			-EINVAL);
+	KUNIT_EXPECT_FALSE(test, IS_ERR(refcache_cache_create(heap, "ok-name_1.2:x", 8, 0, 0,
+							      NULL)));
+}
+
+/*
+ * Kernel code must put its objects before its last heap reference; one
+ * that does not gets a warning, and the heap is leaked until unload
+ * rather than freed under the holder, whose late put is then ignored.
+ */
+static void kapi_heap_put_with_held_object_warns(struct kunit *test)
+{
+	struct refcache_heap *heap = refcache_heap_create();
+	struct refcache_cache *cache;
+	struct refcache_obj *a, *b;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	cache = refcache_cache_create(heap, "held", 8, 1, 0, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cache);
+	a = refcache_obj_alloc(cache);
+	b = refcache_obj_alloc(cache);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a) || IS_ERR(b));
+	/* b is held by a's slot only: that is no outside reference. */
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(a, 0, b), 0);
+	refcache_obj_put(b);
+	expect_splat_begin();
+	refcache_heap_put(heap);
+	expect_splat_end();
+	/* Still readable (KASAN would say otherwise), and the put is ignored. */
+	KUNIT_EXPECT_PTR_EQ(test, a->slots[0], b);
+	refcache_obj_put(a);
 }
 
 /* A kernel type keeping its reference in the payload, with callbacks. */
@@ -419,6 +464,7 @@ static struct kunit_case refcache_object_cases[] = {
 	KUNIT_CASE(cache_create_bad_arguments),
 	KUNIT_CASE(kapi_callbacks_once),
 	KUNIT_CASE(kapi_teardown_releases_cycles_once),
+	KUNIT_CASE(kapi_heap_put_with_held_object_warns),
 	{}
 };
 
@@ -481,6 +527,42 @@ static void handle_generation_detects_stale(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, refcache_handle_lookup_locked(c.heap, id1, false, &found), -EBADF);
 	KUNIT_EXPECT_EQ(test, refcache_handle_lookup_locked(c.heap, 0, false, &found), -EBADF);
 	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(c.heap, id2), 0);
+	refcache_obj_put_locked(c.heap, obj);
+	refcache_heap_unlock(c.heap);
+}
+
+/*
+ * Generations never wrap: a slot at the last generation is retired, so
+ * no id comes back, however many handles the heap makes.
+ */
+static void handle_generation_retires_slot(struct kunit *test)
+{
+	const u32 last = (1U << 24) - 1;
+	struct refcache_obj *obj, *found;
+	struct handle_ctx c;
+	u64 id1, id2, id3;
+	u32 index;
+
+	handle_ctx_init(test, &c);
+	obj = new_obj(test, c.cache);
+	refcache_heap_lock(c.heap);
+	KUNIT_ASSERT_EQ(test, refcache_handle_new_locked(c.heap, obj, false, &id1), 0);
+	index = id1 & 0xffffff;
+	KUNIT_ASSERT_EQ(test, refcache_handle_close_locked(c.heap, id1), 0);
+	/* As if the slot had served 2^24 - 2 handles already. */
+	KUNIT_ASSERT_EQ(test, refcache_handle_age_slot(c.heap, index, last - 1), 0);
+	KUNIT_ASSERT_EQ(test, refcache_handle_new_locked(c.heap, obj, false, &id2), 0);
+	KUNIT_EXPECT_EQ(test, id2 & 0xffffff, (u64)index);
+	KUNIT_EXPECT_EQ(test, (id2 >> 24) & 0xffffff, (u64)last);
+	KUNIT_EXPECT_EQ(test, id2 >> 48, id1 >> 48);
+	KUNIT_ASSERT_EQ(test, refcache_handle_close_locked(c.heap, id2), 0);
+	/* Retired: the next handle takes another slot, and neither id lives. */
+	KUNIT_ASSERT_EQ(test, refcache_handle_new_locked(c.heap, obj, false, &id3), 0);
+	KUNIT_EXPECT_NE(test, id3 & 0xffffff, (u64)index);
+	KUNIT_EXPECT_EQ(test, refcache_handle_lookup_locked(c.heap, id1, false, &found), -EBADF);
+	KUNIT_EXPECT_EQ(test, refcache_handle_lookup_locked(c.heap, id2, false, &found), -EBADF);
+	KUNIT_EXPECT_EQ(test, refcache_handle_age_slot(c.heap, index, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(c.heap, id3), 0);
 	refcache_obj_put_locked(c.heap, obj);
 	refcache_heap_unlock(c.heap);
 }
@@ -571,6 +653,7 @@ static void handle_heap_teardown_frees_all(struct kunit *test)
 static struct kunit_case refcache_handle_cases[] = {
 	KUNIT_CASE(handle_strong_owns_reference),
 	KUNIT_CASE(handle_generation_detects_stale),
+	KUNIT_CASE(handle_generation_retires_slot),
 	KUNIT_CASE(handle_foreign_heap_refused),
 	KUNIT_CASE(handle_weak_cleared_on_death),
 	KUNIT_CASE(handle_heap_teardown_frees_all),
