@@ -435,18 +435,37 @@ static inline uint64_t rng_next(uint64_t *s)
 
 /* ---- 1. CACHE_CREATE racing with CACHE_DESTROY ---------------------- */
 
+/*
+ * One thread creates caches (and destroys each again), another destroys
+ * ids 1..4 and the ids just before and after the last one created, so it
+ * hits new caches whether ids are handed out lowest-free or cyclically.
+ * A ledger per id proves that every id a create returned named a cache:
+ * creates of an id = destroys of it + (1 if it is still there at the end).
+ */
+#define RACE_IDS	(1 << 20)
+
 struct race {
 	int fd;
 	volatile int stop;
-	long creates, zero, bad, destroyed, attempts, errors;
-	int first_bad;
+	uint32_t last;			/* atomic: the id the creator got last */
+	uint32_t *created, *destroyed_c, *destroyed_d;
+	long creates, zero, huge, destroyed, attempts, errors;
 };
+
+static int destroy_id(int fd, uint32_t id)
+{
+	struct refcache_cache_destroy cd;
+
+	memset(&cd, 0, sizeof(cd));
+	cd.size = sizeof(cd);
+	cd.cache_id = id;
+	return raw_ioctl(fd, REFCACHE_IOC_CACHE_DESTROY, &cd);
+}
 
 static void *race_creator(void *p)
 {
 	struct race *r = p;
 	struct refcache_cache_create cc;
-	struct refcache_cache_destroy cd;
 	int ret;
 
 	while (!r->stop) {
@@ -464,21 +483,17 @@ static void *race_creator(void *p)
 			r->zero++;
 			continue;
 		}
-		if (cc.cache_id <= 4)
+		if (cc.cache_id >= RACE_IDS) {
+			r->huge++;
 			continue;
-		/* All four taken: leave the lock to the destroyer a moment. */
-		for (volatile int i = 0; i < 2000; i++)
-			;
-		/* Nobody else destroys ids above 4: it must name our cache. */
-		memset(&cd, 0, sizeof(cd));
-		cd.size = sizeof(cd);
-		cd.cache_id = cc.cache_id;
-		ret = raw_ioctl(r->fd, REFCACHE_IOC_CACHE_DESTROY, &cd);
-		if (ret) {
-			if (!r->bad)
-				r->first_bad = cc.cache_id;
-			r->bad++;
 		}
+		r->created[cc.cache_id]++;
+		__atomic_store_n(&r->last, cc.cache_id, __ATOMIC_RELAXED);
+		/* Leave the other thread a moment to find it, then take it back. */
+		for (volatile int i = 0; i < 1000; i++)
+			;
+		if (!destroy_id(r->fd, cc.cache_id))
+			r->destroyed_c[cc.cache_id]++;
 	}
 	return NULL;
 }
@@ -486,17 +501,29 @@ static void *race_creator(void *p)
 static void *race_destroyer(void *p)
 {
 	struct race *r = p;
-	struct refcache_cache_destroy cd;
-	uint32_t id = 0;
+	unsigned int k = 0;
 
 	while (!r->stop) {
-		memset(&cd, 0, sizeof(cd));
-		cd.size = sizeof(cd);
-		cd.cache_id = id % 4 + 1;
-		id++;
-		if (!raw_ioctl(r->fd, REFCACHE_IOC_CACHE_DESTROY, &cd))
-			r->destroyed++;
+		uint32_t last = __atomic_load_n(&r->last, __ATOMIC_RELAXED), id;
+
+		switch (k++ % 8) {
+		case 0: case 1: case 2: case 3:
+			id = k % 4 + 1;
+			break;
+		case 4:
+			id = last;
+			break;
+		default:
+			id = last + 1;	/* the next one, when ids are cyclic */
+			break;
+		}
+		if (!id || id >= RACE_IDS)
+			continue;
 		r->attempts++;
+		if (!destroy_id(r->fd, id)) {
+			r->destroyed++;
+			r->destroyed_d[id]++;
+		}
 	}
 	return NULL;
 }
@@ -505,11 +532,17 @@ static int t_cache_create_destroy_race(void)
 {
 	struct race r = { 0 };
 	pthread_t a, b;
+	long unbalanced = 0, left = 0;
+	uint32_t id, first_bad = 0;
 	double t0;
-	int fd = refcache_open(), i;
+	int fd = refcache_open();
 
 	CHECK(fd >= 0, "open: %d", fd);
 	r.fd = fd;
+	r.created = calloc(RACE_IDS, sizeof(uint32_t));
+	r.destroyed_c = calloc(RACE_IDS, sizeof(uint32_t));
+	r.destroyed_d = calloc(RACE_IDS, sizeof(uint32_t));
+	CHECKF(r.created && r.destroyed_c && r.destroyed_d, "calloc");
 	CHECKF(pthread_create(&a, NULL, race_creator, &r) == 0, "thread");
 	CHECKF(pthread_create(&b, NULL, race_destroyer, &r) == 0, "thread");
 	t0 = now();
@@ -518,12 +551,28 @@ static int t_cache_create_destroy_race(void)
 	r.stop = 1;
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
-	printf("# %ld creates, %ld of %ld destroys by the other thread, %ld returned id 0, %ld ids naming no cache, %ld errors\n",
-	       r.creates, r.destroyed, r.attempts, r.zero, r.bad, r.errors);
-	for (i = 1; i <= 4; i++)
-		refcache_cache_destroy(fd, i);
+	for (id = 1; id < RACE_IDS; id++) {
+		long bal = (long)r.created[id] - r.destroyed_c[id] - r.destroyed_d[id];
+
+		if (bal == 1 && !destroy_id(fd, id)) {
+			left++;
+			continue;
+		}
+		if (bal) {
+			if (!unbalanced)
+				first_bad = id;
+			unbalanced++;
+		}
+	}
+	printf("# %ld creates, %ld of %ld destroys by the other thread, %ld returned id 0, %ld ids the ledger cannot explain (first %u), %ld out of range, %ld errors\n",
+	       r.creates, r.destroyed, r.attempts, r.zero, unbalanced, first_bad, r.huge, r.errors);
+	free(r.created);
+	free(r.destroyed_c);
+	free(r.destroyed_d);
 	CHECKF(r.zero == 0, "%ld creates returned cache id 0", r.zero);
-	CHECKF(r.bad == 0, "%ld returned ids named no cache (first %d)", r.bad, r.first_bad);
+	CHECKF(unbalanced == 0 && r.huge == 0,
+	       "%ld returned ids did not name the cache created (first %u), %ld out of range",
+	       unbalanced, first_bad, r.huge);
 	CHECKF(r.errors == 0, "%ld creates failed", r.errors);
 	CHECKF(r.creates > 100 && r.destroyed > 10, "the race hardly ran");
 	CHECKF(CACHES(fd) == 0, "caches left: %lld", CACHES(fd));
@@ -923,7 +972,8 @@ static int t_write_efault_unchanged(void)
 	r = refcache_read(fd, h, 0, none, 8);
 	CHECKF(r == -EFAULT, "read into PROT_NONE: %d", r);
 	CHECKF(payload_is(fd, h, 0xab, "after failed reads") == 0, "after failed reads");
-	/* And a good write still works. */
+	/* And a good write still works (the failed READ may have written here). */
+	memset(map, 0x11, pg);
 	CHECKF(refcache_write(fd, h, 0, map + pg - 16, 16) == 0, "good write");
 	CHECKF(payload_is(fd, h, 0x11, "good write") == 0, "good write");
 	munmap(map, pg);
@@ -1110,7 +1160,7 @@ static void fill_new_ops(struct refcache_op *ops, int n, int cache)
 }
 
 /*
- * The batch array lives in a memfd mapped twice: the kernel gets the
+ * The batch array lives in shared pages mapped twice: the kernel gets the
  * mapping whose second page a thread keeps flipping read-only, the test
  * sets up and reads through the other, always writable.
  */
@@ -1123,18 +1173,19 @@ static int t_batch_unwritable_results(void)
 	char *kmap, *umap;
 	double t0;
 	long calls = 0, ok = 0, efault_first = 0, efault_ran = 0, mismatches = 0;
-	int fd = refcache_open(), mfd, c, r = 0, n;
+	int fd = refcache_open(), c, r = 0, n;
 
 	CHECK(fd >= 0, "open");
 	/* Large objects: each NEW takes a while, the window is wider. */
 	c = refcache_cache_create(fd, "toggle", 2000, 0, 0);
 	CHECKF(c > 0, "cache");
-	mfd = memfd_create("batch", MFD_CLOEXEC);
-	CHECKF(mfd >= 0 && ftruncate(mfd, 2 * pg) == 0, "memfd");
-	kmap = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	umap = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	close(mfd);
-	CHECKF(kmap != MAP_FAILED && umap != MAP_FAILED, "mmap");
+	/* mremap() of old size 0 maps the same shared pages a second time. */
+	kmap = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECKF(kmap != MAP_FAILED, "mmap");
+	umap = mremap(kmap, 0, 2 * pg, MREMAP_MAYMOVE);
+	CHECKF(umap != MAP_FAILED, "mremap: %s", strerror(errno));
+	umap[0] = 1;
+	CHECKF(kmap[0] == 1, "the two mappings share pages");
 	kops = (struct refcache_op *)kmap;
 	uops = (struct refcache_op *)umap;
 	tg.page = kmap + pg;
