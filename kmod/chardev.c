@@ -216,7 +216,11 @@ static int probe_writable(struct refcache_op __user *uops, u32 n)
 	return 0;
 }
 
-/* Read the fields operations take in; result and error are outputs. */
+/*
+ * Read the fields operations take in; result and error are outputs.
+ * Field by field: cheaper than one copy of whole entries, under emulation
+ * as natively, since the copy would be a byte loop.
+ */
 static int read_ops(struct refcache_op *ops, const struct refcache_op __user *uops, u32 n)
 {
 	u32 j;
@@ -272,11 +276,15 @@ static bool op_makes_handle(const struct refcache_op *op)
 	}
 }
 
+/* Operations copied in and run per heap lock; 1280 bytes of stack. */
+#define BATCH_CHUNK	32
+
 static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 {
+	/* On the stack: a batch allocates nothing of its own. */
+	struct refcache_op ops[BATCH_CHUNK];
 	struct refcache_batch b;
-	struct refcache_op *ops;
-	u32 i, n, chunk = 64;
+	u32 i, n;
 	long usize;
 	int ret = 0;
 
@@ -288,15 +296,12 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 	if (b.count > REFCACHE_BATCH_MAX)
 		return -E2BIG;
 
-	ops = kmalloc_array(chunk, sizeof(*ops), GFP_KERNEL);
-	if (!ops)
-		return -ENOMEM;
 	for (i = 0; i < b.count; i += n) {
 		struct refcache_op __user *uops = u64_to_user_ptr(b.ops) + i * sizeof(*ops);
 		bool stop = false;
 		u32 j, w;
 
-		n = min(chunk, b.count - i);
+		n = min_t(u32, BATCH_CHUNK, b.count - i);
 		if (read_ops(ops, uops, n) ||
 		    probe_writable(uops, n)) {
 			ret = -EFAULT;
@@ -326,7 +331,6 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 		if (stop)
 			break;
 	}
-	kfree(ops);
 	if (ret) {
 		/* Say how many ran, so a partly unreadable array loses nothing. */
 		if (put_user(b.done, &((struct refcache_batch __user *)uarg)->done))

@@ -11,13 +11,15 @@
  * reached the top is retired instead of wrapping, so an id, once closed,
  * is never valid again in its heap.
  *
- * The table is a flat array, like a file descriptor table: everything
- * here runs under the heap's mutex, so a lookup is a bounds check and a
- * load, and free entries form a list threaded through the array.
+ * The table is a flat array of 16-byte slots, like a file descriptor
+ * table: everything here runs under the heap's mutex, so a lookup is a
+ * bounds check and a load, free slots form a list threaded through the
+ * array, and a strong handle is its slot alone: making or closing one
+ * allocates and frees nothing.
  *
  * A strong handle owns one reference to its object; a weak handle owns
- * none and sits on the object's weak list, which is emptied when the
- * object dies.  Everything here runs under the heap's mutex.
+ * none and points at a small record on the object's weak list, which is
+ * emptied when the object dies.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -29,18 +31,34 @@
 #define HANDLE_INDEX_MASK	((1U << HANDLE_INDEX_BITS) - 1)
 #define HANDLE_GEN_MASK		((1U << HANDLE_GEN_BITS) - 1)
 
+enum { SLOT_FREE, SLOT_STRONG, SLOT_WEAK };
+
 /**
- * struct refcache_handle - one entry of a heap's handle table
- * @obj:       the object, or NULL for a weak handle whose object died
- * @gen:       generation, part of the id
- * @weak:      weak handle (owns no reference)
- * @weak_node: on @obj's weak list
+ * struct refcache_hslot - one slot of a heap's handle table
+ * @obj:   SLOT_STRONG: the object
+ * @weak:  SLOT_WEAK: the weak record
+ * @next:  SLOT_FREE: the next free index, 0 for none
+ * @gen:   the generation of the slot's current (or, free, last) handle
+ * @state: SLOT_*
  */
-struct refcache_handle {
-	struct refcache_obj *obj;
+struct refcache_hslot {
+	union {
+		struct refcache_obj *obj;
+		struct refcache_weakref *weak;
+		unsigned long next;
+	};
 	u32 gen;
-	bool weak;
-	struct hlist_node weak_node;
+	u32 state;
+};
+
+/**
+ * struct refcache_weakref - what a weak handle points at
+ * @obj:  the object, or NULL once it died
+ * @node: on @obj's weak list
+ */
+struct refcache_weakref {
+	struct refcache_obj *obj;
+	struct hlist_node node;
 };
 
 static u64 handle_id(struct refcache_heap *heap, u32 index, u32 gen)
@@ -48,30 +66,16 @@ static u64 handle_id(struct refcache_heap *heap, u32 index, u32 gen)
 	return ((u64)heap->objs.tag << 48) | ((u64)gen << HANDLE_INDEX_BITS) | index;
 }
 
-/*
- * A table entry is a handle pointer (bit 0 clear), or a free slot: bit 0
- * set, bits 24..1 the next free index, bits 55..32 the generation the
- * slot had last.
- */
-#define HTAB_FREE(next, gen)	(((u64)(gen) << 32) | ((u64)(next) << 1) | 1)
-#define HTAB_IS_FREE(e)		((e) & 1)
-#define HTAB_NEXT(e)		((u32)((e) >> 1) & HANDLE_INDEX_MASK)
-#define HTAB_GEN(e)		((u32)((e) >> 32) & HANDLE_GEN_MASK)
-
-static struct refcache_handle *handle_find(struct refcache_heap *heap, u64 id)
+static struct refcache_hslot *handle_find(struct refcache_heap *heap, u64 id)
 {
 	struct refcache_objspace *os = &heap->objs;
 	u32 index = id & HANDLE_INDEX_MASK;
-	struct refcache_handle *h;
-	u64 e;
+	struct refcache_hslot *h;
 
 	if ((id >> 48) != os->tag || !index || index >= os->htab_size)
 		return NULL;
-	e = os->htab[index];
-	if (HTAB_IS_FREE(e))
-		return NULL;
-	h = (struct refcache_handle *)(unsigned long)e;
-	if (h->gen != ((id >> HANDLE_INDEX_BITS) & HANDLE_GEN_MASK))
+	h = &os->htab[index];
+	if (h->state == SLOT_FREE || h->gen != ((id >> HANDLE_INDEX_BITS) & HANDLE_GEN_MASK))
 		return NULL;
 	return h;
 }
@@ -81,7 +85,7 @@ static int htab_get(struct refcache_heap *heap, u32 *index)
 {
 	struct refcache_objspace *os = &heap->objs;
 	u32 i, size, old = os->htab_size;
-	u64 *tab;
+	struct refcache_hslot *tab;
 	int ret;
 
 	if (!os->htab_free) {
@@ -98,10 +102,15 @@ static int htab_get(struct refcache_heap *heap, u32 *index)
 		}
 		if (os->htab)
 			memcpy(tab, os->htab, old * sizeof(*tab));
-		/* New entries 1.. (or old size..) chain to each other, in order. */
-		for (i = max(old, 1U); i < size; i++)
-			tab[i] = HTAB_FREE(i + 1 < size ? i + 1 : 0, 0);
-		tab[0] = HTAB_FREE(0, 0);
+		/* New slots 1.. (or old size..) chain to each other, in order. */
+		for (i = max(old, 1U); i < size; i++) {
+			tab[i].next = i + 1 < size ? i + 1 : 0;
+			tab[i].gen = 0;
+			tab[i].state = SLOT_FREE;
+		}
+		tab[0].next = 0;
+		tab[0].gen = 0;
+		tab[0].state = SLOT_FREE;
 		os->htab_free = max(old, 1U);
 		kvfree(os->htab);
 		refcache_uncharge(heap, (u64)old * sizeof(*tab));
@@ -109,18 +118,21 @@ static int htab_get(struct refcache_heap *heap, u32 *index)
 		os->htab_size = size;
 	}
 	*index = os->htab_free;
-	os->htab_free = HTAB_NEXT(os->htab[*index]);
+	os->htab_free = os->htab[*index].next;
 	return 0;
 }
 
 /* Free a slot for reuse, or retire it for good when its generations ran out. */
-static void htab_put(struct refcache_objspace *os, u32 index, u32 gen)
+static void htab_put(struct refcache_objspace *os, u32 index)
 {
-	if (gen == HANDLE_GEN_MASK) {
-		os->htab[index] = HTAB_FREE(0, gen);
+	struct refcache_hslot *h = &os->htab[index];
+
+	h->state = SLOT_FREE;
+	if (h->gen == HANDLE_GEN_MASK) {
+		h->next = 0;
 		return;
 	}
-	os->htab[index] = HTAB_FREE(os->htab_free, gen);
+	h->next = os->htab_free;
 	os->htab_free = index;
 }
 
@@ -131,34 +143,42 @@ static void htab_put(struct refcache_objspace *os, u32 index, u32 gen)
  * @weak: make a weak handle
  * @id:   out: the handle's id
  *
- * Return: 0, -ENOMEM, or -ENOSPC when the table is full.
+ * Return: 0, -ENOMEM, -EDQUOT (over a budget), or -ENOSPC when the table
+ * is full.
  */
 int refcache_handle_new_locked(struct refcache_heap *heap, struct refcache_obj *obj,
 			       bool weak, u64 *id)
 {
 	struct refcache_objspace *os = &heap->objs;
-	struct refcache_handle *h;
+	struct refcache_weakref *w = NULL;
+	struct refcache_hslot *h;
 	u32 index;
 	int ret;
 
 	lockdep_assert_held(&os->lock);
-	/* From the heap's own allocator: cheaper than kmalloc, and charged alike. */
-	h = __refcache_alloc(heap, sizeof(*h), GFP_KERNEL, &ret);
-	if (!h)
-		return ret;
+	if (weak) {
+		/* From the heap's own allocator: cheaper than kmalloc, and charged alike. */
+		w = __refcache_alloc(heap, sizeof(*w), GFP_KERNEL, &ret);
+		if (!w)
+			return ret;
+	}
 	ret = htab_get(heap, &index);
 	if (ret) {
-		refcache_free(heap, h);
+		refcache_free(heap, w);
 		return ret;
 	}
-	h->gen = HTAB_GEN(os->htab[index]) + 1;
-	os->htab[index] = (unsigned long)h;
-	h->obj = obj;
-	h->weak = weak;
-	if (weak)
-		hlist_add_head(&h->weak_node, &obj->weak);
-	else
+	h = &os->htab[index];
+	h->gen++;
+	if (weak) {
+		w->obj = obj;
+		hlist_add_head(&w->node, &obj->weak);
+		h->weak = w;
+		h->state = SLOT_WEAK;
+	} else {
 		refcount_inc(&obj->ref);
+		h->obj = obj;
+		h->state = SLOT_STRONG;
+	}
 	os->nhandles++;
 	*id = handle_id(heap, index, h->gen);
 	return 0;
@@ -179,15 +199,15 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_handle_new_locked);
 int refcache_handle_lookup_locked(struct refcache_heap *heap, u64 id, bool weak,
 				  struct refcache_obj **obj)
 {
-	struct refcache_handle *h;
+	struct refcache_hslot *h;
 
 	lockdep_assert_held(&heap->objs.lock);
 	h = handle_find(heap, id);
 	if (!h)
 		return -EBADF;
-	if (h->weak != weak)
+	if ((h->state == SLOT_WEAK) != weak)
 		return -EINVAL;
-	*obj = h->obj;
+	*obj = weak ? h->weak->obj : h->obj;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_handle_lookup_locked);
@@ -202,21 +222,26 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_handle_lookup_locked);
  */
 int refcache_handle_close_locked(struct refcache_heap *heap, u64 id)
 {
-	struct refcache_handle *h;
+	struct refcache_hslot *h;
+	struct refcache_weakref *w;
+	struct refcache_obj *obj;
 
 	lockdep_assert_held(&heap->objs.lock);
 	h = handle_find(heap, id);
 	if (!h)
 		return -EBADF;
-	htab_put(&heap->objs, id & HANDLE_INDEX_MASK, h->gen);
 	heap->objs.nhandles--;
-	if (h->weak) {
-		if (h->obj)
-			hlist_del(&h->weak_node);
+	if (h->state == SLOT_WEAK) {
+		w = h->weak;
+		htab_put(&heap->objs, id & HANDLE_INDEX_MASK);
+		if (w->obj)
+			hlist_del(&w->node);
+		refcache_free(heap, w);
 	} else {
-		refcache_obj_put_locked(heap, h->obj);
+		obj = h->obj;
+		htab_put(&heap->objs, id & HANDLE_INDEX_MASK);
+		refcache_obj_put_locked(heap, obj);
 	}
-	refcache_free(heap, h);
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_handle_close_locked);
@@ -225,15 +250,12 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_handle_close_locked);
 void refcache_handles_destroy_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
-	struct refcache_handle *h;
 	u32 i;
 
 	lockdep_assert_held(&os->lock);
 	for (i = 1; i < os->htab_size; i++) {
-		if (HTAB_IS_FREE(os->htab[i]))
-			continue;
-		h = (struct refcache_handle *)(unsigned long)os->htab[i];
-		refcache_handle_close_locked(heap, handle_id(heap, i, h->gen));
+		if (os->htab[i].state != SLOT_FREE)
+			refcache_handle_close_locked(heap, handle_id(heap, i, os->htab[i].gen));
 		if (!(i & 1023))
 			cond_resched();
 	}
@@ -255,13 +277,13 @@ void refcache_handles_free_locked(struct refcache_heap *heap)
 /* The object dies: its weak handles (up to 2^24 of them) point at nothing. */
 void refcache_obj_clear_weak_locked(struct refcache_obj *obj)
 {
-	struct refcache_handle *h;
+	struct refcache_weakref *w;
 	struct hlist_node *tmp;
 	unsigned long n = 0;
 
-	hlist_for_each_entry_safe(h, tmp, &obj->weak, weak_node) {
-		hlist_del(&h->weak_node);
-		h->obj = NULL;
+	hlist_for_each_entry_safe(w, tmp, &obj->weak, node) {
+		hlist_del(&w->node);
+		w->obj = NULL;
 		if (!(++n & 1023))
 			cond_resched();
 	}
@@ -281,10 +303,10 @@ int refcache_handle_age_slot(struct refcache_heap *heap, u32 index, u32 gen)
 	struct refcache_objspace *os = &heap->objs;
 
 	lockdep_assert_held(&os->lock);
-	if (!index || index >= os->htab_size || !HTAB_IS_FREE(os->htab[index]) ||
-	    HTAB_GEN(os->htab[index]) == HANDLE_GEN_MASK || gen >= HANDLE_GEN_MASK)
+	if (!index || index >= os->htab_size || os->htab[index].state != SLOT_FREE ||
+	    os->htab[index].gen == HANDLE_GEN_MASK || gen >= HANDLE_GEN_MASK)
 		return -EINVAL;
-	os->htab[index] = HTAB_FREE(HTAB_NEXT(os->htab[index]), gen);
+	os->htab[index].gen = gen;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_handle_age_slot);

@@ -74,8 +74,7 @@ struct refcache_obj {
  *               callback joins the running release instead of deadlocking
  * @caches:      all caches
  * @cache_ids:   user cache id -> cache
- * @htab:        handle table: index -> struct refcache_handle, or a
- *               free slot with its last generation (handle.c)
+ * @htab:        handle table: index -> slot (handle.c)
  * @htab_size:   entries in @htab (index 0 is never used)
  * @htab_free:   first free index, 0 when none
  * @tracked:     objects of tracked caches (the collector's)
@@ -97,7 +96,7 @@ struct refcache_objspace {
 	struct task_struct *locker;
 	struct list_head caches;
 	struct xarray cache_ids;
-	u64 *htab;
+	struct refcache_hslot *htab;
 	u32 htab_size;
 	u32 htab_free;
 	struct list_head tracked;
@@ -131,7 +130,7 @@ int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
 			      struct refcache_obj *value);
 
 /* handle.c */
-struct refcache_handle;
+struct refcache_hslot;
 int refcache_handle_new_locked(struct refcache_heap *heap, struct refcache_obj *obj,
 			       bool weak, u64 *id);
 int refcache_handle_lookup_locked(struct refcache_heap *heap, u64 id, bool weak,
