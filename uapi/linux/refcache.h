@@ -13,6 +13,10 @@
  *    against a newer header still reaches an older kernel;
  *  - unknown flags and non-zero reserved fields give -EINVAL, unknown
  *    commands -ENOTTY, bad user pointers -EFAULT;
+ *  - a call that fails leaves nothing the caller cannot name and changes
+ *    no payload; commands that allocate can fail with -EDQUOT (the heap's
+ *    limits, its user's budget) or -ENOMEM (the module's limits, no
+ *    memory), as can open(2) of /dev/refcache (Documentation/limits.rst);
  *  - fixed-width types only, pointers travel as __u64, padding explicit.
  */
 #ifndef _UAPI_LINUX_REFCACHE_H
@@ -57,9 +61,14 @@ struct refcache_version {
  * Objects, caches and handles.
  *
  * A handle is a non-zero 64-bit id in the heap's handle table; a strong
- * handle owns one reference to its object, a weak handle none.  Ids carry
- * a generation, so a closed or stale id gives -EBADF and never reaches
- * another object.  Handle 0 means "none" (an empty slot).
+ * handle owns one reference to its object, a weak handle none.  An id is
+ * tag << 48 | generation << 24 | index.  Each table entry counts its own
+ * generations and is retired when its generation would wrap, so a closed
+ * id gives -EBADF and never becomes valid again in its heap.  The tag is
+ * heap_id % 65535 + 1: another heap's ids give -EBADF, except that heaps
+ * whose ids differ by a multiple of 65535 share a tag; an id is only ever
+ * looked up in the heap it is used on.  Handle 0 means "none" (an empty
+ * slot).
  */
 #define REFCACHE_NAME_LEN		32
 #define REFCACHE_MAX_SLOTS		64
@@ -75,9 +84,17 @@ struct refcache_version {
  * @flags:        REFCACHE_CACHE_*
  * @payload_size: bytes of payload per object, up to REFCACHE_MAX_PAYLOAD
  * @nslots:       reference slots per object, up to REFCACHE_MAX_SLOTS
- * @cache_id:     out: the new cache's id in this heap (non-zero)
+ * @cache_id:     out: the new cache's id in this heap (non-zero); ids are
+ *                handed out cyclically, so a destroyed cache's id is not
+ *                reused until the 31-bit id space wraps
  * @reserved:     must be zero
- * @name:         NUL-terminated name, shown in /proc/refcache/caches
+ * @name:         shown in /proc/refcache/caches: 1 to 31 bytes, each 0x21
+ *                to 0x7e (printable ASCII, no space), NUL-terminated
+ *                within REFCACHE_NAME_LEN, else -EINVAL
+ *
+ * If the new id cannot be written back the call fails with -EFAULT and
+ * the cache is destroyed again (unless another thread made objects in
+ * it meanwhile).
  */
 struct refcache_cache_create {
 	__u32 size;
@@ -116,7 +133,9 @@ struct refcache_cache_destroy {
  * @reserved: must be zero
  * @value:  in: handle to store (0 empties the slot) for SLOT_STORE
  * @result: out: the new handle for OBJ_NEW, DUP, SLOT_LOAD (0 when the
- *          slot is empty), WEAK_NEW and WEAK_UPGRADE
+ *          slot is empty), WEAK_NEW and WEAK_UPGRADE; if it cannot be
+ *          written back the call fails with -EFAULT and the new handle
+ *          is closed again
  *
  * REFCACHE_IOC_OBJ_NEW:     @handle is a cache id; a new zeroed object
  * REFCACHE_IOC_DUP:         another strong handle to @handle's object
@@ -147,6 +166,10 @@ struct refcache_handle_op {
  * @offset: first payload byte
  * @len:    bytes to copy; offset + len must lie inside the payload
  * @buf:    user buffer, as a __u64
+ *
+ * A WRITE that fails leaves the payload unchanged; a READ that fails with
+ * -EFAULT may have written part of @buf.  A bad handle or range is
+ * reported before -EFAULT.
  */
 struct refcache_payload_io {
 	__u32 size;
@@ -189,11 +212,12 @@ struct refcache_obj_info {
  * @flags:       must be 0
  * @heap_id:     out: as in /proc/refcache
  * @objects:     out: live objects
- * @bytes:       out: bytes those objects take
+ * @bytes:       out: bytes charged to the heap: the heap and its per-CPU
+ *               caches, arenas, large objects, handle table, caches
  * @handles:     out: open handles, strong and weak
  * @caches:      out: caches
  * @max_objects: out: the heap's object limit
- * @max_bytes:   out: the heap's byte limit
+ * @max_bytes:   out: the heap's byte limit, on @bytes
  */
 struct refcache_heap_info {
 	__u32 size;
@@ -214,10 +238,12 @@ struct refcache_heap_info {
  * @size:        sizeof(struct refcache_heap_limits)
  * @flags:       must be 0
  * @max_objects: new object limit; 0 keeps the current one
- * @max_bytes:   new byte limit; 0 keeps the current one
+ * @max_bytes:   new limit on the bytes charged to the heap (heap_info's
+ *               bytes); 0 keeps the current one
  *
  * Limits can only be lowered (raising one is -EPERM), and not below
- * what the heap already holds (-EBUSY).
+ * what the heap already holds (-EBUSY).  Over a limit, the commands that
+ * allocate give -EDQUOT.
  */
 struct refcache_heap_limits {
 	__u32 size;
@@ -277,6 +303,10 @@ struct refcache_op {
  * Without REFCACHE_BATCH_CONTINUE the batch stops at the first failed
  * operation, which is the last one run.  The ioctl itself fails only for
  * a bad batch (-EINVAL, -EFAULT, -E2BIG); operations report in @error.
+ * Only entries that ran are written, and only their @result and
+ * @error.  On -EFAULT, @done (if writable) counts the operations that
+ * ran, and handles made by those whose results could not be written are
+ * closed again.
  */
 struct refcache_batch {
 	__u32 size;
