@@ -44,7 +44,11 @@ static long pg;
 
 static void run(const char *name, int (*fn)(void))
 {
-	tap_result(fn() != 0, name);
+	double t0 = now();
+	int failed = fn() != 0;
+
+	printf("# %s: %.1f s\n", name, now() - t0);
+	tap_result(failed, name);
 }
 
 /* ---- small helpers -------------------------------------------------- */
@@ -1237,17 +1241,29 @@ static int toggle_runs(int *fdp, int *cp, char *kmap, char *umap, size_t off, in
 			return r;
 		after = HANDLES(*fdp);
 		n = named_handles(uops, 128, done, named);
-		for (i = 0; i < n; i++) {
-			int k;
+		/* Close what the caller names, in one batch; each must be open. */
+		if (n) {
+			struct refcache_op cl[128];
 
-			if (!refcache_handle_close(*fdp, named[i]))
-				continue;
-			k = named_handles_index(uops, done, named[i]);
-			if (!st->stale_named)
-				printf("# call %ld returned %d, done %u: entry %d shows handle %#llx with error 0, but it is not open (its error field at page offset %ld)\n",
-				       st->calls, r, done, k, (unsigned long long)named[i],
-				       (long)((off + k * sizeof(*uops) + 32) % pg));
-			st->stale_named++;
+			memset(cl, 0, sizeof(cl));
+			for (i = 0; i < n; i++) {
+				cl[i].op = REFCACHE_OP_CLOSE;
+				cl[i].handle = named[i];
+			}
+			if (refcache_batch(*fdp, cl, n, REFCACHE_BATCH_CONTINUE) != n)
+				return -1;
+			for (i = 0; i < n; i++) {
+				int k;
+
+				if (!cl[i].error)
+					continue;
+				k = named_handles_index(uops, done, named[i]);
+				if (!st->stale_named)
+					printf("# call %ld returned %d, done %u: entry %d shows handle %#llx with error 0, but it is not open (its error field at page offset %ld)\n",
+					       st->calls, r, done, k, (unsigned long long)named[i],
+					       (long)((off + k * sizeof(*uops) + 32) % pg));
+				st->stale_named++;
+			}
 		}
 		if (after - before != n) {
 			if (st->unnamed < 3)
