@@ -9,6 +9,7 @@
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -66,7 +67,7 @@ static long refcache_ioc_version(void __user *uarg)
 
 	v.major = REFCACHE_ABI_MAJOR;
 	v.minor = REFCACHE_ABI_MINOR;
-	v.features = REFCACHE_FEATURE_HEAP | REFCACHE_FEATURE_OBJECTS;
+	v.features = REFCACHE_FEATURE_HEAP | REFCACHE_FEATURE_OBJECTS | REFCACHE_FEATURE_GC;
 	return refcache_copy_result(uarg, &v, sizeof(v), usize);
 }
 
@@ -535,6 +536,128 @@ static long refcache_ioc_cache_destroy(struct refcache_heap *heap, void __user *
 	return ret;
 }
 
+/* ---- the collector (gc.c) ------------------------------------------ */
+
+static long refcache_ioc_gc_collect(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_gc_collect c;
+	long usize;
+	int ret;
+
+	usize = refcache_copy_args(&c, sizeof(c), REFCACHE_GC_COLLECT_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (c.flags || c.reserved || c.generation >= REFCACHE_GC_GENERATIONS)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	ret = refcache_gc_collect_locked(heap, c.generation, REFCACHE_GC_REASON_EXPLICIT, &c);
+	refcache_heap_unlock(heap);
+	if (ret)
+		return ret;
+	/* The collection happened: a fault here loses only its report. */
+	return refcache_copy_result(uarg, &c, sizeof(c), usize);
+}
+
+static long refcache_ioc_gc_get(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_gc_info gi;
+	long usize;
+
+	usize = refcache_copy_args(&gi, sizeof(gi), REFCACHE_GC_INFO_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (gi.flags)
+		return -EINVAL;
+	gi.reserved = 0;
+	gi.reserved2 = 0;
+	refcache_heap_lock(heap);
+	gi.enabled = gc->enabled;
+	memcpy(gi.threshold, gc->threshold, sizeof(gi.threshold));
+	memcpy(gi.count, gc->count, sizeof(gi.count));
+	gi.freeze_count = gc->nobjs[REFCACHE_GC_PERMANENT];
+	refcache_heap_unlock(heap);
+	return refcache_copy_result(uarg, &gi, sizeof(gi), usize);
+}
+
+static long refcache_ioc_gc_set(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_gc_set gs;
+	long usize;
+
+	usize = refcache_copy_args(&gs, sizeof(gs), REFCACHE_GC_SET_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (!gs.flags || (gs.flags & ~REFCACHE_GC_SET_FLAGS) || gs.reserved ||
+	    gs.reserved2 || gs.enabled > 1 ||
+	    (!(gs.flags & REFCACHE_GC_SET_ENABLED) && gs.enabled) ||
+	    (!(gs.flags & REFCACHE_GC_SET_THRESHOLD) &&
+	     (gs.threshold[0] || gs.threshold[1] || gs.threshold[2])))
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	if (gs.flags & REFCACHE_GC_SET_ENABLED)
+		gc->enabled = gs.enabled;
+	if (gs.flags & REFCACHE_GC_SET_THRESHOLD)
+		memcpy(gc->threshold, gs.threshold, sizeof(gc->threshold));
+	refcache_heap_unlock(heap);
+	return 0;
+}
+
+static long refcache_ioc_gc_freeze(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_gc_freeze gf;
+	long usize;
+
+	usize = refcache_copy_args(&gf, sizeof(gf), REFCACHE_GC_FREEZE_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (gf.flags & ~REFCACHE_GC_UNFREEZE)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	gf.moved = refcache_gc_freeze_locked(heap, gf.flags & REFCACHE_GC_UNFREEZE);
+	refcache_heap_unlock(heap);
+	return refcache_copy_result(uarg, &gf, sizeof(gf), usize);
+}
+
+static long refcache_ioc_gc_stats(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_gc_stats st;
+	long usize;
+
+	usize = refcache_copy_args(&st, sizeof(st), REFCACHE_GC_STATS_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (st.flags)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	memcpy(st.gen, heap->objs.gc.stats, sizeof(st.gen));
+	refcache_heap_unlock(heap);
+	return refcache_copy_result(uarg, &st, sizeof(st), usize);
+}
+
+static long refcache_ioc_gc_is_tracked(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_handle_op h;
+	struct refcache_obj *obj;
+	long usize;
+	int ret;
+
+	usize = refcache_copy_args(&h, sizeof(h), REFCACHE_HANDLE_OP_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (h.flags || h.reserved || h.slot || h.value || h.result)
+		return -EINVAL;
+	refcache_heap_lock(heap);
+	ret = refcache_handle_lookup_locked(heap, h.handle, false, &obj);
+	if (!ret)
+		h.result = refcache_obj_is_tracked(obj);
+	refcache_heap_unlock(heap);
+	if (ret)
+		return ret;
+	return refcache_copy_result(uarg, &h, sizeof(h), usize);
+}
+
 static long refcache_dispatch(struct refcache_heap *heap, unsigned int cmd,
 			      void __user *uarg)
 {
@@ -571,6 +694,18 @@ static long refcache_dispatch(struct refcache_heap *heap, unsigned int cmd,
 		return refcache_ioc_set_limits(heap, uarg);
 	case REFCACHE_IOC_BASE(REFCACHE_IOC_BATCH):
 		return refcache_ioc_batch(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_COLLECT):
+		return refcache_ioc_gc_collect(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_GET):
+		return refcache_ioc_gc_get(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_SET):
+		return refcache_ioc_gc_set(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_FREEZE):
+		return refcache_ioc_gc_freeze(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_STATS):
+		return refcache_ioc_gc_stats(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_IS_TRACKED):
+		return refcache_ioc_gc_is_tracked(heap, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -609,10 +744,27 @@ static int refcache_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* read(2): the collector's event records (struct refcache_gc_event). */
+static ssize_t refcache_read(struct file *file, char __user *buf, size_t len, loff_t *ppos)
+{
+	return refcache_gc_events_read(file->private_data, buf, len,
+				       file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t refcache_poll(struct file *file, struct poll_table_struct *pt)
+{
+	struct refcache_heap *heap = file->private_data;
+
+	poll_wait(file, &heap->objs.gc.wait, pt);
+	return refcache_gc_events_ready(heap) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
 static const struct file_operations refcache_fops = {
 	.owner		= THIS_MODULE,
 	.open		= refcache_open,
 	.release	= refcache_release,
+	.read		= refcache_read,
+	.poll		= refcache_poll,
 	.unlocked_ioctl	= refcache_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 };

@@ -125,7 +125,11 @@ void refcache_heap_shell_put(struct refcache_heap *heap)
  */
 static void heap_teardown(struct refcache_heap *heap)
 {
-	bool abandon = refcache_objspace_destroy(heap);
+	bool abandon;
+
+	/* No collection may run or be queued from here on. */
+	refcache_gc_shutdown(heap);
+	abandon = refcache_objspace_destroy(heap);
 
 	/* No CPU-hotplug drain may touch the allocator from here on. */
 	mutex_lock(&refcache_heaps_lock);

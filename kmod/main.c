@@ -18,9 +18,12 @@ static int __init refcache_init(void)
 	int ret;
 
 	refcache_limits_init();
-	ret = refcache_alloc_cpuhp_init();
+	ret = refcache_gc_wq_init();
 	if (ret)
 		return ret;
+	ret = refcache_alloc_cpuhp_init();
+	if (ret)
+		goto wq;
 	ret = refcache_procfs_init();
 	if (ret)
 		goto cpuhp;
@@ -34,6 +37,8 @@ procfs:
 	refcache_procfs_exit();
 cpuhp:
 	refcache_alloc_cpuhp_exit();
+wq:
+	refcache_gc_wq_exit();
 	return ret;
 }
 
@@ -43,6 +48,8 @@ static void __exit refcache_exit(void)
 	refcache_procfs_exit();
 	refcache_alloc_cpuhp_exit();
 	refcache_heaps_free_abandoned();
+	/* Every heap is gone, so no collection is queued: this only frees. */
+	refcache_gc_wq_exit();
 	pr_info("unloaded\n");
 }
 

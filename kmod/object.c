@@ -19,19 +19,37 @@
 
 #include "internal.h"
 
+/**
+ * refcache_heap_lock() - take a heap's mutex
+ * @heap: the heap
+ *
+ * Every change to the heap's object graph happens under this mutex, and
+ * the cycle collector holds it for a whole collection.  A kernel cache
+ * whose objects keep references in their payload (reported by its
+ * traverse callback) must change those references only with it held,
+ * so that no collection sees half a change (Documentation/collector.rst).
+ * Inside callbacks refcache already holds it; refcache_obj_put() may be
+ * called with it held.
+ *
+ * Context: process context, sleeps.
+ */
 void refcache_heap_lock(struct refcache_heap *heap)
 {
 	mutex_lock(&heap->objs.lock);
 	WRITE_ONCE(heap->objs.locker, current);
 }
-EXPORT_SYMBOL_IF_KUNIT(refcache_heap_lock);
+EXPORT_SYMBOL_NS_GPL(refcache_heap_lock, REFCACHE_NS);
 
+/**
+ * refcache_heap_unlock() - release a heap's mutex
+ * @heap: the heap, locked by the caller
+ */
 void refcache_heap_unlock(struct refcache_heap *heap)
 {
 	WRITE_ONCE(heap->objs.locker, NULL);
 	mutex_unlock(&heap->objs.lock);
 }
-EXPORT_SYMBOL_IF_KUNIT(refcache_heap_unlock);
+EXPORT_SYMBOL_NS_GPL(refcache_heap_unlock, REFCACHE_NS);
 
 static bool heap_locked_by_me(struct refcache_heap *heap)
 {
@@ -45,10 +63,10 @@ void refcache_objspace_init(struct refcache_heap *heap)
 	mutex_init(&os->lock);
 	INIT_LIST_HEAD(&os->caches);
 	xa_init_flags(&os->cache_ids, XA_FLAGS_ALLOC1);
-	INIT_LIST_HEAD(&os->tracked);
 	INIT_LIST_HEAD(&os->untracked);
 	INIT_LIST_HEAD(&os->release);
 	os->tag = (heap->id % 0xffff) + 1;
+	refcache_gc_init(heap);
 }
 
 static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj)
@@ -61,11 +79,25 @@ static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj
 	refcache_free(heap, obj);
 }
 
-/* A kernel cache's clear callback: drop the references in the payload. */
+/* The lists live objects of a heap are on: the generations, then untracked. */
+#define OBJ_NLISTS	(REFCACHE_GC_LISTS + 1)
+
+static struct list_head *obj_list(struct refcache_objspace *os, int i)
+{
+	return i < REFCACHE_GC_LISTS ? &os->gc.gen[i] : &os->untracked;
+}
+
+/*
+ * A kernel cache's clear callback: drop the references in the payload.
+ * Once only: the collector may have run it already.
+ */
 static void obj_clear_payload(struct refcache_obj *obj)
 {
-	if (obj->cache->ops && obj->cache->ops->clear)
+	if (obj->cache->ops && obj->cache->ops->clear &&
+	    !(obj->flags & REFCACHE_OBJ_CLEARED)) {
+		obj->flags |= REFCACHE_OBJ_CLEARED;
 		obj->cache->ops->clear(obj);
+	}
 }
 
 /* The release callback, then the memory back to the heap. */
@@ -88,6 +120,8 @@ static void obj_release_locked(struct refcache_heap *heap, struct refcache_obj *
 	u32 i;
 
 	lockdep_assert_held(&os->lock);
+	if (obj->cache->flags & REFCACHE_CACHE_TRACKED)
+		refcache_gc_untrack_locked(heap, obj);
 	list_move_tail(&obj->node, &os->release);
 	if (os->releasing)
 		return;
@@ -149,8 +183,10 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	refcount_set(&obj->ref, 1);
 	obj->cache = cache;
 	INIT_HLIST_HEAD(&obj->weak);
-	list_add_tail(&obj->node, cache->flags & REFCACHE_CACHE_TRACKED ?
-		      &os->tracked : &os->untracked);
+	if (cache->flags & REFCACHE_CACHE_TRACKED)
+		refcache_gc_track_locked(heap, obj);
+	else
+		list_add_tail(&obj->node, &os->untracked);
 	cache->active++;
 	cache->total++;
 	os->objects++;
@@ -281,14 +317,13 @@ static void visit_internal(struct refcache_obj *child, void *arg)
 static unsigned long external_refs_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
-	struct list_head *lists[] = { &os->tracked, &os->untracked };
 	unsigned long internal = 0, external = 0, n = 0;
 	struct refcache_obj *obj;
 	int i;
 	u32 j;
 
-	for (i = 0; i < ARRAY_SIZE(lists); i++) {
-		list_for_each_entry(obj, lists[i], node) {
+	for (i = 0; i < OBJ_NLISTS; i++) {
+		list_for_each_entry(obj, obj_list(os, i), node) {
 			if (!(++n & 1023))
 				cond_resched();
 			for (j = 0; j < obj->cache->nslots; j++)
@@ -297,8 +332,8 @@ static unsigned long external_refs_locked(struct refcache_heap *heap)
 				obj->cache->ops->traverse(obj, visit_internal, &internal);
 		}
 	}
-	for (i = 0; i < ARRAY_SIZE(lists); i++) {
-		list_for_each_entry(obj, lists[i], node) {
+	for (i = 0; i < OBJ_NLISTS; i++) {
+		list_for_each_entry(obj, obj_list(os, i), node) {
 			int c = atomic_read(&obj->ref.refs);
 
 			if (c > 0 && refcount_read(&obj->ref) != REFCOUNT_SATURATED)
@@ -312,7 +347,6 @@ static unsigned long external_refs_locked(struct refcache_heap *heap)
 static void objspace_free_all_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
-	struct list_head *lists[] = { &os->tracked, &os->untracked };
 	struct refcache_cache *cache, *tmp;
 	struct refcache_obj *obj;
 	unsigned long freed = 0;
@@ -322,16 +356,18 @@ static void objspace_free_all_locked(struct refcache_heap *heap)
 	 * Two passes: a clear callback may put objects of the same cycle,
 	 * which must all still be there when it does (puts are ignored now).
 	 */
-	for (i = 0; i < ARRAY_SIZE(lists); i++) {
-		list_for_each_entry(obj, lists[i], node) {
+	for (i = 0; i < OBJ_NLISTS; i++) {
+		list_for_each_entry(obj, obj_list(os, i), node) {
 			if (!(++freed & 1023))
 				cond_resched();
 			refcache_obj_clear_weak_locked(obj);
 			obj_clear_payload(obj);
 		}
 	}
-	for (i = 0; i < ARRAY_SIZE(lists); i++) {
-		while ((obj = list_first_entry_or_null(lists[i], struct refcache_obj, node))) {
+	for (i = 0; i < OBJ_NLISTS; i++) {
+		struct list_head *list = obj_list(os, i);
+
+		while ((obj = list_first_entry_or_null(list, struct refcache_obj, node))) {
 			if (!(++freed & 1023))
 				cond_resched();
 			list_del_init(&obj->node);

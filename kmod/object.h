@@ -15,6 +15,7 @@
 
 #include <linux/refcache.h>
 
+#include "gc.h"
 #include "refcache.h"
 
 /**
@@ -77,7 +78,8 @@ struct refcache_obj {
  * @htab:        handle table: index -> slot (handle.c)
  * @htab_size:   entries in @htab (index 0 is never used)
  * @htab_free:   first free index, 0 when none
- * @tracked:     objects of tracked caches (the collector's)
+ * @gc:          the collector, with the generation lists that hold the
+ *               objects of tracked caches (gc.h)
  * @untracked:   all other objects
  * @release:     objects whose count reached zero, waiting to be freed
  * @releasing:   a release loop is running (under @lock)
@@ -99,7 +101,7 @@ struct refcache_objspace {
 	struct refcache_hslot *htab;
 	u32 htab_size;
 	u32 htab_free;
-	struct list_head tracked;
+	struct refcache_gc gc;
 	struct list_head untracked;
 	struct list_head release;
 	bool releasing;
@@ -117,8 +119,6 @@ struct refcache_objspace {
 void refcache_objspace_init(struct refcache_heap *heap);
 bool refcache_objspace_destroy(struct refcache_heap *heap);
 void refcache_objspace_free_abandoned(struct refcache_heap *heap);
-void refcache_heap_lock(struct refcache_heap *heap);
-void refcache_heap_unlock(struct refcache_heap *heap);
 void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp);
 struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,

@@ -155,6 +155,30 @@ static int refcache_caches_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+static void gc_show_heap(struct seq_file *m, struct refcache_heap *heap, void *arg)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	int g;
+
+	for (g = 0; g < REFCACHE_GC_GENERATIONS; g++) {
+		const struct refcache_gc_gen_stats *st = &gc->stats[g];
+
+		seq_printf(m, "%6llu %3d %8llu %9u %9llu %11llu %10llu %13llu %14llu %12llu %7d %6llu\n",
+			   heap->id, g, gc->count[g], gc->threshold[g], gc->nobjs[g],
+			   st->collections, st->collected, st->uncollectable,
+			   st->pause_total_ns, st->pause_max_ns, gc->enabled,
+			   gc->nobjs[REFCACHE_GC_PERMANENT]);
+	}
+}
+
+/* The collector of every heap the reader may see: a line per generation. */
+static int refcache_gc_show(struct seq_file *m, void *v)
+{
+	seq_puts(m, "#  heap gen    count threshold   objects collections  collected uncollectable pause_total_ns pause_max_ns enabled frozen\n");
+	walk_visible_heaps(m, &(struct heap_walk){ gc_show_heap, NULL });
+	return 0;
+}
+
 /* What each user's heaps hold against the user's budget. */
 static int refcache_users_file_show(struct seq_file *m, void *v)
 {
@@ -174,7 +198,8 @@ int refcache_procfs_init(void)
 	    !proc_create_single("caches", 0444, refcache_proc_dir,
 				refcache_caches_show) ||
 	    !proc_create_single("users", 0444, refcache_proc_dir,
-				refcache_users_file_show)) {
+				refcache_users_file_show) ||
+	    !proc_create_single("gc", 0444, refcache_proc_dir, refcache_gc_show)) {
 		proc_remove(refcache_proc_dir);
 		return -ENOMEM;
 	}

@@ -152,4 +152,42 @@ int refcache_obj_store(struct refcache_obj *obj, unsigned int slot,
 		       struct refcache_obj *value);
 struct refcache_obj *refcache_obj_load(struct refcache_obj *obj, unsigned int slot);
 
+/*
+ * The cycle collector (Documentation/collector.rst): CPython's gc module
+ * for one heap.  Kernel caches that keep references in their payload may
+ * change them only with the heap's lock held (refcache_heap_lock()), so
+ * that no collection sees half a change.
+ */
+struct refcache_gc_gen_stats;
+
+/**
+ * struct refcache_gc_result - what a collection found
+ * @unreachable:   unreachable objects found (gc.collect()'s value)
+ * @collected:     of those, freed
+ * @uncollectable: of those, left alive (see refcache_gc_collect())
+ */
+struct refcache_gc_result {
+	u64 unreachable;
+	u64 collected;
+	u64 uncollectable;
+};
+
+void refcache_heap_lock(struct refcache_heap *heap);
+void refcache_heap_unlock(struct refcache_heap *heap);
+int refcache_gc_collect(struct refcache_heap *heap, unsigned int generation,
+			struct refcache_gc_result *res);
+void refcache_gc_enable(struct refcache_heap *heap, bool on);
+bool refcache_gc_isenabled(struct refcache_heap *heap);
+void refcache_gc_set_threshold(struct refcache_heap *heap, u32 t0, u32 t1, u32 t2);
+void refcache_gc_get_threshold(struct refcache_heap *heap, u32 t[3]);
+void refcache_gc_get_count(struct refcache_heap *heap, u64 c[3]);
+u64 refcache_gc_freeze(struct refcache_heap *heap);
+u64 refcache_gc_unfreeze(struct refcache_heap *heap);
+u64 refcache_gc_get_freeze_count(struct refcache_heap *heap);
+void refcache_gc_get_stats(struct refcache_heap *heap, struct refcache_gc_gen_stats *st);
+u64 refcache_gc_collections(struct refcache_heap *heap, unsigned int gen);
+void refcache_gc_flush(struct refcache_heap *heap);
+bool refcache_obj_is_tracked(const struct refcache_obj *obj);
+int refcache_obj_generation(const struct refcache_obj *obj);
+
 #endif /* _REFCACHE_H */

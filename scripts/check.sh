@@ -83,9 +83,12 @@ checkpatch() {
 	# compat.h holds the version checks (and no-op shims) checkpatch dislikes.
 	perl "$cp" --no-tree --strict --terse --show-types \
 		--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON,MACRO_ARG_UNUSED -f kmod/compat.h &&
+	# TRACE_EVENT's layout is the tracing subsystem's, not checkpatch's.
+	perl "$cp" --no-tree --strict --terse --show-types \
+		--ignore PARENTHESIS_ALIGNMENT,OPEN_ENDED_LINE -f kmod/trace.h &&
 	perl "$cp" --no-tree --strict --terse --show-types -f \
 		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c tests/inject/*.c |
-			grep -v -e '\.mod\.c$' -e compat.h)
+			grep -v -e '\.mod\.c$' -e compat.h -e trace.h)
 }
 step checkpatch_strict checkpatch
 

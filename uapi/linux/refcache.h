@@ -27,11 +27,12 @@
 #include <linux/types.h>
 
 #define REFCACHE_ABI_MAJOR	1
-#define REFCACHE_ABI_MINOR	1
+#define REFCACHE_ABI_MINOR	2
 
 /* Feature bits reported by REFCACHE_IOC_VERSION. */
 #define REFCACHE_FEATURE_HEAP	_BITULL(0)	/* one heap per open file */
 #define REFCACHE_FEATURE_OBJECTS	_BITULL(1)	/* caches, objects, handles, batch */
+#define REFCACHE_FEATURE_GC	_BITULL(2)	/* cycle collector, events on read() (ABI 1.2) */
 
 #define REFCACHE_IOC_MAGIC	0xB9
 
@@ -335,5 +336,187 @@ struct refcache_batch {
 #define REFCACHE_IOC_HEAP_INFO		_IOWR(REFCACHE_IOC_MAGIC, 0x0d, struct refcache_heap_info)
 #define REFCACHE_IOC_SET_LIMITS		_IOW(REFCACHE_IOC_MAGIC, 0x0e, struct refcache_heap_limits)
 #define REFCACHE_IOC_BATCH		_IOWR(REFCACHE_IOC_MAGIC, 0x0f, struct refcache_batch)
+
+/*
+ * The cycle collector (ABI 1.2; Documentation/collector.rst).  CPython's
+ * generational collector, per heap: objects of tracked caches live in
+ * generation 0, 1 or 2, or in the permanent generation once frozen.
+ */
+#define REFCACHE_GC_GENERATIONS		3
+
+/**
+ * struct refcache_gc_collect - REFCACHE_IOC_GC_COLLECT, as gc.collect()
+ * @size:          sizeof(struct refcache_gc_collect)
+ * @flags:         must be 0
+ * @generation:    in: collect generations 0..@generation (0, 1 or 2)
+ * @reserved:      must be zero
+ * @unreachable:   out: unreachable objects found (what gc.collect() returns):
+ *                 @collected + @uncollectable
+ * @collected:     out: objects freed
+ * @uncollectable: out: unreachable objects that could not be freed (kernel
+ *                 caches with a traverse callback but no clear callback)
+ *
+ * Runs in the caller, whether or not automatic collection is enabled.
+ * -EINVAL for a generation above 2.
+ */
+struct refcache_gc_collect {
+	__u32 size;
+	__u32 flags;
+	__u32 generation;
+	__u32 reserved;
+	__u64 unreachable;
+	__u64 collected;
+	__u64 uncollectable;
+};
+
+#define REFCACHE_GC_COLLECT_SIZE_VER0	40
+
+/**
+ * struct refcache_gc_info - REFCACHE_IOC_GC_GET: the collector's state
+ * @size:         sizeof(struct refcache_gc_info)
+ * @flags:        must be 0
+ * @enabled:      out: 1 if automatic collection is enabled (gc.isenabled())
+ * @reserved:     out: zero
+ * @threshold:    out: gc.get_threshold()
+ * @reserved2:    out: zero
+ * @count:        out: gc.get_count(): tracked allocations minus
+ *                deallocations since the last collection (generation 0),
+ *                collections of the next younger generation since the
+ *                last collection of this one (1 and 2)
+ * @freeze_count: out: objects in the permanent generation
+ *                (gc.get_freeze_count())
+ */
+struct refcache_gc_info {
+	__u32 size;
+	__u32 flags;
+	__u32 enabled;
+	__u32 reserved;
+	__u32 threshold[REFCACHE_GC_GENERATIONS];
+	__u32 reserved2;
+	__u64 count[REFCACHE_GC_GENERATIONS];
+	__u64 freeze_count;
+};
+
+#define REFCACHE_GC_INFO_SIZE_VER0	64
+
+/* struct refcache_gc_set.flags: what to change */
+#define REFCACHE_GC_SET_ENABLED		_BITUL(0)	/* gc.enable() / gc.disable() */
+#define REFCACHE_GC_SET_THRESHOLD	_BITUL(1)	/* gc.set_threshold() */
+#define REFCACHE_GC_SET_FLAGS		(REFCACHE_GC_SET_ENABLED | REFCACHE_GC_SET_THRESHOLD)
+
+/**
+ * struct refcache_gc_set - REFCACHE_IOC_GC_SET
+ * @size:      sizeof(struct refcache_gc_set)
+ * @flags:     REFCACHE_GC_SET_*; at least one
+ * @enabled:   with REFCACHE_GC_SET_ENABLED: 0 or 1
+ * @reserved:  must be zero
+ * @threshold: with REFCACHE_GC_SET_THRESHOLD: the three thresholds; a
+ *             threshold[0] of 0 disables automatic collection, as in CPython
+ * @reserved2: must be zero
+ */
+struct refcache_gc_set {
+	__u32 size;
+	__u32 flags;
+	__u32 enabled;
+	__u32 reserved;
+	__u32 threshold[REFCACHE_GC_GENERATIONS];
+	__u32 reserved2;
+};
+
+#define REFCACHE_GC_SET_SIZE_VER0	32
+
+/* struct refcache_gc_freeze.flags */
+#define REFCACHE_GC_UNFREEZE		_BITUL(0)	/* gc.unfreeze() instead */
+
+/**
+ * struct refcache_gc_freeze - REFCACHE_IOC_GC_FREEZE: gc.freeze()
+ * @size:     sizeof(struct refcache_gc_freeze)
+ * @flags:    0 to freeze, REFCACHE_GC_UNFREEZE to unfreeze
+ * @moved:    out: objects moved (into the permanent generation, or out of
+ *            it into generation 2)
+ */
+struct refcache_gc_freeze {
+	__u32 size;
+	__u32 flags;
+	__u64 moved;
+};
+
+#define REFCACHE_GC_FREEZE_SIZE_VER0	16
+
+/**
+ * struct refcache_gc_gen_stats - one generation of gc.get_stats()
+ * @collections:    collections of this generation
+ * @collected:      objects they freed
+ * @uncollectable:  unreachable objects they could not free
+ * @candidates:     objects they examined
+ * @pause_total_ns: time spent in them, with the heap locked
+ * @pause_max_ns:   the longest of them
+ */
+struct refcache_gc_gen_stats {
+	__u64 collections;
+	__u64 collected;
+	__u64 uncollectable;
+	__u64 candidates;
+	__u64 pause_total_ns;
+	__u64 pause_max_ns;
+};
+
+/**
+ * struct refcache_gc_stats - REFCACHE_IOC_GC_STATS
+ * @size:  sizeof(struct refcache_gc_stats)
+ * @flags: must be 0
+ * @gen:   out: per generation
+ */
+struct refcache_gc_stats {
+	__u32 size;
+	__u32 flags;
+	struct refcache_gc_gen_stats gen[REFCACHE_GC_GENERATIONS];
+};
+
+#define REFCACHE_GC_STATS_SIZE_VER0	152
+
+/* struct refcache_gc_event.reason */
+#define REFCACHE_GC_REASON_AUTO		1	/* thresholds, on the workqueue */
+#define REFCACHE_GC_REASON_EXPLICIT	2	/* REFCACHE_IOC_GC_COLLECT */
+
+/**
+ * struct refcache_gc_event - one record read() returns from a heap's fd
+ * @size:          sizeof(struct refcache_gc_event)
+ * @generation:    the oldest generation collected
+ * @reason:        REFCACHE_GC_REASON_*
+ * @dropped:       records lost to a full queue just before this one
+ * @seq:           1 for the heap's first collection, then counting up
+ * @candidates:    objects examined
+ * @collected:     objects freed
+ * @uncollectable: unreachable objects not freed
+ * @duration_ns:   the pause, with the heap locked
+ *
+ * After each collection the heap's file becomes readable (poll()); read()
+ * returns as many whole records as fit in its buffer (-EINVAL for a
+ * buffer smaller than one record; -EAGAIN on an empty queue with
+ * O_NONBLOCK, else it waits).  The queue holds REFCACHE_GC_EVENTS_MAX
+ * records; older ones are dropped and counted in the next record.
+ */
+struct refcache_gc_event {
+	__u32 size;
+	__u32 generation;
+	__u32 reason;
+	__u32 dropped;
+	__u64 seq;
+	__u64 candidates;
+	__u64 collected;
+	__u64 uncollectable;
+	__u64 duration_ns;
+};
+
+#define REFCACHE_GC_EVENTS_MAX		64
+
+#define REFCACHE_IOC_GC_COLLECT		_IOWR(REFCACHE_IOC_MAGIC, 0x10, struct refcache_gc_collect)
+#define REFCACHE_IOC_GC_GET		_IOWR(REFCACHE_IOC_MAGIC, 0x11, struct refcache_gc_info)
+#define REFCACHE_IOC_GC_SET		_IOW(REFCACHE_IOC_MAGIC, 0x12, struct refcache_gc_set)
+#define REFCACHE_IOC_GC_FREEZE		_IOWR(REFCACHE_IOC_MAGIC, 0x13, struct refcache_gc_freeze)
+#define REFCACHE_IOC_GC_STATS		_IOWR(REFCACHE_IOC_MAGIC, 0x14, struct refcache_gc_stats)
+/* struct refcache_handle_op: @handle in, @result out: 1 if tracked, else 0 */
+#define REFCACHE_IOC_GC_IS_TRACKED	_IOWR(REFCACHE_IOC_MAGIC, 0x15, struct refcache_handle_op)
 
 #endif /* _UAPI_LINUX_REFCACHE_H */

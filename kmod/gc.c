@@ -1,0 +1,851 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The cycle collector: CPython's generational collector (Python/gc.c as
+ * in 3.13), one per heap.
+ *
+ * Objects of tracked caches sit on their heap's generation lists.  A
+ * collection of generation N takes generations 0..N and runs trial
+ * deletion over them: copy each count into gc_refs, subtract every
+ * reference that starts inside the set, and what keeps gc_refs > 0 is
+ * reachable from outside, as is everything it reaches; the rest is
+ * garbage.  Weak handles to the garbage are cleared, then its references
+ * are dropped (slots emptied, clear callbacks run) and the ordinary
+ * release path frees it.
+ *
+ * The whole collection holds the heap's mutex.  Every way to make or
+ * drop a reference between two objects of a heap, or to turn a weak or
+ * payload reference into a strong one, runs under that mutex, so the
+ * graph the collector reads cannot change behind its back: the class of
+ * bug behind net/unix/garbage.c's CVEs.  What may change without the
+ * mutex is only the count of an object someone outside the heap holds a
+ * reference to (refcache_obj_get() and refcache_obj_put() need no lock),
+ * and such an object is reachable whatever its count does, because that
+ * holder's reference is in the count the collector copied.  A count that
+ * reached zero belongs to a put waiting for the mutex: that object is
+ * left out of the collection and freed by its putter.  Documentation/
+ * collector.rst has the full protocol.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ktime.h>
+#include <linux/moduleparam.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "internal.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+static unsigned int gc_threshold0 = 2000;
+module_param(gc_threshold0, uint, 0644);
+MODULE_PARM_DESC(gc_threshold0, "Generation 0 threshold of new heaps (default 2000; 0 disables automatic collection)");
+
+static unsigned int gc_threshold1 = 10;
+module_param(gc_threshold1, uint, 0644);
+MODULE_PARM_DESC(gc_threshold1, "Generation 1 threshold of new heaps (default 10)");
+
+static unsigned int gc_threshold2 = 10;
+module_param(gc_threshold2, uint, 0644);
+MODULE_PARM_DESC(gc_threshold2, "Generation 2 threshold of new heaps (default 10)");
+
+static bool gc_enabled = true;
+module_param(gc_enabled, bool, 0644);
+MODULE_PARM_DESC(gc_enabled, "Automatic collection on in new heaps (default 1)");
+
+/* Automatic collections: one work item per heap, never in the caller. */
+static struct workqueue_struct *refcache_gc_wq;
+
+static inline unsigned int obj_gen(const struct refcache_obj *obj)
+{
+	return obj->flags & REFCACHE_OBJ_GEN_MASK;
+}
+
+static inline void obj_set_gen(struct refcache_obj *obj, unsigned int gen)
+{
+	obj->flags = (obj->flags & ~REFCACHE_OBJ_GEN_MASK) | gen;
+}
+
+static inline u32 gc_refs(const struct refcache_obj *obj)
+{
+	return obj->flags >> REFCACHE_OBJ_REFS_SHIFT;
+}
+
+static inline void set_gc_refs(struct refcache_obj *obj, u32 refs)
+{
+	obj->flags = (obj->flags & ((1U << REFCACHE_OBJ_REFS_SHIFT) - 1)) |
+		     (refs << REFCACHE_OBJ_REFS_SHIFT);
+}
+
+static inline bool obj_tracked(const struct refcache_obj *obj)
+{
+	return obj->cache->flags & REFCACHE_CACHE_TRACKED;
+}
+
+static void gc_work_fn(struct work_struct *work);
+
+void refcache_gc_init(struct refcache_heap *heap)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	int i;
+
+	for (i = 0; i < REFCACHE_GC_LISTS; i++)
+		INIT_LIST_HEAD(&gc->gen[i]);
+	gc->threshold[0] = READ_ONCE(gc_threshold0);
+	gc->threshold[1] = READ_ONCE(gc_threshold1);
+	gc->threshold[2] = READ_ONCE(gc_threshold2);
+	gc->enabled = READ_ONCE(gc_enabled);
+	init_waitqueue_head(&gc->wait);
+	INIT_WORK(&gc->work, gc_work_fn);
+}
+
+/*
+ * The heap's last owner is gone: no automatic collection may start, and
+ * one queued or running is cancelled or waited for before anything of
+ * the heap is freed.  A queued work item holds a reference to the
+ * heap's shell, given back here if the item never ran.
+ */
+void refcache_gc_shutdown(struct refcache_heap *heap)
+{
+	refcache_heap_lock(heap);
+	heap->objs.gc.shutdown = true;
+	refcache_heap_unlock(heap);
+	if (cancel_work_sync(&heap->objs.gc.work))
+		refcache_heap_shell_put(heap);
+}
+
+/* Does an allocation past the threshold call for a collection? (CPython's _PyObject_GC_Link) */
+static bool gc_due(const struct refcache_gc *gc)
+{
+	return gc->enabled && gc->threshold[0] && gc->count[0] > gc->threshold[0] &&
+	       !gc->shutdown;
+}
+
+static void gc_queue(struct refcache_heap *heap)
+{
+	if (work_pending(&heap->objs.gc.work) || !kref_get_unless_zero(&heap->ref))
+		return;
+	if (!queue_work(refcache_gc_wq, &heap->objs.gc.work))
+		refcache_heap_shell_put(heap);
+}
+
+/* A new object of a tracked cache: generation 0, and maybe a collection. */
+void refcache_gc_track_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+
+	obj->flags = 0;
+	list_add_tail(&obj->node, &gc->gen[0]);
+	gc->nobjs[0]++;
+	gc->count[0]++;
+	if (gc_due(gc))
+		gc_queue(heap);
+}
+
+/* The object is leaving its generation list for good (it is dying). */
+void refcache_gc_untrack_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+
+	gc->nobjs[obj_gen(obj)]--;
+	if (gc->count[0])
+		gc->count[0]--;
+}
+
+/* Move a whole list into generation @gen, setting each object's generation. */
+static void gc_merge_into(struct refcache_gc *gc, struct list_head *from, u64 n,
+			  unsigned int gen)
+{
+	struct refcache_obj *obj;
+	unsigned long i = 0;
+
+	list_for_each_entry(obj, from, node) {
+		obj->flags &= ~(REFCACHE_OBJ_GEN_MASK | REFCACHE_OBJ_COLLECTING |
+				REFCACHE_OBJ_UNREACHABLE | (REFCACHE_OBJ_REFS_MAX <<
+							    REFCACHE_OBJ_REFS_SHIFT));
+		obj->flags |= gen;
+		if (!(++i & 1023))
+			cond_resched();
+	}
+	list_splice_tail_init(from, &gc->gen[gen]);
+	gc->nobjs[gen] += n;
+}
+
+/* ---- trial deletion ------------------------------------------------- */
+
+struct gc_scan {
+	struct refcache_heap *heap;
+	struct list_head *young;
+};
+
+/* Call @visit on every object @obj holds a strong reference to. */
+static void obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg)
+{
+	const struct refcache_type_ops *ops = obj->cache->ops;
+	u32 i;
+
+	for (i = 0; i < obj->cache->nslots; i++)
+		if (obj->slots[i])
+			visit(obj->slots[i], arg);
+	if (ops && ops->traverse)
+		ops->traverse(obj, visit, arg);
+}
+
+/* An object of the set being collected, of this heap? */
+static bool in_set(const struct refcache_obj *child, const struct gc_scan *s)
+{
+	return child && (child->flags & REFCACHE_OBJ_COLLECTING) &&
+	       child->cache->heap == s->heap;
+}
+
+/* CPython's update_refs(): gc_refs = count; dying objects leave the set. */
+static u64 update_refs(struct list_head *young, struct list_head *dying)
+{
+	struct refcache_obj *obj, *tmp;
+	unsigned long i = 0;
+	u64 n = 0;
+
+	list_for_each_entry_safe(obj, tmp, young, node) {
+		unsigned int c = refcount_read(&obj->ref);
+
+		if (!(++i & 1023))
+			cond_resched();
+		if (!c) {
+			/* Its putter waits for our lock and will free it. */
+			list_move_tail(&obj->node, dying);
+			continue;
+		}
+		/* A saturated or huge count is reachable for good. */
+		set_gc_refs(obj, min_t(unsigned int, c, REFCACHE_OBJ_REFS_MAX));
+		obj->flags |= REFCACHE_OBJ_COLLECTING;
+		n++;
+	}
+	return n;
+}
+
+static void visit_decref(struct refcache_obj *child, void *arg)
+{
+	u32 refs;
+
+	if (!in_set(child, arg))
+		return;
+	refs = gc_refs(child);
+	/* REFS_MAX stands for "more than we can count": never reaches 0. */
+	if (refs && refs != REFCACHE_OBJ_REFS_MAX)
+		set_gc_refs(child, refs - 1);
+}
+
+/* CPython's subtract_refs(): take away references from inside the set. */
+static void subtract_refs(struct list_head *young, struct gc_scan *s)
+{
+	struct refcache_obj *obj;
+	unsigned long i = 0;
+
+	list_for_each_entry(obj, young, node) {
+		obj_traverse(obj, visit_decref, s);
+		if (!(++i & 1023))
+			cond_resched();
+	}
+}
+
+struct reach_arg {
+	struct gc_scan *s;
+	struct list_head *young;
+};
+
+static void visit_reachable(struct refcache_obj *child, void *arg)
+{
+	struct reach_arg *ra = arg;
+
+	if (!in_set(child, ra->s))
+		return;
+	if (child->flags & REFCACHE_OBJ_UNREACHABLE) {
+		/* Thought unreachable, but reached: back to be scanned. */
+		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
+		set_gc_refs(child, 1);
+		list_move_tail(&child->node, ra->young);
+	} else if (!gc_refs(child)) {
+		/* Not scanned yet: it will be, as reachable. */
+		set_gc_refs(child, 1);
+	}
+}
+
+/*
+ * CPython's move_unreachable(): walk the set in order; an object with
+ * gc_refs > 0 is reachable and marks what it references; one with 0 is
+ * moved to @unreachable for now, and back if something reachable
+ * references it later in the walk.
+ */
+static void move_unreachable(struct list_head *young, struct list_head *unreachable,
+			     struct gc_scan *s)
+{
+	struct reach_arg ra = { .s = s, .young = young };
+	struct refcache_obj *obj, *next;
+	unsigned long i = 0;
+
+	obj = list_first_entry(young, struct refcache_obj, node);
+	while (&obj->node != young) {
+		next = list_next_entry(obj, node);
+		if (gc_refs(obj)) {
+			obj_traverse(obj, visit_reachable, &ra);
+			/* Children may have been appended: recompute the successor. */
+			next = list_next_entry(obj, node);
+		} else {
+			obj->flags |= REFCACHE_OBJ_UNREACHABLE;
+			list_move_tail(&obj->node, unreachable);
+		}
+		obj = next;
+		if (!(++i & 1023))
+			cond_resched();
+	}
+}
+
+/* Can the collector drop this object's references? */
+static bool obj_clearable(const struct refcache_obj *obj)
+{
+	const struct refcache_type_ops *ops = obj->cache->ops;
+
+	return !ops || !ops->traverse || ops->clear;
+}
+
+static void visit_finalizer_reachable(struct refcache_obj *child, void *arg)
+{
+	struct list_head *uncollectable = arg;
+
+	if (child && (child->flags & REFCACHE_OBJ_UNREACHABLE)) {
+		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
+		list_move_tail(&child->node, uncollectable);
+	}
+}
+
+/*
+ * CPython's move_legacy_finalizers() and move_legacy_finalizer_reachable():
+ * garbage whose references cannot be dropped (a kernel cache with a
+ * traverse callback but no clear), and all it references, is left alone.
+ */
+static u64 move_uncollectable(struct list_head *unreachable, struct list_head *uncollectable)
+{
+	struct refcache_obj *obj, *tmp;
+	u64 n = 0;
+
+	list_for_each_entry_safe(obj, tmp, unreachable, node) {
+		if (!obj_clearable(obj)) {
+			obj->flags &= ~REFCACHE_OBJ_UNREACHABLE;
+			list_move_tail(&obj->node, uncollectable);
+		}
+	}
+	/* The list grows while we walk it: everything reached joins. */
+	list_for_each_entry(obj, uncollectable, node) {
+		obj_traverse(obj, visit_finalizer_reachable, uncollectable);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * CPython's delete_garbage(): with a reference of our own on each object
+ * so none is freed while we work, drop the references the garbage holds
+ * (slots, then the clear callback), then our own: the last put of each
+ * frees it through the ordinary release path.  Returns how many were
+ * freed; any that a clear callback kept alive go to generation 2.
+ */
+static u64 delete_garbage(struct refcache_heap *heap, struct list_head *unreachable)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_obj *obj, *child;
+	unsigned long i = 0;
+	u64 freed = 0;
+	u32 j;
+
+	list_for_each_entry(obj, unreachable, node) {
+		refcount_inc(&obj->ref);
+		refcache_obj_clear_weak_locked(obj);
+	}
+	list_for_each_entry(obj, unreachable, node) {
+		for (j = 0; j < obj->cache->nslots; j++) {
+			child = obj->slots[j];
+			obj->slots[j] = NULL;
+			if (child)
+				refcache_obj_put_locked(heap, child);
+		}
+		if (obj->cache->ops && obj->cache->ops->clear) {
+			obj->flags |= REFCACHE_OBJ_CLEARED;
+			obj->cache->ops->clear(obj);
+		}
+		if (!(++i & 1023))
+			cond_resched();
+	}
+	while ((obj = list_first_entry_or_null(unreachable, struct refcache_obj, node))) {
+		if (refcount_read(&obj->ref) == 1) {
+			/* Ours is the last: the release path unlinks and frees it. */
+			list_del_init(&obj->node);
+			gc->nobjs[obj_gen(obj)]++;	/* untrack undoes it */
+			refcache_obj_put_locked(heap, obj);
+			freed++;
+		} else {
+			obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
+			obj_set_gen(obj, REFCACHE_GC_GENERATIONS - 1);
+			list_move_tail(&obj->node, &gc->gen[REFCACHE_GC_GENERATIONS - 1]);
+			gc->nobjs[REFCACHE_GC_GENERATIONS - 1]++;
+			refcache_obj_put_locked(heap, obj);
+		}
+	}
+	return freed;
+}
+
+static void gc_event_queue(struct refcache_gc *gc, const struct refcache_gc_event *ev)
+{
+	u32 tail;
+
+	if (gc->ev_count == REFCACHE_GC_EVENTS_MAX) {
+		gc->ev_head = (gc->ev_head + 1) % REFCACHE_GC_EVENTS_MAX;
+		gc->ev_count--;
+		gc->ev_dropped++;
+	}
+	tail = (gc->ev_head + gc->ev_count) % REFCACHE_GC_EVENTS_MAX;
+	gc->events[tail] = *ev;
+	gc->events[tail].dropped = gc->ev_dropped;
+	gc->ev_dropped = 0;
+	WRITE_ONCE(gc->ev_count, gc->ev_count + 1);
+	wake_up_interruptible_poll(&gc->wait, EPOLLIN | EPOLLRDNORM);
+}
+
+/**
+ * refcache_gc_collect_locked() - collect generations 0..@generation
+ * @heap:       the heap, locked by the caller
+ * @generation: the oldest generation to collect, 0..2
+ * @reason:     REFCACHE_GC_REASON_*
+ * @res:        out: what was found and freed; may be NULL
+ *
+ * Return: 0, or -EINVAL for a bad generation.
+ */
+int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generation,
+			       unsigned int reason, struct refcache_gc_collect *res)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	LIST_HEAD(unreachable);
+	LIST_HEAD(uncollectable);
+	LIST_HEAD(dying);
+	struct gc_scan s = { .heap = heap };
+	struct refcache_gc_event ev = {};
+	struct refcache_gc_gen_stats *st;
+	u64 candidates, nunreach, nuncoll, freed, survivors;
+	struct list_head *young;
+	unsigned int g, target;
+	ktime_t t0;
+	u64 ns;
+
+	lockdep_assert_held(&heap->objs.lock);
+	if (generation >= REFCACHE_GC_GENERATIONS)
+		return -EINVAL;
+	trace_gc_start(heap->id, generation, reason);
+	t0 = ktime_get();
+
+	/* The younger generations join the one collected (gc_list_merge). */
+	young = &gc->gen[generation];
+	for (g = 0; g < generation; g++) {
+		list_splice_tail_init(&gc->gen[g], young);
+		gc->nobjs[generation] += gc->nobjs[g];
+		gc->nobjs[g] = 0;
+	}
+	s.young = young;
+
+	candidates = update_refs(young, &dying);
+	subtract_refs(young, &s);
+	move_unreachable(young, &unreachable, &s);
+	nunreach = list_count_nodes(&unreachable);
+	nuncoll = move_uncollectable(&unreachable, &uncollectable);
+	/* Whatever is on the lists now left generation @generation. */
+	gc->nobjs[generation] = 0;
+	freed = delete_garbage(heap, &unreachable);
+	nuncoll += nunreach - nuncoll - freed;
+
+	/* Survivors move up a generation (the oldest stays). */
+	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
+	survivors = list_count_nodes(young);
+	gc_merge_into(gc, young, survivors, target);
+	gc_merge_into(gc, &dying, list_count_nodes(&dying), target);
+	gc_merge_into(gc, &uncollectable, list_count_nodes(&uncollectable),
+		      REFCACHE_GC_GENERATIONS - 1);
+
+	/* CPython's bookkeeping after a collection. */
+	if (generation + 1 < REFCACHE_GC_GENERATIONS)
+		gc->count[generation + 1]++;
+	for (g = 0; g <= generation; g++)
+		gc->count[g] = 0;
+	if (generation == REFCACHE_GC_GENERATIONS - 2)
+		gc->long_lived_pending += survivors;
+	if (generation == REFCACHE_GC_GENERATIONS - 1) {
+		gc->long_lived_pending = 0;
+		gc->long_lived_total = gc->nobjs[generation];
+	}
+
+	ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	st = &gc->stats[generation];
+	st->collections++;
+	st->collected += freed;
+	st->uncollectable += nuncoll;
+	st->candidates += candidates;
+	st->pause_total_ns += ns;
+	st->pause_max_ns = max(st->pause_max_ns, ns);
+
+	ev.size = sizeof(ev);
+	ev.generation = generation;
+	ev.reason = reason;
+	ev.seq = ++gc->seq;
+	ev.candidates = candidates;
+	ev.collected = freed;
+	ev.uncollectable = nuncoll;
+	ev.duration_ns = ns;
+	gc_event_queue(gc, &ev);
+	trace_gc_end(heap->id, generation, reason, candidates, freed, nuncoll, ns);
+
+	if (res) {
+		res->unreachable = freed + nuncoll;
+		res->collected = freed;
+		res->uncollectable = nuncoll;
+	}
+	return 0;
+}
+
+/* CPython's gc_collect_generations(): the oldest generation that is due. */
+static void gc_work_fn(struct work_struct *work)
+{
+	struct refcache_gc *gc = container_of(work, struct refcache_gc, work);
+	struct refcache_objspace *os = container_of(gc, struct refcache_objspace, gc);
+	struct refcache_heap *heap = container_of(os, struct refcache_heap, objs);
+	int i;
+
+	refcache_heap_lock(heap);
+	if (!gc->shutdown && !os->dying && gc->enabled && gc->threshold[0]) {
+		for (i = REFCACHE_GC_GENERATIONS - 1; i >= 0; i--) {
+			if (gc->count[i] <= gc->threshold[i])
+				continue;
+			/* The 25% rule: full collections only for enough new long-lived objects. */
+			if (i == REFCACHE_GC_GENERATIONS - 1 &&
+			    gc->long_lived_pending < gc->long_lived_total / 4)
+				continue;
+			refcache_gc_collect_locked(heap, i, REFCACHE_GC_REASON_AUTO, NULL);
+			break;
+		}
+	}
+	refcache_heap_unlock(heap);
+	refcache_heap_shell_put(heap);
+}
+
+/* ---- events on the heap's file -------------------------------------- */
+
+bool refcache_gc_events_ready(struct refcache_heap *heap)
+{
+	return READ_ONCE(heap->objs.gc.ev_count);
+}
+
+/*
+ * read(2) on a heap's file: whole event records, oldest first.  They are
+ * copied out before they are consumed, so a fault loses none.
+ */
+int refcache_gc_events_read(struct refcache_heap *heap, char __user *buf, size_t len,
+			    bool nonblock)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_gc_event *kbuf;
+	u32 n = min_t(size_t, len / sizeof(*kbuf), REFCACHE_GC_EVENTS_MAX);
+	u32 i, got;
+	u64 last;
+	int ret;
+
+	if (!n)
+		return -EINVAL;
+	kbuf = kmalloc_array(n, sizeof(*kbuf), GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	for (;;) {
+		refcache_heap_lock(heap);
+		got = min(n, gc->ev_count);
+		for (i = 0; i < got; i++)
+			kbuf[i] = gc->events[(gc->ev_head + i) % REFCACHE_GC_EVENTS_MAX];
+		refcache_heap_unlock(heap);
+		if (got)
+			break;
+		ret = -EAGAIN;
+		if (nonblock)
+			goto out;
+		ret = wait_event_interruptible(gc->wait, READ_ONCE(gc->ev_count));
+		if (ret)
+			goto out;
+	}
+	ret = -EFAULT;
+	if (copy_to_user(buf, kbuf, got * sizeof(*kbuf)))
+		goto out;
+	/* Consume what was copied, unless another reader took it already. */
+	last = kbuf[got - 1].seq;
+	refcache_heap_lock(heap);
+	while (gc->ev_count && gc->events[gc->ev_head].seq <= last) {
+		gc->ev_head = (gc->ev_head + 1) % REFCACHE_GC_EVENTS_MAX;
+		WRITE_ONCE(gc->ev_count, gc->ev_count - 1);
+	}
+	refcache_heap_unlock(heap);
+	ret = got * sizeof(*kbuf);
+out:
+	kfree(kbuf);
+	return ret;
+}
+
+/* ---- in-kernel API ---------------------------------------------------- */
+
+/**
+ * refcache_gc_collect() - collect a heap's generations 0..@generation
+ * @heap:       the heap
+ * @generation: 0, 1 or 2 (a full collection)
+ * @res:        out: unreachable objects found, freed, and not freeable;
+ *              may be NULL
+ *
+ * Runs in the caller, whether or not automatic collection is enabled.
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: 0, or -EINVAL for a bad generation.
+ */
+int refcache_gc_collect(struct refcache_heap *heap, unsigned int generation,
+			struct refcache_gc_result *res)
+{
+	struct refcache_gc_collect r = {};
+	int ret;
+
+	refcache_heap_lock(heap);
+	ret = refcache_gc_collect_locked(heap, generation, REFCACHE_GC_REASON_EXPLICIT, &r);
+	refcache_heap_unlock(heap);
+	if (res) {
+		res->unreachable = r.unreachable;
+		res->collected = r.collected;
+		res->uncollectable = r.uncollectable;
+	}
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_collect, REFCACHE_NS);
+
+/**
+ * refcache_gc_enable() - turn automatic collection on or off
+ * @heap: the heap
+ * @on:   gc.enable() or gc.disable()
+ */
+void refcache_gc_enable(struct refcache_heap *heap, bool on)
+{
+	refcache_heap_lock(heap);
+	heap->objs.gc.enabled = on;
+	refcache_heap_unlock(heap);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_enable, REFCACHE_NS);
+
+/**
+ * refcache_gc_isenabled() - is automatic collection on?
+ * @heap: the heap
+ *
+ * Return: gc.isenabled().
+ */
+bool refcache_gc_isenabled(struct refcache_heap *heap)
+{
+	return READ_ONCE(heap->objs.gc.enabled);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_isenabled, REFCACHE_NS);
+
+/**
+ * refcache_gc_set_threshold() - gc.set_threshold()
+ * @heap: the heap
+ * @t0:   generation 0 threshold; 0 disables automatic collection
+ * @t1:   generation 1 threshold
+ * @t2:   generation 2 threshold
+ */
+void refcache_gc_set_threshold(struct refcache_heap *heap, u32 t0, u32 t1, u32 t2)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+
+	refcache_heap_lock(heap);
+	gc->threshold[0] = t0;
+	gc->threshold[1] = t1;
+	gc->threshold[2] = t2;
+	refcache_heap_unlock(heap);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_set_threshold, REFCACHE_NS);
+
+/**
+ * refcache_gc_get_threshold() - gc.get_threshold()
+ * @heap: the heap
+ * @t:    out: the three thresholds
+ */
+void refcache_gc_get_threshold(struct refcache_heap *heap, u32 t[REFCACHE_GC_GENERATIONS])
+{
+	refcache_heap_lock(heap);
+	memcpy(t, heap->objs.gc.threshold, sizeof(heap->objs.gc.threshold));
+	refcache_heap_unlock(heap);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_get_threshold, REFCACHE_NS);
+
+/**
+ * refcache_gc_get_count() - gc.get_count()
+ * @heap: the heap
+ * @c:    out: the three generation counts
+ */
+void refcache_gc_get_count(struct refcache_heap *heap, u64 c[REFCACHE_GC_GENERATIONS])
+{
+	refcache_heap_lock(heap);
+	memcpy(c, heap->objs.gc.count, sizeof(heap->objs.gc.count));
+	refcache_heap_unlock(heap);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_get_count, REFCACHE_NS);
+
+/**
+ * refcache_gc_freeze_locked() - gc.freeze() or gc.unfreeze(), heap locked
+ * @heap:     the heap
+ * @unfreeze: move the permanent generation back into generation 2
+ *
+ * Return: objects moved.
+ */
+u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	u64 n, moved = 0;
+	int g;
+
+	lockdep_assert_held(&heap->objs.lock);
+	if (unfreeze) {
+		moved = gc->nobjs[REFCACHE_GC_PERMANENT];
+		gc->nobjs[REFCACHE_GC_PERMANENT] = 0;
+		gc_merge_into(gc, &gc->gen[REFCACHE_GC_PERMANENT], moved,
+			      REFCACHE_GC_GENERATIONS - 1);
+		return moved;
+	}
+	for (g = 0; g < REFCACHE_GC_GENERATIONS; g++) {
+		n = gc->nobjs[g];
+		gc->nobjs[g] = 0;
+		gc_merge_into(gc, &gc->gen[g], n, REFCACHE_GC_PERMANENT);
+		moved += n;
+	}
+	gc->count[0] = 0;
+	return moved;
+}
+
+/**
+ * refcache_gc_freeze() - gc.freeze(): move every tracked object into the
+ *                        permanent generation, which is never collected
+ * @heap: the heap
+ *
+ * Return: objects moved.
+ */
+u64 refcache_gc_freeze(struct refcache_heap *heap)
+{
+	u64 n;
+
+	refcache_heap_lock(heap);
+	n = refcache_gc_freeze_locked(heap, false);
+	refcache_heap_unlock(heap);
+	return n;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_freeze, REFCACHE_NS);
+
+/**
+ * refcache_gc_unfreeze() - gc.unfreeze(): the permanent generation goes
+ *                          back into the oldest one
+ * @heap: the heap
+ *
+ * Return: objects moved.
+ */
+u64 refcache_gc_unfreeze(struct refcache_heap *heap)
+{
+	u64 n;
+
+	refcache_heap_lock(heap);
+	n = refcache_gc_freeze_locked(heap, true);
+	refcache_heap_unlock(heap);
+	return n;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_unfreeze, REFCACHE_NS);
+
+/**
+ * refcache_gc_get_freeze_count() - gc.get_freeze_count()
+ * @heap: the heap
+ *
+ * Return: objects in the permanent generation.
+ */
+u64 refcache_gc_get_freeze_count(struct refcache_heap *heap)
+{
+	return READ_ONCE(heap->objs.gc.nobjs[REFCACHE_GC_PERMANENT]);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_get_freeze_count, REFCACHE_NS);
+
+/**
+ * refcache_gc_get_stats() - gc.get_stats()
+ * @heap: the heap
+ * @st:   out: an array of REFCACHE_GC_GENERATIONS, per generation
+ */
+void refcache_gc_get_stats(struct refcache_heap *heap, struct refcache_gc_gen_stats *st)
+{
+	refcache_heap_lock(heap);
+	memcpy(st, heap->objs.gc.stats, sizeof(heap->objs.gc.stats));
+	refcache_heap_unlock(heap);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_get_stats, REFCACHE_NS);
+
+/**
+ * refcache_gc_collections() - collections of one generation so far
+ * @heap: the heap
+ * @gen:  0..2
+ *
+ * Return: the count, 0 for a bad generation.
+ */
+u64 refcache_gc_collections(struct refcache_heap *heap, unsigned int gen)
+{
+	if (gen >= REFCACHE_GC_GENERATIONS)
+		return 0;
+	return READ_ONCE(heap->objs.gc.stats[gen].collections);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_collections, REFCACHE_NS);
+
+/**
+ * refcache_gc_flush() - wait for a queued or running automatic collection
+ * @heap: the heap
+ *
+ * Context: process context, sleeps; not with the heap's mutex held.
+ */
+void refcache_gc_flush(struct refcache_heap *heap)
+{
+	flush_work(&heap->objs.gc.work);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_gc_flush, REFCACHE_NS);
+
+/**
+ * refcache_obj_is_tracked() - gc.is_tracked()
+ * @obj: an object
+ *
+ * Return: true if its cache is tracked by the collector.
+ */
+bool refcache_obj_is_tracked(const struct refcache_obj *obj)
+{
+	return obj_tracked(obj);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_is_tracked, REFCACHE_NS);
+
+/**
+ * refcache_obj_generation() - the generation an object is in
+ * @obj: an object, with the heap's mutex held or a reference
+ *
+ * Return: 0..2, 3 for the permanent generation, -1 for an untracked one.
+ */
+int refcache_obj_generation(const struct refcache_obj *obj)
+{
+	return obj_tracked(obj) ? (int)obj_gen(obj) : -1;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_obj_generation, REFCACHE_NS);
+
+int refcache_gc_wq_init(void)
+{
+	/* Unbound: one heap's long collection must not hold up another's. */
+	refcache_gc_wq = alloc_workqueue("refcache_gc", WQ_UNBOUND, 0);
+	return refcache_gc_wq ? 0 : -ENOMEM;
+}
+
+void refcache_gc_wq_exit(void)
+{
+	destroy_workqueue(refcache_gc_wq);
+}

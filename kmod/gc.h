@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The cycle collector's per-heap state (gc.c).  Everything here is under
+ * the heap's mutex; the locking protocol is in Documentation/collector.rst.
+ */
+#ifndef _REFCACHE_GC_H
+#define _REFCACHE_GC_H
+
+#include <linux/list.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include <linux/refcache.h>
+
+/* Generation lists: 0, 1, 2, then the permanent generation (frozen). */
+#define REFCACHE_GC_PERMANENT	REFCACHE_GC_GENERATIONS
+#define REFCACHE_GC_LISTS	(REFCACHE_GC_GENERATIONS + 1)
+
+/*
+ * The header's flags word: the generation always; while a collection
+ * runs, its state bits and gc_refs (CPython keeps gc_refs in the list
+ * pointer instead; we have a spare word, so the header stays 40 bytes).
+ */
+#define REFCACHE_OBJ_GEN_MASK		0x3U	/* generation, or PERMANENT */
+#define REFCACHE_OBJ_COLLECTING		0x4U	/* in the set being collected */
+#define REFCACHE_OBJ_UNREACHABLE	0x8U	/* tentatively unreachable */
+#define REFCACHE_OBJ_CLEARED		0x10U	/* clear already ran */
+#define REFCACHE_OBJ_REFS_SHIFT		6
+#define REFCACHE_OBJ_REFS_MAX		(~0U >> REFCACHE_OBJ_REFS_SHIFT)
+
+/**
+ * struct refcache_gc - one heap's collector
+ * @gen:          generation lists (objects linked through their node),
+ *                the last being the permanent generation
+ * @nobjs:        objects on each list
+ * @count:        CPython's generation counts (gc.get_count())
+ * @threshold:    gc.get_threshold()
+ * @enabled:      automatic collection on
+ * @shutdown:     the heap is going away: queue no more work
+ * @long_lived_total:   survivors of the last full collection
+ * @long_lived_pending: promoted into generation 2 since then
+ * @stats:        gc.get_stats(), per generation
+ * @seq:          collections so far, numbering the events
+ * @events:       ring of the last REFCACHE_GC_EVENTS_MAX collections
+ * @ev_head:      index of the oldest queued event
+ * @ev_count:     events queued
+ * @ev_dropped:   events dropped since the last one queued
+ * @wait:         readers of the heap's file waiting for an event
+ * @work:         the automatic collection, on refcache_gc_wq
+ */
+struct refcache_gc {
+	struct list_head gen[REFCACHE_GC_LISTS];
+	u64 nobjs[REFCACHE_GC_LISTS];
+	u64 count[REFCACHE_GC_GENERATIONS];
+	u32 threshold[REFCACHE_GC_GENERATIONS];
+	bool enabled;
+	bool shutdown;
+	u64 long_lived_total;
+	u64 long_lived_pending;
+	struct refcache_gc_gen_stats stats[REFCACHE_GC_GENERATIONS];
+	u64 seq;
+	struct refcache_gc_event events[REFCACHE_GC_EVENTS_MAX];
+	u32 ev_head;
+	u32 ev_count;
+	u32 ev_dropped;
+	wait_queue_head_t wait;
+	struct work_struct work;
+};
+
+struct refcache_heap;
+struct refcache_obj;
+
+void refcache_gc_init(struct refcache_heap *heap);
+void refcache_gc_shutdown(struct refcache_heap *heap);
+void refcache_gc_track_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+void refcache_gc_untrack_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generation,
+			       unsigned int reason, struct refcache_gc_collect *res);
+int refcache_gc_events_read(struct refcache_heap *heap, char __user *buf, size_t len,
+			    bool nonblock);
+bool refcache_gc_events_ready(struct refcache_heap *heap);
+u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze);
+int refcache_gc_wq_init(void);
+void refcache_gc_wq_exit(void);
+
+#endif /* _REFCACHE_GC_H */
