@@ -8,6 +8,7 @@
 #ifndef REFCACHE_H
 #define REFCACHE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/refcache.h>
 
@@ -80,6 +81,49 @@ int refcache_set_limits(int fd, uint64_t max_objects, uint64_t max_bytes);
  */
 int refcache_batch(int fd, struct refcache_op *ops, uint32_t count,
 		   uint32_t flags);
+
+/*
+ * The cycle collector (ABI 1.2, REFCACHE_FEATURE_GC), named after
+ * CPython's gc module.  Counts that can be large are int64_t.
+ */
+
+/* gc.collect(generation): unreachable objects found (>= 0) or -errno. */
+int64_t refcache_gc_collect(int fd, int generation);
+
+/* The same, with collected and uncollectable too, in *@out. */
+int refcache_gc_collect_ex(int fd, int generation,
+			   struct refcache_gc_collect *out);
+
+/* gc.enable(), gc.disable(); gc.isenabled(): 1, 0 or -errno. */
+int refcache_gc_enable(int fd);
+int refcache_gc_disable(int fd);
+int refcache_gc_isenabled(int fd);
+
+/* gc.get_threshold() into @t, gc.set_threshold(t0, t1, t2). */
+int refcache_gc_get_threshold(int fd, unsigned int t[3]);
+int refcache_gc_set_threshold(int fd, unsigned int t0, unsigned int t1,
+			      unsigned int t2);
+
+/* gc.get_count() into @c. */
+int refcache_gc_get_count(int fd, uint64_t c[3]);
+
+/* gc.get_stats(): per generation, in st->gen[]. */
+int refcache_gc_get_stats(int fd, struct refcache_gc_stats *st);
+
+/* gc.freeze(), gc.unfreeze(): objects moved; gc.get_freeze_count(). */
+int64_t refcache_gc_freeze(int fd);
+int64_t refcache_gc_unfreeze(int fd);
+int64_t refcache_gc_get_freeze_count(int fd);
+
+/* gc.is_tracked(): 1 if @handle's object is tracked, 0 if not, or -errno. */
+int refcache_gc_is_tracked(int fd, uint64_t handle);
+
+/*
+ * Up to @max collection records into @ev (read(2) on the heap): the
+ * number read (>= 1) or -errno; -EAGAIN when none is queued on an
+ * O_NONBLOCK descriptor, else it waits for one.
+ */
+int refcache_gc_read_events(int fd, struct refcache_gc_event *ev, size_t max);
 
 #ifdef __cplusplus
 }

@@ -222,3 +222,181 @@ EXPORT int refcache_batch(int fd, struct refcache_op *ops, uint32_t count,
 		return ret;
 	return b.done > INT_MAX ? -EOVERFLOW : (int)b.done;
 }
+
+/* --- the cycle collector (ABI 1.2) ---------------------------------- */
+
+static int64_t to_count(uint64_t v)
+{
+	return v > INT64_MAX ? -EOVERFLOW : (int64_t)v;
+}
+
+EXPORT int refcache_gc_collect_ex(int fd, int generation,
+				  struct refcache_gc_collect *out)
+{
+	if (!out || generation < 0)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	out->generation = (uint32_t)generation;
+	return rc_ioctl(fd, REFCACHE_IOC_GC_COLLECT, out);
+}
+
+EXPORT int64_t refcache_gc_collect(int fd, int generation)
+{
+	struct refcache_gc_collect gc;
+	int ret;
+
+	ret = refcache_gc_collect_ex(fd, generation, &gc);
+	if (ret < 0)
+		return ret;
+	return to_count(gc.unreachable);
+}
+
+static int gc_get(int fd, struct refcache_gc_info *gi)
+{
+	memset(gi, 0, sizeof(*gi));
+	gi->size = sizeof(*gi);
+	return rc_ioctl(fd, REFCACHE_IOC_GC_GET, gi);
+}
+
+static int gc_set(int fd, uint32_t flags, uint32_t enabled, unsigned int t0,
+		  unsigned int t1, unsigned int t2)
+{
+	struct refcache_gc_set gs;
+
+	memset(&gs, 0, sizeof(gs));
+	gs.size = sizeof(gs);
+	gs.flags = flags;
+	gs.enabled = enabled;
+	gs.threshold[0] = t0;
+	gs.threshold[1] = t1;
+	gs.threshold[2] = t2;
+	return rc_ioctl(fd, REFCACHE_IOC_GC_SET, &gs);
+}
+
+EXPORT int refcache_gc_enable(int fd)
+{
+	return gc_set(fd, REFCACHE_GC_SET_ENABLED, 1, 0, 0, 0);
+}
+
+EXPORT int refcache_gc_disable(int fd)
+{
+	return gc_set(fd, REFCACHE_GC_SET_ENABLED, 0, 0, 0, 0);
+}
+
+EXPORT int refcache_gc_isenabled(int fd)
+{
+	struct refcache_gc_info gi;
+	int ret = gc_get(fd, &gi);
+
+	return ret < 0 ? ret : !!gi.enabled;
+}
+
+EXPORT int refcache_gc_get_threshold(int fd, unsigned int t[3])
+{
+	struct refcache_gc_info gi;
+	int ret, i;
+
+	if (!t)
+		return -EINVAL;
+	ret = gc_get(fd, &gi);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < REFCACHE_GC_GENERATIONS; i++)
+		t[i] = gi.threshold[i];
+	return 0;
+}
+
+EXPORT int refcache_gc_set_threshold(int fd, unsigned int t0, unsigned int t1,
+				     unsigned int t2)
+{
+	return gc_set(fd, REFCACHE_GC_SET_THRESHOLD, 0, t0, t1, t2);
+}
+
+EXPORT int refcache_gc_get_count(int fd, uint64_t c[3])
+{
+	struct refcache_gc_info gi;
+	int ret, i;
+
+	if (!c)
+		return -EINVAL;
+	ret = gc_get(fd, &gi);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < REFCACHE_GC_GENERATIONS; i++)
+		c[i] = gi.count[i];
+	return 0;
+}
+
+EXPORT int refcache_gc_get_stats(int fd, struct refcache_gc_stats *st)
+{
+	if (!st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return rc_ioctl(fd, REFCACHE_IOC_GC_STATS, st);
+}
+
+static int64_t gc_freeze(int fd, uint32_t flags)
+{
+	struct refcache_gc_freeze gf;
+	int ret;
+
+	memset(&gf, 0, sizeof(gf));
+	gf.size = sizeof(gf);
+	gf.flags = flags;
+	ret = rc_ioctl(fd, REFCACHE_IOC_GC_FREEZE, &gf);
+	if (ret < 0)
+		return ret;
+	return to_count(gf.moved);
+}
+
+EXPORT int64_t refcache_gc_freeze(int fd)
+{
+	return gc_freeze(fd, 0);
+}
+
+EXPORT int64_t refcache_gc_unfreeze(int fd)
+{
+	return gc_freeze(fd, REFCACHE_GC_UNFREEZE);
+}
+
+EXPORT int64_t refcache_gc_get_freeze_count(int fd)
+{
+	struct refcache_gc_info gi;
+	int ret = gc_get(fd, &gi);
+
+	if (ret < 0)
+		return ret;
+	return to_count(gi.freeze_count);
+}
+
+EXPORT int refcache_gc_is_tracked(int fd, uint64_t handle)
+{
+	uint64_t result = 0;
+	int ret;
+
+	ret = handle_op(fd, REFCACHE_IOC_GC_IS_TRACKED, handle, 0, 0, &result);
+	return ret < 0 ? ret : !!result;
+}
+
+EXPORT int refcache_gc_read_events(int fd, struct refcache_gc_event *ev, size_t max)
+{
+	int saved = errno;
+	ssize_t n;
+
+	if (!ev || !max)
+		return -EINVAL;
+	/* As many whole records as fit; the count must fit the int returned. */
+	if (max > INT_MAX / sizeof(*ev))
+		max = INT_MAX / sizeof(*ev);
+	n = read(fd, ev, max * sizeof(*ev));
+	if (n < 0) {
+		n = -errno;
+		errno = saved;
+		return (int)n;
+	}
+	if (n == 0 || n % sizeof(*ev))
+		return -EIO;	/* not a refcache heap, or a record cut short */
+	return (int)(n / sizeof(*ev));
+}
