@@ -378,14 +378,14 @@ static u64 delete_garbage(struct refcache_heap *heap, struct list_head *unreacha
 			cond_resched();
 	}
 	while ((obj = list_first_entry_or_null(unreachable, struct refcache_obj, node))) {
+		obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
 		if (refcount_read(&obj->ref) == 1) {
 			/* Ours is the last: the release path unlinks and frees it. */
 			list_del_init(&obj->node);
-			gc->nobjs[obj_gen(obj)]++;	/* untrack undoes it */
 			refcache_obj_put_locked(heap, obj);
 			freed++;
 		} else {
-			obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
+			gc->nobjs[obj_gen(obj)]--;
 			obj_set_gen(obj, REFCACHE_GC_GENERATIONS - 1);
 			list_move_tail(&obj->node, &gc->gen[REFCACHE_GC_GENERATIONS - 1]);
 			gc->nobjs[REFCACHE_GC_GENERATIONS - 1]++;
@@ -431,6 +431,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	struct gc_scan s = { .heap = heap };
 	struct refcache_gc_event ev = {};
 	struct refcache_gc_gen_stats *st;
+	struct refcache_obj *obj;
 	u64 candidates, nunreach, nuncoll, freed, survivors;
 	struct list_head *young;
 	unsigned int g, target;
@@ -455,20 +456,29 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	candidates = update_refs(young, &dying);
 	subtract_refs(young, &s);
 	move_unreachable(young, &unreachable, &s);
-	nunreach = list_count_nodes(&unreachable);
 	nuncoll = move_uncollectable(&unreachable, &uncollectable);
-	/* Whatever is on the lists now left generation @generation. */
-	gc->nobjs[generation] = 0;
-	freed = delete_garbage(heap, &unreachable);
-	nuncoll += nunreach - nuncoll - freed;
+	nunreach = list_count_nodes(&unreachable);
 
-	/* Survivors move up a generation (the oldest stays). */
+	/*
+	 * Every object of the set is on one of the local lists now.  Give
+	 * each its generation before any is freed, so that freeing one
+	 * (the garbage, or a survivor whose last reference was held by the
+	 * garbage through an untracked object) counts against the right
+	 * list: survivors and dying objects move up a generation (the
+	 * oldest stays), the garbage is counted there until it is freed.
+	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
+	gc->nobjs[generation] = 0;
 	survivors = list_count_nodes(young);
 	gc_merge_into(gc, young, survivors, target);
 	gc_merge_into(gc, &dying, list_count_nodes(&dying), target);
-	gc_merge_into(gc, &uncollectable, list_count_nodes(&uncollectable),
-		      REFCACHE_GC_GENERATIONS - 1);
+	gc_merge_into(gc, &uncollectable, nuncoll, REFCACHE_GC_GENERATIONS - 1);
+	list_for_each_entry(obj, &unreachable, node)
+		obj_set_gen(obj, target);
+	gc->nobjs[target] += nunreach;
+
+	freed = delete_garbage(heap, &unreachable);
+	nuncoll += nunreach - freed;
 
 	/* CPython's bookkeeping after a collection. */
 	if (generation + 1 < REFCACHE_GC_GENERATIONS)
