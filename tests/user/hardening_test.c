@@ -1952,6 +1952,91 @@ static int t_cpu_offline_drains(void)
 	return 0;
 }
 
+/* Heaps come and go on both CPUs while CPU 1 goes off- and online. */
+struct hp_worker {
+	volatile int *stop;
+	long heaps, errors;
+};
+
+static void *hp_main(void *p)
+{
+	struct hp_worker *w = p;
+	struct refcache_op ops[256];
+	int i, n;
+
+	while (!*w->stop) {
+		int fd = refcache_open(), c;
+
+		if (fd < 0) {
+			w->errors++;
+			continue;
+		}
+		c = refcache_cache_create(fd, "hotplug", 24 + (w->heaps % 5) * 100, 1, 0);
+		for (n = 0; n < 4 && c > 0; n++) {
+			memset(ops, 0, sizeof(ops));
+			for (i = 0; i < 256; i++) {
+				ops[i].op = REFCACHE_OP_NEW;
+				ops[i].arg = c;
+			}
+			if (refcache_batch(fd, ops, 256, 0) != 256) {
+				w->errors++;
+				break;
+			}
+			/* Free every other one: blocks go to this CPU's cache. */
+			for (i = 0; i < 128; i++) {
+				uint64_t h = ops[2 * i].result;
+
+				memset(&ops[i], 0, sizeof(ops[i]));
+				ops[i].op = REFCACHE_OP_CLOSE;
+				ops[i].handle = h;
+			}
+			if (refcache_batch(fd, ops, 128, 0) != 128)
+				w->errors++;
+		}
+		if (c <= 0)
+			w->errors++;
+		refcache_close(fd);
+		w->heaps++;
+	}
+	return NULL;
+}
+
+static int t_cpu_hotplug_stress(void)
+{
+	const char *online = "/sys/devices/system/cpu/cpu1/online";
+	struct hp_worker w[2] = { { 0 }, { 0 } };
+	volatile int stop = 0;
+	pthread_t tid[2];
+	int cycles = 0, r = 0, i;
+	double t0;
+
+	if (access(online, W_OK)) {
+		printf("# SKIP: no %s\n", online);
+		return 0;
+	}
+	for (i = 0; i < 2; i++) {
+		w[i].stop = &stop;
+		CHECK(pthread_create(&tid[i], NULL, hp_main, &w[i]) == 0, "thread");
+	}
+	t0 = now();
+	while (now() - t0 < 3.0 && !r) {
+		r = write_file(online, "0");
+		if (!r)
+			r = write_file(online, "1");
+		cycles++;
+	}
+	write_file(online, "1");
+	stop = 1;
+	for (i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
+	printf("# %d offline/online cycles of CPU 1, %ld heaps made and closed meanwhile, %ld errors\n",
+	       cycles, w[0].heaps + w[1].heaps, w[0].errors + w[1].errors);
+	CHECK(r == 0, "hotplug: %d", r);
+	CHECK(w[0].errors + w[1].errors == 0, "errors in the heaps");
+	CHECK(stat_value("heaps_open") == 0, "heaps_open %ld", stat_value("heaps_open"));
+	return 0;
+}
+
 /* ---- 10. a closed id never becomes valid again ----------------------- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -2124,7 +2209,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	pg = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("TAP version 13\n1..15\n");
+	printf("TAP version 13\n1..16\n");
 	if (geteuid() != 0)
 		printf("# not root: cases that need other users will fail\n");
 	run("cache_create_destroy_race", t_cache_create_destroy_race);
@@ -2140,6 +2225,7 @@ int main(void)
 	run("per_user_limits", t_per_user_limits);
 	run("handle_bytes_limited", t_handle_bytes_limited);
 	run("cpu_offline_drains", t_cpu_offline_drains);
+	run("cpu_hotplug_stress", t_cpu_hotplug_stress);
 	run("stale_ids_never_return", t_stale_ids_never_return);
 	run("nothing_left", t_nothing_left);
 	printf("# %d passed, %d failed\n", ntest - nfail, nfail);
