@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* refcachectl: command-line front end to /dev/refcache and /proc/refcache. */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@ static void usage(FILE *out)
 		"  version   ABI version and features of the loaded module\n"
 		"  stats     module-wide counters from /proc/refcache/stats\n"
 		"  caches    one line per cache of every heap, /proc/refcache/caches\n"
-		"  demo      refcounts of a chain and a cycle as handles and slots change\n"
+		"  demo      refcounts of a chain and a cycle, and the collector finding the cycle\n"
+		"  gc        a new heap's cycle collector: state, collect, thresholds, freeze\n"
 		"  bench     operations per second: single ioctls against batches of 64\n"
 		"\n"
 		"refcachectl COMMAND --help describes one command.\n"
@@ -44,9 +46,10 @@ static int cmd_version(void)
 	}
 	printf("abi %u.%u (library built for %u.%u)\n", v.major, v.minor,
 	       REFCACHE_ABI_MAJOR, REFCACHE_ABI_MINOR);
-	printf("features 0x%llx%s%s\n", (unsigned long long)v.features,
+	printf("features 0x%llx%s%s%s\n", (unsigned long long)v.features,
 	       v.features & REFCACHE_FEATURE_HEAP ? " heap" : "",
-	       v.features & REFCACHE_FEATURE_OBJECTS ? " objects" : "");
+	       v.features & REFCACHE_FEATURE_OBJECTS ? " objects" : "",
+	       v.features & REFCACHE_FEATURE_GC ? " gc" : "");
 	return 0;
 }
 
@@ -76,6 +79,57 @@ static int open_heap(void)
 	return fd;
 }
 
+/* Does the module behind @fd have the cycle collector (ABI 1.2)? */
+static int has_gc(int fd)
+{
+	struct refcache_version v;
+
+	return refcache_version(fd, &v) == 0 && (v.features & REFCACHE_FEATURE_GC);
+}
+
+static const char *gc_reason(uint32_t reason)
+{
+	switch (reason) {
+	case REFCACHE_GC_REASON_AUTO:
+		return "automatic";
+	case REFCACHE_GC_REASON_EXPLICIT:
+		return "explicit";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * Print the collection records queued on @fd without waiting for one:
+ * what gc.callbacks would see.  The number printed, or -errno.
+ */
+static int print_gc_events(int fd, const char *indent)
+{
+	struct refcache_gc_event ev[8];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int n, i, total = 0;
+
+	while (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
+		n = refcache_gc_read_events(fd, ev, sizeof(ev) / sizeof(ev[0]));
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return n;
+		for (i = 0; i < n; i++)
+			printf("%sevent #%llu: generation %u, %s, %llu candidates, "
+			       "%llu collected, %llu uncollectable, %llu ns%s\n", indent,
+			       (unsigned long long)ev[i].seq, ev[i].generation,
+			       gc_reason(ev[i].reason),
+			       (unsigned long long)ev[i].candidates,
+			       (unsigned long long)ev[i].collected,
+			       (unsigned long long)ev[i].uncollectable,
+			       (unsigned long long)ev[i].duration_ns,
+			       ev[i].dropped ? " (earlier records dropped)" : "");
+		total += n;
+	}
+	return total;
+}
+
 /* --- demo: the seed's sys.getrefcount story ------------------------- */
 
 static int demo_fd;
@@ -99,6 +153,35 @@ static void show_refcount(const char *name, uint64_t h)
 		return;
 	}
 	printf("      getrefcount(%s) = %llu\n", name, (unsigned long long)info.refcount);
+}
+
+/* 1 if the weak handle's object is alive, 0 if not (or on an error). */
+static int weak_alive(uint64_t weak)
+{
+	uint64_t h;
+
+	if (refcache_weak_upgrade(demo_fd, weak, &h) < 0)
+		return 0;
+	refcache_handle_close(demo_fd, h);
+	return 1;
+}
+
+/* What calling a weakref.ref gives: the object, or None once it died. */
+static void show_weak(const char *name, uint64_t weak)
+{
+	uint64_t h;
+	int ret = refcache_weak_upgrade(demo_fd, weak, &h);
+
+	if (ret == -ENOENT) {
+		printf("      %s() = None: the object is gone\n", name);
+		return;
+	}
+	if (ret < 0) {
+		must("weak_upgrade", ret);
+		return;
+	}
+	printf("      %s() = a new strong handle: the object is alive\n", name);
+	must("close", refcache_handle_close(demo_fd, h));
 }
 
 static long long heap_objects(void)
@@ -131,7 +214,7 @@ static void show_heap(void)
 
 static int cmd_demo(void)
 {
-	uint64_t a = 0, b = 0, c = 0, a2 = 0, x = 0, y = 0, t = 0;
+	uint64_t a = 0, b = 0, c = 0, a2 = 0, x = 0, y = 0, t = 0, w = 0;
 	long long before;
 	int cache, ret;
 
@@ -197,13 +280,53 @@ static int cmd_demo(void)
 	must("store", refcache_store(demo_fd, y, 0, x));
 	show_refcount("x", x);
 	show_refcount("y", y);
+	STEP("w = weak(x)            # w = weakref.ref(x): no reference of its own");
+	must("weak_new", refcache_weak_new(demo_fd, x, &w));
+	show_refcount("x", x);
 	STEP("close(x); close(y)");
 	must("close", refcache_handle_close(demo_fd, x));
 	must("close", refcache_handle_close(demo_fd, y));
 	show_heap();
 	printf("      no handle reaches x or y, yet %lld objects are alive: each holds the\n"
-	       "      other's last reference.  A cycle keeps itself alive until the\n"
-	       "      collector (coming next) finds it.\n", heap_objects());
+	       "      other's last reference.  Refcounting alone never frees a cycle.\n",
+	       heap_objects());
+	STEP("w()                    # the weak handle still finds x");
+	show_weak("w", w);
+
+	if (!has_gc(demo_fd)) {
+		printf("      this module has no cycle collector (ABI 1.2): the cycle stays\n"
+		       "      alive until the heap is closed.\n");
+	} else {
+		struct refcache_gc_collect gc;
+
+		STEP("gc.collect(2)          # a full collection: generations 0, 1 and 2");
+		ret = refcache_gc_collect_ex(demo_fd, 2, &gc);
+		if (ret < 0) {
+			must("gc_collect", ret);
+		} else {
+			printf("      gc.collect(2) = %llu   # unreachable objects found%s\n",
+			       (unsigned long long)gc.unreachable,
+			       gc.unreachable == 2 ? ": x and y" : "");
+			printf("      (%llu collected, %llu uncollectable)\n",
+			       (unsigned long long)gc.collected,
+			       (unsigned long long)gc.uncollectable);
+		}
+		show_heap();
+		STEP("w()                    # weak handles to garbage are cleared first");
+		show_weak("w", w);
+		if (!demo_err && (heap_objects() != 0 || weak_alive(w))) {
+			fprintf(stderr, "refcachectl: demo: the collector left the cycle alive\n");
+			demo_err = 1;
+		}
+		STEP("read(heap)             # like gc.callbacks: one record per collection");
+		fflush(stdout);
+		must("read events", print_gc_events(demo_fd, "      "));
+		STEP("cat /proc/refcache/gc");
+		fflush(stdout);
+		cat_proc("/proc/refcache/gc");
+	}
+	STEP("close(w)");
+	must("close", refcache_handle_close(demo_fd, w));
 	STEP("cat /proc/refcache/caches");
 	fflush(stdout);
 	cat_proc("/proc/refcache/caches");
@@ -214,6 +337,197 @@ static int cmd_demo(void)
 	if (ret < 0)
 		must("close heap", ret);
 	return demo_err ? 1 : 0;
+}
+
+/* --- gc: a heap's collector, in the gc module's words ---------------- */
+
+static int command_help(const char *cmd);
+
+struct gc_args {
+	int collect;		/* generation, or -1 */
+	int enable;		/* 1 enable, 0 disable, -1 leave */
+	int freeze;		/* 1 freeze, 0 unfreeze, -1 leave */
+	int set_threshold;
+	unsigned int threshold[3];
+	int proc;
+};
+
+static int gc_fail(const char *what, long long ret)
+{
+	if (ret == -ENOTTY)
+		fprintf(stderr, "refcachectl: gc: %s: the loaded module has no cycle "
+			"collector (ABI 1.2 needed)\n", what);
+	else
+		fprintf(stderr, "refcachectl: gc: %s: %s\n", what, strerror((int)-ret));
+	return 1;
+}
+
+static int gc_show(int fd)
+{
+	struct refcache_heap_info hi;
+	struct refcache_gc_stats st;
+	unsigned int t[3];
+	uint64_t c[3];
+	long long ret;
+	int on, g;
+
+	if ((ret = refcache_heap_info(fd, &hi)) < 0)
+		return gc_fail("heap_info", ret);
+	if ((on = refcache_gc_isenabled(fd)) < 0)
+		return gc_fail("isenabled", on);
+	if ((ret = refcache_gc_get_threshold(fd, t)) < 0)
+		return gc_fail("get_threshold", ret);
+	if ((ret = refcache_gc_get_count(fd, c)) < 0)
+		return gc_fail("get_count", ret);
+	if ((ret = refcache_gc_get_stats(fd, &st)) < 0)
+		return gc_fail("get_stats", ret);
+	if ((ret = refcache_gc_get_freeze_count(fd)) < 0)
+		return gc_fail("get_freeze_count", ret);
+	printf("heap %llu: %llu objects\n", (unsigned long long)hi.heap_id,
+	       (unsigned long long)hi.objects);
+	printf("gc.isenabled()        %s\n", on ? "True" : "False");
+	printf("gc.get_threshold()    (%u, %u, %u)\n", t[0], t[1], t[2]);
+	printf("gc.get_count()        (%llu, %llu, %llu)\n", (unsigned long long)c[0],
+	       (unsigned long long)c[1], (unsigned long long)c[2]);
+	printf("gc.get_freeze_count() %lld\n", ret);
+	printf("gc.get_stats():\n");
+	printf("  %10s %12s %10s %13s %10s %15s %13s\n", "generation", "collections",
+	       "collected", "uncollectable", "candidates", "pause_total_ns", "pause_max_ns");
+	for (g = 0; g < REFCACHE_GC_GENERATIONS; g++)
+		printf("  %10d %12llu %10llu %13llu %10llu %15llu %13llu\n", g,
+		       (unsigned long long)st.gen[g].collections,
+		       (unsigned long long)st.gen[g].collected,
+		       (unsigned long long)st.gen[g].uncollectable,
+		       (unsigned long long)st.gen[g].candidates,
+		       (unsigned long long)st.gen[g].pause_total_ns,
+		       (unsigned long long)st.gen[g].pause_max_ns);
+	return 0;
+}
+
+static int cmd_gc(const struct gc_args *a)
+{
+	long long ret;
+	int fd, err = 0;
+
+	if (a->proc && a->collect < 0 && a->enable < 0 && a->freeze < 0 &&
+	    !a->set_threshold)
+		return cat_proc("/proc/refcache/gc");
+	fd = open_heap();
+	if (fd < 0)
+		return 1;
+	if (!has_gc(fd)) {
+		fprintf(stderr, "refcachectl: gc: the loaded module has no cycle collector "
+			"(ABI 1.2 needed)\n");
+		refcache_close(fd);
+		return 1;
+	}
+	printf("A new heap (this command's own open of %s; a heap's collector\n"
+	       "state lives and dies with its file).\n", REFCACHE_DEVICE);
+	if (a->enable >= 0) {
+		ret = a->enable ? refcache_gc_enable(fd) : refcache_gc_disable(fd);
+		printf("gc.%s()\n", a->enable ? "enable" : "disable");
+		if (ret < 0)
+			err = gc_fail(a->enable ? "enable" : "disable", ret);
+	}
+	if (!err && a->set_threshold) {
+		printf("gc.set_threshold(%u, %u, %u)\n", a->threshold[0], a->threshold[1],
+		       a->threshold[2]);
+		ret = refcache_gc_set_threshold(fd, a->threshold[0], a->threshold[1],
+						a->threshold[2]);
+		if (ret < 0)
+			err = gc_fail("set_threshold", ret);
+	}
+	if (!err && a->freeze >= 0) {
+		ret = a->freeze ? refcache_gc_freeze(fd) : refcache_gc_unfreeze(fd);
+		if (ret < 0)
+			err = gc_fail(a->freeze ? "freeze" : "unfreeze", ret);
+		else
+			printf("gc.%s()  # %lld objects moved\n",
+			       a->freeze ? "freeze" : "unfreeze", ret);
+	}
+	if (!err && a->collect >= 0) {
+		struct refcache_gc_collect gc;
+
+		ret = refcache_gc_collect_ex(fd, a->collect, &gc);
+		if (ret < 0) {
+			err = gc_fail("collect", ret);
+		} else {
+			printf("gc.collect(%d) = %llu  # %llu collected, %llu uncollectable\n",
+			       a->collect, (unsigned long long)gc.unreachable,
+			       (unsigned long long)gc.collected,
+			       (unsigned long long)gc.uncollectable);
+			fflush(stdout);
+			ret = print_gc_events(fd, "  ");
+			if (ret < 0)
+				err = gc_fail("read events", ret);
+		}
+	}
+	if (!err)
+		err = gc_show(fd);
+	if (!err && a->proc) {
+		printf("\n");
+		fflush(stdout);
+		err = cat_proc("/proc/refcache/gc");
+	}
+	refcache_close(fd);
+	return err;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 0);
+	return *end || errno || *out > max ? -1 : 0;
+}
+
+static int gc_main(int argc, char **argv)
+{
+	struct gc_args a = { .collect = -1, .enable = -1, .freeze = -1 };
+	unsigned long v;
+	int i, k;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--collect") && i + 1 < argc) {
+			if (parse_uint(argv[++i], REFCACHE_GC_GENERATIONS - 1, &v))
+				goto bad;
+			a.collect = (int)v;
+		} else if (!strcmp(argv[i], "--enable") || !strcmp(argv[i], "--disable")) {
+			int on = !strcmp(argv[i], "--enable");
+
+			if (a.enable >= 0 && a.enable != on)
+				goto conflict;
+			a.enable = on;
+		} else if (!strcmp(argv[i], "--freeze") || !strcmp(argv[i], "--unfreeze")) {
+			int on = !strcmp(argv[i], "--freeze");
+
+			if (a.freeze >= 0 && a.freeze != on)
+				goto conflict;
+			a.freeze = on;
+		} else if (!strcmp(argv[i], "--threshold") && i + 3 < argc) {
+			for (k = 0; k < 3; k++) {
+				if (parse_uint(argv[++i], UINT32_MAX, &v))
+					goto bad;
+				a.threshold[k] = (unsigned int)v;
+			}
+			a.set_threshold = 1;
+		} else if (!strcmp(argv[i], "--proc")) {
+			a.proc = 1;
+		} else {
+			goto bad;
+		}
+	}
+	return cmd_gc(&a);
+bad:
+	fprintf(stderr, "refcachectl: gc: bad or incomplete argument '%s'\n", argv[i]);
+	command_help("gc");
+	return 2;
+conflict:
+	fprintf(stderr, "refcachectl: gc: '%s' contradicts an earlier option\n", argv[i]);
+	return 2;
 }
 
 /* --- bench: single ioctls against REFCACHE_IOC_BATCH ---------------- */
@@ -372,7 +686,20 @@ static const char *const cmd_help[][2] = {
 		"Build a chain a -> b -> c and a cycle x <-> y in a new heap and print\n"
 		"refcounts (like Python's sys.getrefcount) as handles are duplicated\n"
 		"and closed and slots are stored: closing the head frees the chain, the\n"
-		"cycle keeps itself alive.\n" },
+		"cycle keeps itself alive.  Then gc.collect(2) finds the cycle: it prints\n"
+		"what collect returned (2), the heap without x and y, the weak handle\n"
+		"to x dead, the collection's event record and /proc/refcache/gc.\n" },
+	{ "gc", "usage: refcachectl gc [--collect N] [--enable|--disable]\n"
+		"                      [--threshold T0 T1 T2] [--freeze|--unfreeze] [--proc]\n"
+		"       refcachectl gc --proc\n"
+		"Open a new heap (a heap is one open file, so its collector starts\n"
+		"fresh), apply the options in this order: gc.enable()/gc.disable(),\n"
+		"gc.set_threshold(T0, T1, T2), gc.freeze()/gc.unfreeze(), gc.collect(N)\n"
+		"(N = 0, 1 or 2, with its event record), then print the heap's\n"
+		"isenabled, get_threshold, get_count, get_freeze_count and get_stats.\n"
+		"--proc alone prints /proc/refcache/gc (one line per visible heap and\n"
+		"generation) without opening a heap; with other options, after them,\n"
+		"while the new heap is still open.\n" },
 	{ "bench", "usage: refcachectl bench [--work mixed|refcount] [OPERATIONS]\n"
 		"Run the same work as single ioctls and as REFCACHE_IOC_BATCH calls of 64\n"
 		"operations, OPERATIONS each way (default 204800, rounded down to a\n"
@@ -435,6 +762,8 @@ bad_bench:
 		command_help("bench");
 		return 2;
 	}
+	if (!strcmp(argv[1], "gc"))
+		return gc_main(argc, argv);
 	if (argc > 2)
 		goto extra;
 	if (!strcmp(argv[1], "version"))
