@@ -2,8 +2,8 @@
 /*
  * chain: a librefcache example.  Builds a chain of objects linked through
  * reference slots, shows that closing its head frees the whole chain, then
- * builds a cycle and shows that it keeps itself alive (until the cycle
- * collector, not there yet, finds it).
+ * builds a cycle and shows that refcounting alone keeps it alive: only
+ * the cycle collector finds it (see cycle.c).
  *
  *   cc -o chain chain.c $(pkg-config --cflags --libs refcache)
  *   ./chain [LENGTH]
