@@ -42,6 +42,12 @@
 
 static long pg;
 
+/*
+ * Time bounds of the racing cases: the 64-bit build runs them in full,
+ * the 32-bit one (the same kernel code behind compat_ioctl) for half.
+ */
+static const double tscale = sizeof(long) == 8 ? 1.0 : 0.5;
+
 static void run(const char *name, int (*fn)(void))
 {
 	double t0 = now();
@@ -553,7 +559,7 @@ static int t_cache_create_destroy_race(void)
 	CHECKF(pthread_create(&a, NULL, race_creator, &r) == 0, "thread");
 	CHECKF(pthread_create(&b, NULL, race_destroyer, &r) == 0, "thread");
 	t0 = now();
-	while (now() - t0 < 2.0)
+	while (now() - t0 < 2.0 * tscale)
 		usleep(20000);
 	r.stop = 1;
 	pthread_join(a, NULL);
@@ -896,7 +902,7 @@ static int t_concurrent_ioctl_stress(void)
 		CHECKF(pthread_create(&th[i].tid, NULL, st_main, &th[i]) == 0, "thread");
 	}
 	t0 = now();
-	while (now() - t0 < 2.5)
+	while (now() - t0 < 2.5 * tscale)
 		usleep(20000);
 	s.stop = 1;
 	for (i = 0; i < ST_THREADS; i++)
@@ -1344,7 +1350,7 @@ static int t_batch_unwritable_results(void)
 	CHECKF(c > 0, "cache");
 	CHECKF(flipper_start(&f) == 0, "mappings and thread");
 	/* Page-aligned, sentinels: entry 102 starts on page 1, its outputs on page 2. */
-	r = toggle_runs(&fd, &c, f.kmap, f.umap, 0, 0, 2.0, &a);
+	r = toggle_runs(&fd, &c, f.kmap, f.umap, 0, 0, 2.0 * tscale, &a);
 	toggles = flipper_stop(&f);
 	printf("# %ld batches: %ld succeeded, %ld -EFAULT with done <= 64, %ld -EFAULT with done > 64; %ld toggles; %ld made handles nobody can name, %ld named closed handles\n",
 	       a.calls, a.ok, a.efault_first, a.efault_ran, toggles, a.unnamed, a.stale_named);
@@ -1403,7 +1409,7 @@ static int t_batch_straddled_result(void)
 	c = refcache_cache_create(fd, "toggle", 2000, 0, 0);
 	CHECKF(c > 0, "cache");
 	CHECKF(flipper_start(&f) == 0, "mappings and thread");
-	r = toggle_runs(&fd, &c, f.kmap, f.umap, 64, 1, 2.0, &b);
+	r = toggle_runs(&fd, &c, f.kmap, f.umap, 64, 1, 2.0 * tscale, &b);
 	toggles = flipper_stop(&f);
 	printf("# %ld batches: %ld succeeded, %ld -EFAULT with done <= 64, %ld -EFAULT with done > 64; %ld toggles; %ld made handles nobody can name, %ld named closed handles\n",
 	       b.calls, b.ok, b.efault_first, b.efault_ran, toggles, b.unnamed, b.stale_named);
@@ -1644,7 +1650,7 @@ static int t_close_frees_everything(void)
 	CHECK(ops, "calloc");
 	CHECK(pthread_create(&tid, NULL, reader_main, &rd) == 0, "thread");
 	t0 = now();
-	while (now() - t0 < 4.0 && iters < 300) {
+	while (now() - t0 < 4.0 * tscale && iters < 300 * tscale) {
 		long open_before = stat_value("heaps_open"), open_after;
 		struct user_line ul0, ul1;
 		int have_users = users_find(0, &ul0);
@@ -1708,7 +1714,7 @@ static int t_close_frees_everything(void)
 	CHECK(open_late == 0, "%d/%d closes returned before heaps_open dropped", open_late, iters);
 	CHECK(users_late == 0, "%d/%d closes returned before /proc/refcache/users dropped them",
 	      users_late, iters);
-	CHECK(iters >= 20, "only %d iterations", iters);
+	CHECK(iters >= 10, "only %d iterations", iters);
 	return 0;
 }
 
@@ -2019,7 +2025,7 @@ static int t_cpu_hotplug_stress(void)
 		CHECK(pthread_create(&tid[i], NULL, hp_main, &w[i]) == 0, "thread");
 	}
 	t0 = now();
-	while (now() - t0 < 3.0 && !r) {
+	while (now() - t0 < 3.0 * tscale && !r) {
 		r = write_file(online, "0");
 		if (!r)
 			r = write_file(online, "1");
