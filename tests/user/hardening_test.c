@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1894,6 +1895,94 @@ static int t_handle_bytes_limited(void)
 	return 0;
 }
 
+/*
+ * The module's parameters: root-writable, defaults from memory, the
+ * test-only ones gone; the module-wide limits give -ENOMEM even to root,
+ * who is exempt from the per-user budget only.
+ */
+static int param_mode(const char *name)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/module/refcache/parameters/%s", name);
+	return stat(path, &st) ? -1 : (int)(st.st_mode & 07777);
+}
+
+static int set_param(const char *name, long long v)
+{
+	char path[128], val[32];
+
+	snprintf(path, sizeof(path), "/sys/module/refcache/parameters/%s", name);
+	snprintf(val, sizeof(val), "%lld\n", v);
+	return write_file(path, val);
+}
+
+static int t_module_limits(void)
+{
+	static const char *const names[] = { "max_bytes", "user_max_bytes", "max_objects" };
+	long long mem = mem_total_bytes(), max_objects, max_bytes, n;
+	struct refcache_heap_info hi;
+	unsigned int k;
+	uint64_t h;
+	int fd, c, r, r2, bad = 0;
+
+	for (k = 0; k < 3; k++) {
+		int m = param_mode(names[k]);
+
+		if (m != 0644) {
+			printf("# parameter %s: mode %#o, want 0644\n", names[k], m);
+			bad++;
+		}
+	}
+	if (param_mode("inject_warn") >= 0 || param_mode("inject_leak") >= 0) {
+		printf("# test-only parameters still in refcache.ko\n");
+		bad++;
+	}
+	max_objects = module_param("max_objects");
+	max_bytes = module_param("max_bytes");
+	printf("# max_bytes %lld (MemTotal/2 %lld), max_objects %lld (MemTotal/32 %lld)\n",
+	       max_bytes, mem / 2, max_objects, mem / 32);
+	if (llabs(max_bytes - mem / 2) > 2 * pg || llabs(max_objects - mem / 32) > 2 * pg) {
+		printf("# defaults do not follow memory\n");
+		bad++;
+	}
+	CHECK(max_objects > 0 && max_bytes > 0, "no limits to lower");
+	CHECK(stat_value("heaps_open") == 0, "other heaps open: %ld", stat_value("heaps_open"));
+
+	/* 100 live objects in the whole module. */
+	fd = refcache_open();
+	CHECK(fd >= 0, "open");
+	c = refcache_cache_create(fd, "modlimit", 16, 0, 0);
+	CHECKF(c > 0, "cache");
+	CHECKF(set_param("max_objects", 100) == 0, "set max_objects");
+	for (n = 0; n < 1000 && !(r = refcache_new(fd, c, &h)); n++)
+		;
+	r2 = set_param("max_objects", max_objects);
+	printf("# max_objects 100: %lld objects, then %d\n", n, r);
+	CHECKF(r2 == 0, "restore max_objects: %d", r2);
+	CHECKF(n == 100 && r == -ENOMEM, "%lld objects, then %d; want 100, then -ENOMEM", n, r);
+	refcache_close(fd);
+
+	/* 3 MiB more than this heap holds, for all heaps of all users. */
+	fd = refcache_open();
+	CHECK(fd >= 0, "open");
+	c = refcache_cache_create(fd, "modlimit", REFCACHE_MAX_PAYLOAD, 0, 0);
+	CHECKF(c > 0 && hinfo(fd, &hi) == 0, "cache");
+	CHECKF(set_param("max_bytes", hi.bytes + (3 << 20)) == 0, "set max_bytes");
+	for (n = 0; n < 100 && !(r = refcache_new(fd, c, &h)); n++)
+		;
+	r2 = set_param("max_bytes", max_bytes);
+	hinfo(fd, &hi);
+	printf("# max_bytes 3 MiB over the heap: %lld objects of 1 MiB, then %d; heap bytes %llu\n", n,
+	       r, (unsigned long long)hi.bytes);
+	CHECKF(r2 == 0, "restore max_bytes: %d", r2);
+	CHECKF(n >= 1 && n <= 3 && r == -ENOMEM, "%lld objects, then %d; want 1..3, then -ENOMEM", n, r);
+	refcache_close(fd);
+	CHECK(bad == 0, "%d parameter findings", bad);
+	return 0;
+}
+
 /* ---- 9. taking a CPU offline drains its caches ----------------------- */
 
 static int pin(int cpu)
@@ -2215,7 +2304,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	pg = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("TAP version 13\n1..16\n");
+	printf("TAP version 13\n1..17\n");
 	if (geteuid() != 0)
 		printf("# not root: cases that need other users will fail\n");
 	run("cache_create_destroy_race", t_cache_create_destroy_race);
@@ -2230,6 +2319,7 @@ int main(void)
 	run("close_frees_everything", t_close_frees_everything);
 	run("per_user_limits", t_per_user_limits);
 	run("handle_bytes_limited", t_handle_bytes_limited);
+	run("module_limits", t_module_limits);
 	run("cpu_offline_drains", t_cpu_offline_drains);
 	run("cpu_hotplug_stress", t_cpu_hotplug_stress);
 	run("stale_ids_never_return", t_stale_ids_never_return);
