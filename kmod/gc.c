@@ -400,14 +400,15 @@ static void gc_event_queue(struct refcache_gc *gc, const struct refcache_gc_even
 	u32 tail;
 
 	if (gc->ev_count == REFCACHE_GC_EVENTS_MAX) {
+		/* The oldest goes; the next oldest says how many went before it. */
+		u32 lost = gc->events[gc->ev_head].dropped + 1;
+
 		gc->ev_head = (gc->ev_head + 1) % REFCACHE_GC_EVENTS_MAX;
 		gc->ev_count--;
-		gc->ev_dropped++;
+		gc->events[gc->ev_head].dropped += lost;
 	}
 	tail = (gc->ev_head + gc->ev_count) % REFCACHE_GC_EVENTS_MAX;
 	gc->events[tail] = *ev;
-	gc->events[tail].dropped = gc->ev_dropped;
-	gc->ev_dropped = 0;
 	WRITE_ONCE(gc->ev_count, gc->ev_count + 1);
 	wake_up_interruptible_poll(&gc->wait, EPOLLIN | EPOLLRDNORM);
 }
@@ -519,6 +520,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	}
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_collect_locked);
 
 /* CPython's gc_collect_generations(): the oldest generation that is due. */
 static void gc_work_fn(struct work_struct *work)

@@ -44,7 +44,6 @@
  * @events:       ring of the last REFCACHE_GC_EVENTS_MAX collections
  * @ev_head:      index of the oldest queued event
  * @ev_count:     events queued
- * @ev_dropped:   events dropped since the last one queued
  * @wait:         readers of the heap's file waiting for an event
  * @work:         the automatic collection, on refcache_gc_wq
  */
@@ -62,7 +61,6 @@ struct refcache_gc {
 	struct refcache_gc_event events[REFCACHE_GC_EVENTS_MAX];
 	u32 ev_head;
 	u32 ev_count;
-	u32 ev_dropped;
 	wait_queue_head_t wait;
 	struct work_struct work;
 };

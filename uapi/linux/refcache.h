@@ -484,7 +484,8 @@ struct refcache_gc_stats {
  * @size:          sizeof(struct refcache_gc_event)
  * @generation:    the oldest generation collected
  * @reason:        REFCACHE_GC_REASON_*
- * @dropped:       records lost to a full queue just before this one
+ * @dropped:       records lost to a full queue just before this one (the
+ *                 gap in @seq before it)
  * @seq:           1 for the heap's first collection, then counting up
  * @candidates:    objects examined
  * @collected:     objects freed
@@ -495,7 +496,8 @@ struct refcache_gc_stats {
  * returns as many whole records as fit in its buffer (-EINVAL for a
  * buffer smaller than one record; -EAGAIN on an empty queue with
  * O_NONBLOCK, else it waits).  The queue holds REFCACHE_GC_EVENTS_MAX
- * records; older ones are dropped and counted in the next record.
+ * records; when it is full the oldest is dropped and counted in the
+ * @dropped of the record after it.
  */
 struct refcache_gc_event {
 	__u32 size;
