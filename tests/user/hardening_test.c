@@ -1930,7 +1930,10 @@ static int t_module_limits(void)
 	for (k = 0; k < 3; k++) {
 		int m = param_mode(names[k]);
 
-		if (m != 0644) {
+		if (m < 0) {
+			printf("# parameter %s missing\n", names[k]);
+			bad++;
+		} else if (m != 0644) {
 			printf("# parameter %s: mode %#o, want 0644\n", names[k], m);
 			bad++;
 		}
