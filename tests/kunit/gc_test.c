@@ -1,0 +1,1430 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite refcache_gc: the cycle collector (kmod/gc.c) through the
+ * in-kernel API, checked against the heap's own bookkeeping where the
+ * API does not reach (generation lists, the 25% rule's counters).
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/err.h>
+#include <linux/kthread.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+
+#include "internal.h"
+
+/* Past 512 bytes: the large path frees at once, so KASAN sees any UAF. */
+#define GC_PAYLOAD	1024
+#define KREFS		2
+
+KUNIT_DEFINE_ACTION_WRAPPER(gc_heap_put, refcache_heap_put, struct refcache_heap *);
+
+static struct refcache_heap *new_heap(struct kunit *test)
+{
+	struct refcache_heap *heap = refcache_heap_create();
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, gc_heap_put, heap));
+	return heap;
+}
+
+/* Automatic collection off (threshold 0), so that counts are exact. */
+static struct refcache_heap *quiet_heap(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+
+	refcache_gc_set_threshold(heap, 0, 10, 10);
+	return heap;
+}
+
+static struct refcache_cache *new_cache(struct kunit *test, struct refcache_heap *heap,
+					u32 payload, u32 nslots, unsigned int flags,
+					const struct refcache_type_ops *ops)
+{
+	struct refcache_cache *cache;
+
+	cache = refcache_cache_create(heap, "gc_kunit", payload, nslots, flags, ops);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cache);
+	return cache;
+}
+
+/* Tracked objects with two reference slots. */
+static struct refcache_cache *slot_cache(struct kunit *test, struct refcache_heap *heap)
+{
+	return new_cache(test, heap, GC_PAYLOAD, 2, REFCACHE_CACHE_TRACKED, NULL);
+}
+
+static struct refcache_obj *new_obj(struct kunit *test, struct refcache_cache *cache)
+{
+	struct refcache_obj *obj = refcache_obj_alloc(cache);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	return obj;
+}
+
+static u64 heap_objects(struct refcache_heap *heap)
+{
+	u64 n;
+
+	refcache_heap_lock(heap);
+	n = heap->objs.objects;
+	refcache_heap_unlock(heap);
+	return n;
+}
+
+static struct refcache_gc_result collect(struct kunit *test, struct refcache_heap *heap,
+					 unsigned int gen)
+{
+	struct refcache_gc_result res = {};
+
+	KUNIT_EXPECT_EQ(test, refcache_gc_collect(heap, gen, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.unreachable, res.collected + res.uncollectable);
+	return res;
+}
+
+static void expect_count(struct kunit *test, struct refcache_heap *heap, u64 c0, u64 c1, u64 c2)
+{
+	u64 c[REFCACHE_GC_GENERATIONS];
+
+	refcache_gc_get_count(heap, c);
+	KUNIT_EXPECT_EQ(test, c[0], c0);
+	KUNIT_EXPECT_EQ(test, c[1], c1);
+	KUNIT_EXPECT_EQ(test, c[2], c2);
+}
+
+/*
+ * The generation lists agree with their counters and with the objects'
+ * generations, no collection state is left on any object, and every
+ * live object is on exactly one list.
+ */
+static void check_lists(struct kunit *test, struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_obj *obj;
+	u64 n, total = 0, bad = 0;
+	unsigned int g;
+
+	refcache_heap_lock(heap);
+	for (g = 0; g < REFCACHE_GC_LISTS; g++) {
+		n = 0;
+		list_for_each_entry(obj, &os->gc.gen[g], node) {
+			n++;
+			if ((obj->flags & REFCACHE_OBJ_GEN_MASK) != g ||
+			    (obj->flags & (REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE)))
+				bad++;
+		}
+		KUNIT_EXPECT_EQ_MSG(test, os->gc.nobjs[g], n, "objects of generation %u", g);
+		total += n;
+	}
+	total += list_count_nodes(&os->untracked);
+	KUNIT_EXPECT_EQ(test, total, os->objects);
+	KUNIT_EXPECT_EQ(test, bad, 0ULL);
+	refcache_heap_unlock(heap);
+}
+
+/* A ring of @n objects through slot 0; the test keeps a reference to each. */
+static void make_ring(struct kunit *test, struct refcache_cache *cache,
+		      struct refcache_obj **objs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		objs[i] = new_obj(test, cache);
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[(i + 1) % n]), 0);
+}
+
+static void put_all(struct refcache_obj **objs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		refcache_obj_put(objs[i]);
+}
+
+/*
+ * @n objects, each a cycle of its own, and nothing else holding them;
+ * made under the lock, so that no automatic collection they queue sees
+ * one half made.
+ */
+static void make_garbage(struct kunit *test, struct refcache_cache *cache, unsigned int n)
+{
+	struct refcache_heap *heap = cache->heap;
+	struct refcache_obj *obj;
+	unsigned int made;
+
+	refcache_heap_lock(heap);
+	for (made = 0; made < n; made++) {
+		obj = refcache_obj_new_locked(cache, GFP_KERNEL);
+		if (IS_ERR(obj))
+			break;
+		refcache_obj_store_locked(obj, 0, obj);
+		refcache_obj_put_locked(heap, obj);
+	}
+	refcache_heap_unlock(heap);
+	KUNIT_ASSERT_EQ(test, made, n);
+}
+
+/* --- a kernel cache keeping its references in the payload ----------- */
+
+/*
+ * What the callbacks record: per object id, how often clear and release
+ * ran; and, for the cases that ask, what the weak handles read in clear,
+ * which task traverses, and one sleep in a traverse on the workqueue.
+ */
+struct kctx {
+	struct refcache_heap *heap;
+	unsigned int max;
+	atomic_t next;
+	atomic_t *made;
+	atomic_t *clears;
+	atomic_t *releases;
+	bool check_weak;
+	u64 weak[2];
+	atomic_t weak_dead;
+	atomic_t weak_alive;
+	bool record;
+	struct task_struct *caller;
+	struct work_struct *work;
+	atomic_t trav_caller;
+	atomic_t trav_worker;
+	atomic_t trav_other;
+	atomic_t sleep_once;
+	struct completion sleeping;
+	atomic_t slept;
+	struct refcache_obj *resurrect;
+	struct refcache_obj *stash;
+};
+
+struct kpay {
+	struct refcache_obj *ref[KREFS];
+	struct kctx *ctx;
+	unsigned int id;
+};
+
+static struct kctx *kctx_new(struct kunit *test, struct refcache_heap *heap, unsigned int max)
+{
+	struct kctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	ctx->made = kunit_kcalloc(test, max, sizeof(atomic_t), GFP_KERNEL);
+	ctx->clears = kunit_kcalloc(test, max, sizeof(atomic_t), GFP_KERNEL);
+	ctx->releases = kunit_kcalloc(test, max, sizeof(atomic_t), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, ctx->made && ctx->clears && ctx->releases);
+	ctx->heap = heap;
+	ctx->max = max;
+	ctx->caller = current;
+	ctx->work = &heap->objs.gc.work;
+	init_completion(&ctx->sleeping);
+	return ctx;
+}
+
+static void kobj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg)
+{
+	struct kpay *p = refcache_obj_payload(obj);
+	struct kctx *ctx = p->ctx;
+	int i;
+
+	if (ctx && READ_ONCE(ctx->record)) {
+		if (current == ctx->caller)
+			atomic_inc(&ctx->trav_caller);
+		else if ((current->flags & PF_WQ_WORKER) && current_work() == ctx->work)
+			atomic_inc(&ctx->trav_worker);
+		else
+			atomic_inc(&ctx->trav_other);
+	}
+	if (ctx && (current->flags & PF_WQ_WORKER) && atomic_xchg(&ctx->sleep_once, 0)) {
+		complete(&ctx->sleeping);
+		msleep(200);
+		atomic_set(&ctx->slept, 1);
+	}
+	for (i = 0; i < KREFS; i++)
+		if (p->ref[i])
+			visit(p->ref[i], arg);
+}
+
+/* The collector holds the heap's lock: *_locked functions are fine here. */
+static void kobj_check_weak(struct kctx *ctx)
+{
+	struct refcache_obj *found;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ctx->weak); i++) {
+		if (!ctx->weak[i])
+			continue;
+		found = ERR_PTR(-EINVAL);
+		if (!refcache_handle_lookup_locked(ctx->heap, ctx->weak[i], true, &found) &&
+		    !found)
+			atomic_inc(&ctx->weak_dead);
+		else
+			atomic_inc(&ctx->weak_alive);
+	}
+}
+
+static void kobj_clear(struct refcache_obj *obj)
+{
+	struct kpay *p = refcache_obj_payload(obj);
+	struct kctx *ctx = p->ctx;
+	struct refcache_obj *child;
+	int i;
+
+	if (ctx) {
+		atomic_inc(&ctx->clears[p->id]);
+		if (READ_ONCE(ctx->check_weak))
+			kobj_check_weak(ctx);
+		if (ctx->resurrect == obj)
+			ctx->stash = refcache_obj_get(obj);
+	}
+	for (i = 0; i < KREFS; i++) {
+		child = p->ref[i];
+		p->ref[i] = NULL;
+		refcache_obj_put(child);
+	}
+}
+
+static void kobj_release(struct refcache_obj *obj)
+{
+	struct kpay *p = refcache_obj_payload(obj);
+
+	if (p->ctx)
+		atomic_inc(&p->ctx->releases[p->id]);
+}
+
+static const struct refcache_type_ops kobj_ops = {
+	.traverse = kobj_traverse,
+	.clear = kobj_clear,
+	.release = kobj_release,
+};
+
+/* Its references cannot be dropped: garbage cycles through it are uncollectable. */
+static const struct refcache_type_ops noclear_ops = {
+	.traverse = kobj_traverse,
+	.release = kobj_release,
+};
+
+static struct refcache_cache *kobj_cache(struct kunit *test, struct refcache_heap *heap,
+					 const struct refcache_type_ops *ops)
+{
+	return new_cache(test, heap, GC_PAYLOAD, 0, REFCACHE_CACHE_TRACKED, ops);
+}
+
+/* A new object of a kernel cache with the next id, heap locked; ERR_PTR on failure. */
+static struct refcache_obj *kobj_new_locked(struct refcache_cache *cache, struct kctx *ctx)
+{
+	unsigned int id = atomic_inc_return(&ctx->next) - 1;
+	struct refcache_obj *obj;
+	struct kpay *p;
+
+	if (id >= ctx->max)
+		return ERR_PTR(-ENOSPC);
+	obj = refcache_obj_new_locked(cache, GFP_KERNEL);
+	if (IS_ERR(obj))
+		return obj;
+	p = refcache_obj_payload(obj);
+	p->ctx = ctx;
+	p->id = id;
+	atomic_set(&ctx->made[id], 1);
+	return obj;
+}
+
+static struct refcache_obj *kobj_try_new(struct refcache_cache *cache, struct kctx *ctx)
+{
+	struct refcache_obj *obj;
+
+	refcache_heap_lock(cache->heap);
+	obj = kobj_new_locked(cache, ctx);
+	refcache_heap_unlock(cache->heap);
+	return obj;
+}
+
+static struct refcache_obj *kobj_new(struct kunit *test, struct refcache_cache *cache,
+				     struct kctx *ctx)
+{
+	struct refcache_obj *obj = kobj_try_new(cache, ctx);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	return obj;
+}
+
+static unsigned int kobj_id(struct refcache_obj *obj)
+{
+	return ((struct kpay *)refcache_obj_payload(obj))->id;
+}
+
+/* Point @obj's payload reference @i at @to (or at nothing), under the lock. */
+static void kobj_set(struct refcache_obj *obj, unsigned int i, struct refcache_obj *to)
+{
+	struct refcache_heap *heap = obj->cache->heap;
+	struct kpay *p = refcache_obj_payload(obj);
+	struct refcache_obj *old;
+
+	refcache_heap_lock(heap);
+	old = p->ref[i];
+	p->ref[i] = to ? refcache_obj_get(to) : NULL;
+	refcache_obj_put(old);
+	refcache_heap_unlock(heap);
+}
+
+/* Every object made ran clear @clears times and release once; none else ran. */
+static void expect_callbacks(struct kunit *test, struct kctx *ctx, int clears)
+{
+	unsigned int i, n = min_t(unsigned int, atomic_read(&ctx->next), ctx->max);
+	unsigned int made = 0, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		int want = atomic_read(&ctx->made[i]);
+
+		made += want;
+		if (atomic_read(&ctx->clears[i]) != want * clears ||
+		    atomic_read(&ctx->releases[i]) != want) {
+			if (bad++ < 4)
+				kunit_err(test, "object %u: clear ran %d times, release %d\n", i,
+					  atomic_read(&ctx->clears[i]),
+					  atomic_read(&ctx->releases[i]));
+		}
+	}
+	KUNIT_EXPECT_GT(test, made, 0U);
+	KUNIT_EXPECT_EQ(test, bad, 0U);
+}
+
+/* --- cycles ------------------------------------------------------------ */
+
+static const unsigned int cycle_lengths[] = { 1, 2, 3, 1000 };
+
+static void cycle_length_desc(const unsigned int *n, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%u objects", *n);
+}
+
+KUNIT_ARRAY_PARAM(cycle_length, cycle_lengths, cycle_length_desc);
+
+static void gc_cycle_collected(struct kunit *test)
+{
+	unsigned int n = *(const unsigned int *)test->param_value;
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_gc_gen_stats st[REFCACHE_GC_GENERATIONS];
+	struct refcache_obj **objs;
+	struct refcache_gc_result res;
+
+	objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	make_ring(test, cache, objs, n);
+	put_all(objs, n);
+	/* Each holds the next: reference counting alone frees nothing. */
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)n);
+
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, (u64)n);
+	KUNIT_EXPECT_EQ(test, res.collected, (u64)n);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	refcache_gc_get_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st[2].collections, 1ULL);
+	KUNIT_EXPECT_EQ(test, st[2].collected, (u64)n);
+	KUNIT_EXPECT_EQ(test, st[2].candidates, (u64)n);
+	check_lists(test, heap);
+
+	/* Nothing left to find. */
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+}
+
+/* A reference from outside the heap's graph keeps a whole cycle alive. */
+static void gc_cycle_held_from_outside(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_cache *untracked = new_cache(test, heap, 16, 1, 0, NULL);
+	struct refcache_obj *objs[3], *u;
+	struct refcache_gc_result res;
+	u64 id;
+
+	/* A kernel reference. */
+	make_ring(test, cache, objs, 3);
+	refcache_obj_put(objs[0]);
+	refcache_obj_put(objs[2]);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(objs[0]), 2);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(objs[1]), 2U);
+	refcache_obj_put(objs[1]);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 3ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+
+	/* A strong handle. */
+	make_ring(test, cache, objs, 2);
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, objs[1], false, &id), 0);
+	refcache_heap_unlock(heap);
+	put_all(objs, 2);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL);
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, id), 0);
+	refcache_heap_unlock(heap);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+
+	/* The slot of an untracked object, which the collector never scans. */
+	make_ring(test, cache, objs, 2);
+	u = new_obj(test, untracked);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(u), -1);
+	KUNIT_EXPECT_FALSE(test, refcache_obj_is_tracked(u));
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(u, 0, objs[0]), 0);
+	put_all(objs, 2);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	refcache_obj_put(u);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	check_lists(test, heap);
+}
+
+/* References from an older generation count as references from outside. */
+static void gc_young_cycle_held_by_old(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj *old = new_obj(test, cache), *y[2];
+	struct refcache_gc_result res;
+
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(old), 1);
+
+	make_ring(test, cache, y, 2);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(old, 1, y[0]), 0);
+	put_all(y, 2);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(y[0]), 0);
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(y[0]), 1);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(y[1]), 1);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(old), 1);
+
+	/* The old object lets go: garbage, but in generation 1 now. */
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(old, 1, NULL), 0);
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	res = collect(test, heap, 1);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 2ULL);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(old), 2);
+	check_lists(test, heap);
+
+	/* Held from generation 2, a young cycle survives collect(1) too. */
+	make_ring(test, cache, y, 2);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(old, 1, y[1]), 0);
+	put_all(y, 2);
+	res = collect(test, heap, 1);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(y[0]), 2);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(old, 1, NULL), 0);
+	res = collect(test, heap, 1);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	refcache_obj_put(old);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	check_lists(test, heap);
+}
+
+/*
+ * A garbage 2-cycle holds the last reference to @holder, which holds the
+ * last reference to a survivor of the collection (@holder is outside its
+ * set).  Breaking the cycle frees both in the middle of the collection;
+ * the generation lists must still add up.
+ */
+static void garbage_frees_survivor(struct kunit *test, struct refcache_cache *cache,
+				   struct refcache_obj *holder, unsigned int gen)
+{
+	struct refcache_heap *heap = cache->heap;
+	struct refcache_obj *young = new_obj(test, cache), *g[2];
+	struct refcache_gc_result res;
+
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(holder, 0, young), 0);
+	refcache_obj_put(young);
+	make_ring(test, cache, g, 2);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g[0], 1, holder), 0);
+	refcache_obj_put(holder);
+	put_all(g, 2);
+
+	res = collect(test, heap, gen);
+	KUNIT_EXPECT_EQ_MSG(test, res.collected, 2ULL, "collect(%u)", gen);
+	KUNIT_EXPECT_EQ_MSG(test, heap_objects(heap), 0ULL, "collect(%u)", gen);
+	check_lists(test, heap);
+}
+
+static void gc_garbage_frees_survivor(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_cache *untracked = new_cache(test, heap, 16, 1, 0, NULL);
+	struct refcache_obj *old;
+	unsigned int gen;
+
+	/* Through an object of an older generation. */
+	for (gen = 0; gen < 2; gen++) {
+		old = new_obj(test, cache);
+		collect(test, heap, gen);
+		KUNIT_EXPECT_EQ(test, refcache_obj_generation(old), (int)gen + 1);
+		garbage_frees_survivor(test, cache, old, gen);
+	}
+	/* Through an untracked object. */
+	for (gen = 0; gen < REFCACHE_GC_GENERATIONS; gen++)
+		garbage_frees_survivor(test, cache, new_obj(test, untracked), gen);
+}
+
+/* --- kernel callbacks -------------------------------------------------- */
+
+static void gc_callback_cycles(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct kctx *ctx = kctx_new(test, heap, 16);
+	struct refcache_cache *kc = kobj_cache(test, heap, &kobj_ops);
+	struct refcache_cache *sc = slot_cache(test, heap);
+	struct refcache_obj *objs[3], *k, *s;
+	struct refcache_gc_result res;
+	unsigned int len, i;
+
+	for (len = 1; len <= 3; len++) {
+		for (i = 0; i < len; i++)
+			objs[i] = kobj_new(test, kc, ctx);
+		for (i = 0; i < len; i++)
+			kobj_set(objs[i], 0, objs[(i + 1) % len]);
+		put_all(objs, len);
+		KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)len);
+		for (i = 0; i < len; i++)
+			KUNIT_EXPECT_EQ(test, atomic_read(&ctx->releases[kobj_id(objs[i])]), 0);
+		res = collect(test, heap, 2);
+		KUNIT_EXPECT_EQ_MSG(test, res.unreachable, (u64)len, "length %u", len);
+		KUNIT_EXPECT_EQ_MSG(test, res.collected, (u64)len, "length %u", len);
+		KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	}
+
+	/* Payload -> slot -> payload. */
+	k = kobj_new(test, kc, ctx);
+	s = new_obj(test, sc);
+	kobj_set(k, 1, s);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(s, 0, k), 0);
+	refcache_obj_put(k);
+	refcache_obj_put(s);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	expect_callbacks(test, ctx, 1);
+	check_lists(test, heap);
+}
+
+/* clear keeps its object alive: it survives, in generation 2, cleared once. */
+static void gc_clear_resurrects(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct kctx *ctx = kctx_new(test, heap, 16);
+	struct refcache_cache *kc = kobj_cache(test, heap, &kobj_ops);
+	struct refcache_obj *objs[3];
+	struct refcache_gc_result res;
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		objs[i] = kobj_new(test, kc, ctx);
+	for (i = 0; i < 3; i++)
+		kobj_set(objs[i], 0, objs[(i + 1) % 3]);
+	ctx->resurrect = objs[1];
+	put_all(objs, 3);
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 3ULL);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->stash, objs[1]);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(objs[1]), 1U);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(objs[1]), 2);
+	check_lists(test, heap);
+	ctx->resurrect = NULL;
+	refcache_obj_put(ctx->stash);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	expect_callbacks(test, ctx, 1);
+}
+
+/*
+ * Garbage whose references cannot be dropped (traverse, no clear) is
+ * uncollectable, with everything it reaches; the heap frees it at the end.
+ */
+static void gc_uncollectable_without_clear(struct kunit *test)
+{
+	struct refcache_heap *heap = refcache_heap_create();
+	struct refcache_gc_gen_stats st[REFCACHE_GC_GENERATIONS];
+	struct refcache_stats before, after;
+	struct refcache_cache *uc, *sc;
+	struct refcache_obj *u[2], *s;
+	struct refcache_gc_result res;
+	struct kctx *ctx;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	refcache_gc_set_threshold(heap, 0, 10, 10);
+	ctx = kctx_new(test, heap, 4);
+	uc = kobj_cache(test, heap, &noclear_ops);
+	sc = slot_cache(test, heap);
+	u[0] = kobj_new(test, uc, ctx);
+	u[1] = kobj_new(test, uc, ctx);
+	kobj_set(u[0], 0, u[1]);
+	kobj_set(u[1], 0, u[0]);
+	/* A slot cycle only the uncollectable objects reach. */
+	s = new_obj(test, sc);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(s, 0, s), 0);
+	kobj_set(u[0], 1, s);
+	refcache_obj_put(s);
+	put_all(u, 2);
+
+	res = collect(test, heap, 1);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 3ULL);
+	KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 3ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(u[0]), 2);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(u[1]), 2);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(s), 2);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(s), 2U);
+	refcache_gc_get_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st[1].uncollectable, 3ULL);
+	check_lists(test, heap);
+	/* Still there for the next full collection, still not freed. */
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->releases[0]) + atomic_read(&ctx->releases[1]), 0);
+
+	refcache_stats_read(&before);
+	refcache_heap_put(heap);
+	refcache_stats_read(&after);
+	KUNIT_EXPECT_EQ(test, after.heaps_destroyed, before.heaps_destroyed + 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->releases[0]), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->releases[1]), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->clears[0]) + atomic_read(&ctx->clears[1]), 0);
+}
+
+/* Weak handles to the garbage read as dead before any clear runs. */
+static void gc_weak_dead_in_clear(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct kctx *ctx = kctx_new(test, heap, 8);
+	struct refcache_cache *kc = kobj_cache(test, heap, &kobj_ops);
+	struct refcache_cache *sc = slot_cache(test, heap);
+	struct refcache_obj *a, *b, *s, *live, *found;
+	struct refcache_gc_result res;
+	u64 weak_live;
+
+	/* a -> s -> b -> a, and a live object with a weak handle too. */
+	a = kobj_new(test, kc, ctx);
+	b = kobj_new(test, kc, ctx);
+	s = new_obj(test, sc);
+	live = kobj_new(test, kc, ctx);
+	kobj_set(a, 0, s);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(s, 0, b), 0);
+	kobj_set(b, 0, a);
+	refcache_heap_lock(heap);
+	KUNIT_ASSERT_EQ(test, refcache_handle_new_locked(heap, s, true, &ctx->weak[0]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_handle_new_locked(heap, b, true, &ctx->weak[1]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_handle_new_locked(heap, live, true, &weak_live), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(a);
+	refcache_obj_put(b);
+	refcache_obj_put(s);
+
+	WRITE_ONCE(ctx->check_weak, true);
+	res = collect(test, heap, 2);
+	WRITE_ONCE(ctx->check_weak, false);
+	KUNIT_EXPECT_EQ(test, res.collected, 3ULL);
+	/* Two clears, each seeing both handles dead. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->weak_dead), 4);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->weak_alive), 0);
+
+	refcache_heap_lock(heap);
+	found = ERR_PTR(-EINVAL);
+	KUNIT_EXPECT_EQ(test, refcache_handle_lookup_locked(heap, ctx->weak[0], true, &found), 0);
+	KUNIT_EXPECT_NULL(test, found);
+	found = ERR_PTR(-EINVAL);
+	KUNIT_EXPECT_EQ(test, refcache_handle_lookup_locked(heap, weak_live, true, &found), 0);
+	KUNIT_EXPECT_PTR_EQ(test, found, live);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(live);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	expect_callbacks(test, ctx, 1);
+}
+
+/* --- generations and counts -------------------------------------------- */
+
+static void gc_promotion_and_count(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_cache *untracked = new_cache(test, heap, 16, 1, 0, NULL);
+	struct refcache_gc_gen_stats st[REFCACHE_GC_GENERATIONS];
+	struct refcache_obj *a, *b, *d, *e, *f, *u;
+
+	expect_count(test, heap, 0, 0, 0);
+	a = new_obj(test, cache);
+	b = new_obj(test, cache);
+	d = new_obj(test, cache);
+	expect_count(test, heap, 3, 0, 0);
+	KUNIT_EXPECT_TRUE(test, refcache_obj_is_tracked(a));
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(a), 0);
+
+	/* Untracked allocations and deallocations do not count. */
+	u = new_obj(test, untracked);
+	expect_count(test, heap, 3, 0, 0);
+	refcache_obj_put(u);
+	expect_count(test, heap, 3, 0, 0);
+	refcache_obj_put(d);
+	expect_count(test, heap, 2, 0, 0);
+
+	KUNIT_EXPECT_EQ(test, collect(test, heap, 0).unreachable, 0ULL);
+	expect_count(test, heap, 0, 1, 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(a), 1);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(b), 1);
+
+	e = new_obj(test, cache);
+	expect_count(test, heap, 1, 1, 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(e), 0);
+	collect(test, heap, 0);
+	expect_count(test, heap, 0, 2, 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(e), 1);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(a), 1);
+
+	collect(test, heap, 1);
+	expect_count(test, heap, 0, 0, 1);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(a), 2);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(e), 2);
+
+	/* A young survivor of a generation 1 collection goes to 2. */
+	f = new_obj(test, cache);
+	collect(test, heap, 1);
+	expect_count(test, heap, 0, 0, 2);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(f), 2);
+
+	collect(test, heap, 2);
+	expect_count(test, heap, 0, 0, 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(a), 2);
+	check_lists(test, heap);
+
+	/* Never below zero. */
+	refcache_obj_put(f);
+	expect_count(test, heap, 0, 0, 0);
+	f = new_obj(test, cache);
+	expect_count(test, heap, 1, 0, 0);
+	refcache_obj_put(a);
+	refcache_obj_put(b);
+	refcache_obj_put(e);
+	refcache_obj_put(f);
+	expect_count(test, heap, 0, 0, 0);
+
+	KUNIT_EXPECT_EQ(test, refcache_gc_collect(heap, REFCACHE_GC_GENERATIONS, NULL), -EINVAL);
+	refcache_gc_get_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st[0].collections, 2ULL);
+	KUNIT_EXPECT_EQ(test, st[1].collections, 2ULL);
+	KUNIT_EXPECT_EQ(test, st[2].collections, 1ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 1), 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/* --- automatic collection ---------------------------------------------- */
+
+static void gc_auto_runs_on_workqueue(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct kctx *ctx = kctx_new(test, heap, 8);
+	struct refcache_cache *kc = kobj_cache(test, heap, &kobj_ops);
+	struct refcache_obj *objs[6];
+	u32 t[REFCACHE_GC_GENERATIONS];
+	unsigned int i;
+
+	refcache_gc_get_threshold(heap, t);
+	KUNIT_EXPECT_EQ(test, t[0], 2000U);
+	KUNIT_EXPECT_TRUE(test, refcache_gc_isenabled(heap));
+	refcache_gc_set_threshold(heap, 5, 10, 10);
+	WRITE_ONCE(ctx->record, true);
+	for (i = 0; i < 5; i++)
+		objs[i] = kobj_new(test, kc, ctx);
+	refcache_gc_flush(heap);
+	/* count[0] == threshold[0] is not past it. */
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), 0ULL);
+	objs[5] = kobj_new(test, kc, ctx);
+	refcache_gc_flush(heap);
+	WRITE_ONCE(ctx->record, false);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), 1ULL);
+	KUNIT_EXPECT_GT(test, atomic_read(&ctx->trav_worker), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->trav_caller), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->trav_other), 0);
+	expect_count(test, heap, 0, 1, 0);
+	for (i = 0; i < 6; i++)
+		KUNIT_EXPECT_EQ(test, refcache_obj_generation(objs[i]), 1);
+	put_all(objs, 6);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+static void gc_disabled_and_threshold_zero(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	u32 t[REFCACHE_GC_GENERATIONS];
+	u64 c[REFCACHE_GC_GENERATIONS];
+
+	refcache_gc_set_threshold(heap, 5, 10, 10);
+	refcache_gc_enable(heap, false);
+	KUNIT_EXPECT_FALSE(test, refcache_gc_isenabled(heap));
+	make_garbage(test, cache, 20);
+	refcache_gc_flush(heap);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 20ULL);
+	/* Counting goes on while disabled, as in CPython. */
+	refcache_gc_get_count(heap, c);
+	KUNIT_EXPECT_EQ(test, c[0], 20ULL);
+	KUNIT_EXPECT_EQ(test, collect(test, heap, 0).collected, 20ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), 1ULL);
+
+	/* Back on: the next allocation past the threshold queues one. */
+	refcache_gc_enable(heap, true);
+	KUNIT_EXPECT_TRUE(test, refcache_gc_isenabled(heap));
+	make_garbage(test, cache, 6);
+	refcache_gc_flush(heap);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+
+	/* Enabled, but threshold 0. */
+	refcache_gc_set_threshold(heap, 0, 10, 10);
+	refcache_gc_get_threshold(heap, t);
+	KUNIT_EXPECT_EQ(test, t[0], 0U);
+	KUNIT_EXPECT_EQ(test, t[1], 10U);
+	KUNIT_EXPECT_EQ(test, t[2], 10U);
+	make_garbage(test, cache, 20);
+	refcache_gc_flush(heap);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 20ULL);
+	KUNIT_EXPECT_EQ(test, collect(test, heap, 0).collected, 20ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), 3ULL);
+
+	refcache_gc_set_threshold(heap, 5, 10, 10);
+	make_garbage(test, cache, 6);
+	refcache_gc_flush(heap);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), 4ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+static void gc_freeze_unfreeze(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj *ring[2], *h, *y;
+	struct refcache_gc_result res;
+
+	make_ring(test, cache, ring, 2);
+	put_all(ring, 2);
+	h = new_obj(test, cache);
+	expect_count(test, heap, 3, 0, 0);
+	KUNIT_EXPECT_EQ(test, refcache_gc_freeze(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(h), 3);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(ring[0]), 3);
+	expect_count(test, heap, 0, 0, 0);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	check_lists(test, heap);
+
+	/* A frozen object's reference keeps a young one alive. */
+	y = new_obj(test, cache);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(h, 0, y), 0);
+	refcache_obj_put(y);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(y), 2);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(h, 0, NULL), 0);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 3ULL);
+
+	KUNIT_EXPECT_EQ(test, refcache_gc_unfreeze(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(h), 2);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(ring[1]), 2);
+	check_lists(test, heap);
+	/* Back in generation 2: a younger collection leaves them alone. */
+	res = collect(test, heap, 1);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_unfreeze(heap), 0ULL);
+	refcache_obj_put(h);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	check_lists(test, heap);
+}
+
+/* --- dying and saturated counts ---------------------------------------- */
+
+/* A count that reached zero belongs to its putter, even inside garbage. */
+static void gc_dying_member_left_alone(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_gc_collect r = {};
+	struct refcache_obj *ring[3];
+	int ret;
+
+	make_ring(test, cache, ring, 3);
+	put_all(ring, 3);
+	refcache_heap_lock(heap);
+	refcount_set(&ring[0]->ref, 0);
+	ret = refcache_gc_collect_locked(heap, 2, REFCACHE_GC_REASON_EXPLICIT, &r);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, r.collected, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap->objs.objects, 3ULL);
+	KUNIT_EXPECT_EQ(test, refcount_read(&ring[0]->ref), 0U);
+	KUNIT_EXPECT_EQ(test, refcount_read(&ring[1]->ref), 1U);
+	refcount_set(&ring[0]->ref, 1);
+	refcache_heap_unlock(heap);
+	check_lists(test, heap);
+	KUNIT_EXPECT_EQ(test, collect(test, heap, 2).collected, 3ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+struct put_later {
+	struct refcache_obj *obj;
+	struct completion done;
+};
+
+static int put_later_fn(void *arg)
+{
+	struct put_later *pl = arg;
+
+	refcache_obj_put(pl->obj);
+	complete(&pl->done);
+	return 0;
+}
+
+/*
+ * The real thing: a put without the lock takes the count to zero and
+ * waits for the lock, which a collection holds.  The collector must not
+ * free the object (its putter will), and what it references stays alive.
+ */
+static void gc_lockless_put_waits_for_collection(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_gc_collect r = {};
+	struct refcache_obj *ring[2], *x;
+	struct task_struct *task;
+	struct put_later pl;
+	int ret, i;
+
+	x = new_obj(test, cache);
+	make_ring(test, cache, ring, 2);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(x, 0, ring[0]), 0);
+	put_all(ring, 2);
+	pl.obj = x;
+	init_completion(&pl.done);
+
+	refcache_heap_lock(heap);
+	task = kthread_run(put_later_fn, &pl, "gc_kunit_put");
+	if (IS_ERR(task)) {
+		refcache_heap_unlock(heap);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+		return;
+	}
+	for (i = 0; i < 5000 && refcount_read(&x->ref); i++)
+		usleep_range(1000, 2000);
+	KUNIT_EXPECT_EQ(test, refcount_read(&x->ref), 0U);
+	ret = refcache_gc_collect_locked(heap, 2, REFCACHE_GC_REASON_EXPLICIT, &r);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, r.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap->objs.objects, 3ULL);
+	refcache_heap_unlock(heap);
+	wait_for_completion(&pl.done);
+
+	/* Its putter freed it; now the ring is garbage. */
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL);
+	check_lists(test, heap);
+	KUNIT_EXPECT_EQ(test, collect(test, heap, 2).collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+static void gc_saturated_never_collected(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj *ring[2], *s;
+	struct refcache_gc_result res;
+
+	/* Our reference to ring[0] becomes a saturated count. */
+	make_ring(test, cache, ring, 2);
+	refcache_obj_put(ring[1]);
+	refcount_set(&ring[0]->ref, REFCOUNT_SATURATED);
+	s = new_obj(test, cache);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(s, 0, s), 0);
+	refcount_set(&s->ref, REFCOUNT_SATURATED);
+
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(ring[0]), (unsigned int)REFCOUNT_SATURATED);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(ring[1]), 1U);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(s), (unsigned int)REFCOUNT_SATURATED);
+	check_lists(test, heap);
+	/* The heap's teardown frees them. */
+}
+
+/* --- the 25% rule -------------------------------------------------------- */
+
+static void long_lived(struct refcache_heap *heap, u64 *pending, u64 *total)
+{
+	refcache_heap_lock(heap);
+	*pending = heap->objs.gc.long_lived_pending;
+	*total = heap->objs.gc.long_lived_total;
+	refcache_heap_unlock(heap);
+}
+
+static void gc_full_collection_25_percent(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj *held[51];
+	u64 pending, total, full, young;
+	unsigned int i;
+
+	for (i = 0; i < 40; i++)
+		held[i] = new_obj(test, cache);
+	collect(test, heap, 2);
+	long_lived(heap, &pending, &total);
+	KUNIT_EXPECT_EQ(test, total, 40ULL);
+	KUNIT_EXPECT_EQ(test, pending, 0ULL);
+
+	/* 5 promoted into generation 2 by a generation 1 collection. */
+	for (; i < 45; i++)
+		held[i] = new_obj(test, cache);
+	collect(test, heap, 1);
+	long_lived(heap, &pending, &total);
+	KUNIT_EXPECT_EQ(test, pending, 5ULL);
+	expect_count(test, heap, 0, 0, 1);
+
+	/* Generation 2 is due by count (1 > 0), but 5 < 40 / 4: skipped. */
+	full = refcache_gc_collections(heap, 2);
+	young = refcache_gc_collections(heap, 0);
+	refcache_gc_set_threshold(heap, 4, 100, 0);
+	make_garbage(test, cache, 5);
+	refcache_gc_flush(heap);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 2), full);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 0), young + 1);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 45ULL);
+	expect_count(test, heap, 0, 1, 1);
+
+	/* 6 more make 11 > 10: the next automatic collection is a full one. */
+	refcache_gc_set_threshold(heap, 0, 100, 0);
+	for (; i < 51; i++)
+		held[i] = new_obj(test, cache);
+	collect(test, heap, 1);
+	long_lived(heap, &pending, &total);
+	KUNIT_EXPECT_EQ(test, pending, 11ULL);
+	KUNIT_EXPECT_EQ(test, total, 40ULL);
+	refcache_gc_set_threshold(heap, 4, 100, 0);
+	make_garbage(test, cache, 5);
+	refcache_gc_flush(heap);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 2), full + 1);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 51ULL);
+	long_lived(heap, &pending, &total);
+	KUNIT_EXPECT_EQ(test, pending, 0ULL);
+	KUNIT_EXPECT_EQ(test, total, 51ULL);
+	expect_count(test, heap, 0, 0, 0);
+	check_lists(test, heap);
+	put_all(held, 51);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/* --- heap teardown ------------------------------------------------------- */
+
+/*
+ * Two 2-cycles and a 1-cycle of a kernel cache, made under the lock: with
+ * threshold 4 the fifth allocation queues a collection, which cannot start
+ * before they are all garbage.
+ */
+static void make_kgarbage(struct kunit *test, struct refcache_cache *kc, struct kctx *ctx)
+{
+	static const unsigned int next[5] = { 1, 0, 3, 2, 4 };
+	struct refcache_heap *heap = kc->heap;
+	struct refcache_obj *o[5];
+	unsigned int i, made;
+	struct kpay *p;
+
+	refcache_heap_lock(heap);
+	for (made = 0; made < 5; made++) {
+		o[made] = kobj_new_locked(kc, ctx);
+		if (IS_ERR(o[made]))
+			break;
+	}
+	for (i = 0; made == 5 && i < 5; i++) {
+		p = refcache_obj_payload(o[i]);
+		p->ref[0] = refcache_obj_get(o[next[i]]);
+	}
+	for (i = 0; i < made; i++)
+		refcache_obj_put(o[i]);
+	refcache_heap_unlock(heap);
+	KUNIT_ASSERT_EQ(test, made, 5U);
+}
+
+static void gc_teardown_with_queued_collection(struct kunit *test)
+{
+	struct refcache_stats before, after;
+	unsigned int iter, queued = 0;
+
+	for (iter = 0; iter < 8; iter++) {
+		struct refcache_heap *heap = refcache_heap_create();
+		struct refcache_cache *kc;
+		struct kctx *ctx;
+
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+		ctx = kctx_new(test, heap, 8);
+		kc = kobj_cache(test, heap, &kobj_ops);
+		refcache_gc_set_threshold(heap, 4, 10, 10);
+		make_kgarbage(test, kc, ctx);
+		refcache_stats_read(&before);
+		if (work_pending(&heap->objs.gc.work))
+			queued++;
+		refcache_heap_put(heap);
+		refcache_stats_read(&after);
+		/* The work's hold on the heap is gone too: the heap is freed. */
+		KUNIT_EXPECT_EQ(test, after.heaps_destroyed, before.heaps_destroyed + 1);
+		expect_callbacks(test, ctx, 1);
+	}
+	kunit_info(test, "%u of 8 heaps put with the collection still queued\n", queued);
+}
+
+static void gc_teardown_during_collection(struct kunit *test)
+{
+	struct refcache_heap *heap = refcache_heap_create();
+	struct refcache_stats before, after;
+	struct refcache_cache *kc;
+	struct kctx *ctx;
+	bool in;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	ctx = kctx_new(test, heap, 8);
+	kc = kobj_cache(test, heap, &kobj_ops);
+	refcache_gc_set_threshold(heap, 4, 10, 10);
+	atomic_set(&ctx->sleep_once, 1);
+	make_kgarbage(test, kc, ctx);
+	in = wait_for_completion_timeout(&ctx->sleeping, 10 * HZ);
+	KUNIT_EXPECT_TRUE(test, in);
+	refcache_stats_read(&before);
+	/* The collection sleeps in a traverse with the heap locked. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->slept), 0);
+	refcache_heap_put(heap);
+	refcache_stats_read(&after);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->slept), 1);
+	KUNIT_EXPECT_EQ(test, after.heaps_destroyed, before.heaps_destroyed + 1);
+	expect_callbacks(test, ctx, 1);
+}
+
+/* --- concurrency ------------------------------------------------------- */
+
+#define MUT_POOL	48
+#define MUT_STEPS	3000
+#define MUT_MAXOBJ	4096
+
+struct mut {
+	struct refcache_heap *heap;
+	struct refcache_cache *cache;
+	struct kctx *ctx;
+	struct refcache_obj *pool[MUT_POOL];	/* under the heap's lock */
+	atomic_t started;
+	struct completion done[2];
+};
+
+static struct refcache_obj *mut_ref(struct refcache_obj *obj, unsigned int k)
+{
+	return ((struct kpay *)refcache_obj_payload(obj))->ref[k];
+}
+
+/* One random change to the graph; what it let go of is put without the lock. */
+static void mut_step(struct mut *m)
+{
+	u32 i = get_random_u32_below(MUT_POOL), j = get_random_u32_below(MUT_POOL);
+	u32 k = get_random_u32_below(KREFS);
+	struct refcache_obj *o, *old = NULL;
+	struct kpay *p;
+
+	switch (get_random_u32_below(6)) {
+	case 0:	/* a new object replaces a pool entry */
+		o = kobj_try_new(m->cache, m->ctx);
+		if (IS_ERR(o))
+			break;
+		refcache_heap_lock(m->heap);
+		old = m->pool[i];
+		m->pool[i] = o;
+		refcache_heap_unlock(m->heap);
+		break;
+	case 1:	/* pool[i] references pool[j] */
+		refcache_heap_lock(m->heap);
+		if (m->pool[i]) {
+			p = refcache_obj_payload(m->pool[i]);
+			old = p->ref[k];
+			p->ref[k] = m->pool[j] ? refcache_obj_get(m->pool[j]) : NULL;
+		}
+		refcache_heap_unlock(m->heap);
+		break;
+	case 2:	/* the pool lets go of one */
+		refcache_heap_lock(m->heap);
+		old = m->pool[i];
+		m->pool[i] = NULL;
+		refcache_heap_unlock(m->heap);
+		break;
+	case 3:	/* load a reference into the pool */
+		refcache_heap_lock(m->heap);
+		o = m->pool[j] ? mut_ref(m->pool[j], k) : NULL;
+		if (o) {
+			old = m->pool[i];
+			m->pool[i] = refcache_obj_get(o);
+		}
+		refcache_heap_unlock(m->heap);
+		break;
+	case 4:	/* hold one for a while without the lock */
+		refcache_heap_lock(m->heap);
+		old = m->pool[i];
+		if (old)
+			refcache_obj_get(old);
+		refcache_heap_unlock(m->heap);
+		usleep_range(20, 100);
+		break;
+	default: /* drop a payload reference */
+		refcache_heap_lock(m->heap);
+		if (m->pool[i]) {
+			p = refcache_obj_payload(m->pool[i]);
+			old = p->ref[k];
+			p->ref[k] = NULL;
+		}
+		refcache_heap_unlock(m->heap);
+		break;
+	}
+	refcache_obj_put(old);
+}
+
+static int mut_thread(void *arg)
+{
+	struct mut *m = arg;
+	struct completion *done = &m->done[atomic_inc_return(&m->started) - 1];
+	unsigned int step;
+
+	for (step = 0; step < MUT_STEPS; step++) {
+		mut_step(m);
+		if (!(step & 31))
+			cond_resched();
+	}
+	complete(done);
+	return 0;
+}
+
+static void gc_concurrent_mutators(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_gc_gen_stats st[REFCACHE_GC_GENERATIONS];
+	struct task_struct *task;
+	u64 explicit = 0, total;
+	struct mut *m;
+	int i, nthreads = 0;
+
+	m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->heap = heap;
+	m->ctx = kctx_new(test, heap, MUT_MAXOBJ);
+	m->cache = kobj_cache(test, heap, &kobj_ops);
+	for (i = 0; i < MUT_POOL; i++)
+		m->pool[i] = kobj_new(test, m->cache, m->ctx);
+	init_completion(&m->done[0]);
+	init_completion(&m->done[1]);
+	refcache_gc_set_threshold(heap, 4, 3, 3);
+
+	for (i = 0; i < 2; i++) {
+		task = kthread_run(mut_thread, m, "gc_kunit_mut%d", i);
+		if (IS_ERR(task)) {
+			KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+			break;
+		}
+		nthreads++;
+	}
+	while (nthreads && !(completion_done(&m->done[0]) &&
+			     (nthreads < 2 || completion_done(&m->done[1])))) {
+		KUNIT_EXPECT_EQ(test, refcache_gc_collect(heap, explicit % 3, NULL), 0);
+		explicit++;
+		usleep_range(1000, 2000);
+	}
+	for (i = 0; i < nthreads; i++)
+		wait_for_completion(&m->done[i]);
+	refcache_gc_flush(heap);
+
+	refcache_gc_get_stats(heap, st);
+	total = st[0].collections + st[1].collections + st[2].collections;
+	kunit_info(test, "%d objects; %llu explicit, %llu automatic collections\n",
+		   atomic_read(&m->ctx->next), explicit, total - explicit);
+	kunit_info(test, "collections per generation %llu/%llu/%llu, %llu objects collected\n",
+		   st[0].collections, st[1].collections, st[2].collections,
+		   st[0].collected + st[1].collected + st[2].collected);
+	KUNIT_EXPECT_GT(test, total, explicit);
+
+	refcache_heap_lock(heap);
+	for (i = 0; i < MUT_POOL; i++) {
+		refcache_obj_put(m->pool[i]);
+		m->pool[i] = NULL;
+	}
+	refcache_heap_unlock(heap);
+	collect(test, heap, 2);
+	refcache_gc_flush(heap);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	check_lists(test, heap);
+	expect_callbacks(test, m->ctx, 1);
+}
+
+static struct kunit_case refcache_gc_cases[] = {
+	KUNIT_CASE_PARAM(gc_cycle_collected, cycle_length_gen_params),
+	KUNIT_CASE(gc_cycle_held_from_outside),
+	KUNIT_CASE(gc_young_cycle_held_by_old),
+	KUNIT_CASE(gc_garbage_frees_survivor),
+	KUNIT_CASE(gc_callback_cycles),
+	KUNIT_CASE(gc_clear_resurrects),
+	KUNIT_CASE(gc_uncollectable_without_clear),
+	KUNIT_CASE(gc_weak_dead_in_clear),
+	KUNIT_CASE(gc_promotion_and_count),
+	KUNIT_CASE(gc_auto_runs_on_workqueue),
+	KUNIT_CASE(gc_disabled_and_threshold_zero),
+	KUNIT_CASE(gc_freeze_unfreeze),
+	KUNIT_CASE(gc_dying_member_left_alone),
+	KUNIT_CASE(gc_lockless_put_waits_for_collection),
+	KUNIT_CASE(gc_saturated_never_collected),
+	KUNIT_CASE(gc_full_collection_25_percent),
+	KUNIT_CASE(gc_teardown_with_queued_collection),
+	KUNIT_CASE(gc_teardown_during_collection),
+	KUNIT_CASE(gc_concurrent_mutators),
+	{}
+};
+
+static struct kunit_suite refcache_gc_suite = {
+	.name = "refcache_gc",
+	.test_cases = refcache_gc_cases,
+};
+
+kunit_test_suites(&refcache_gc_suite);
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
