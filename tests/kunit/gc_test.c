@@ -718,6 +718,39 @@ static void gc_uncollectable_without_clear(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->clears[0]) + atomic_read(&ctx->clears[1]), 0);
 }
 
+/*
+ * Garbage that merely references an object of a cache without clear:
+ * breaking the garbage's cycle frees that object by reference counting,
+ * so the collection freed it, and must not report it as left alive.
+ */
+static void gc_noclear_object_freed_with_garbage(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct kctx *ctx = kctx_new(test, heap, 4);
+	struct refcache_cache *uc = kobj_cache(test, heap, &noclear_ops);
+	struct refcache_cache *sc = slot_cache(test, heap);
+	struct refcache_gc_gen_stats st[REFCACHE_GC_GENERATIONS];
+	struct refcache_obj *g, *u;
+	struct refcache_gc_result res;
+
+	u = kobj_new(test, uc, ctx);
+	g = new_obj(test, sc);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g, 0, g), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g, 1, u), 0);
+	refcache_obj_put(u);
+	refcache_obj_put(g);
+
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->releases[0]), 1);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 2ULL);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+	refcache_gc_get_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st[2].uncollectable, 0ULL);
+	check_lists(test, heap);
+}
+
 /* Weak handles to the garbage read as dead before any clear runs. */
 static void gc_weak_dead_in_clear(struct kunit *test)
 {
@@ -929,7 +962,7 @@ static void gc_freeze_unfreeze(struct kunit *test)
 {
 	struct refcache_heap *heap = quiet_heap(test);
 	struct refcache_cache *cache = slot_cache(test, heap);
-	struct refcache_obj *ring[2], *h, *y;
+	struct refcache_obj *ring[2], *h, *y, *z;
 	struct refcache_gc_result res;
 
 	make_ring(test, cache, ring, 2);
@@ -956,6 +989,14 @@ static void gc_freeze_unfreeze(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, refcache_obj_store(h, 0, NULL), 0);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
 	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 3ULL);
+
+	/* A frozen object that dies leaves the permanent generation. */
+	z = new_obj(test, cache);
+	KUNIT_EXPECT_EQ(test, refcache_gc_freeze(heap), 1ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 4ULL);
+	refcache_obj_put(z);
+	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 3ULL);
+	check_lists(test, heap);
 
 	KUNIT_EXPECT_EQ(test, refcache_gc_unfreeze(heap), 3ULL);
 	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 0ULL);
@@ -1267,7 +1308,7 @@ static void mut_step(struct mut *m)
 	struct refcache_obj *o, *old = NULL;
 	struct kpay *p;
 
-	switch (get_random_u32_below(6)) {
+	switch (get_random_u32_below(8)) {
 	case 0:	/* a new object replaces a pool entry */
 		o = kobj_try_new(m->cache, m->ctx);
 		if (IS_ERR(o))
@@ -1308,6 +1349,19 @@ static void mut_step(struct mut *m)
 			refcache_obj_get(old);
 		refcache_heap_unlock(m->heap);
 		usleep_range(20, 100);
+		break;
+	case 5:	/* pool[i] and pool[j] reference each other (or it itself) */
+		refcache_heap_lock(m->heap);
+		o = m->pool[j];
+		if (m->pool[i] && o) {
+			p = refcache_obj_payload(m->pool[i]);
+			old = p->ref[k];
+			p->ref[k] = refcache_obj_get(o);
+			p = refcache_obj_payload(o);
+			refcache_obj_put(p->ref[k]);
+			p->ref[k] = refcache_obj_get(m->pool[i]);
+		}
+		refcache_heap_unlock(m->heap);
 		break;
 	default: /* drop a payload reference */
 		refcache_heap_lock(m->heap);
@@ -1355,7 +1409,7 @@ static void gc_concurrent_mutators(struct kunit *test)
 		m->pool[i] = kobj_new(test, m->cache, m->ctx);
 	init_completion(&m->done[0]);
 	init_completion(&m->done[1]);
-	refcache_gc_set_threshold(heap, 4, 3, 3);
+	refcache_gc_set_threshold(heap, 2, 2, 2);
 
 	for (i = 0; i < 2; i++) {
 		task = kthread_run(mut_thread, m, "gc_kunit_mut%d", i);
@@ -1369,7 +1423,7 @@ static void gc_concurrent_mutators(struct kunit *test)
 			     (nthreads < 2 || completion_done(&m->done[1])))) {
 		KUNIT_EXPECT_EQ(test, refcache_gc_collect(heap, explicit % 3, NULL), 0);
 		explicit++;
-		usleep_range(1000, 2000);
+		usleep_range(3000, 5000);
 	}
 	for (i = 0; i < nthreads; i++)
 		wait_for_completion(&m->done[i]);
@@ -1405,6 +1459,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_callback_cycles),
 	KUNIT_CASE(gc_clear_resurrects),
 	KUNIT_CASE(gc_uncollectable_without_clear),
+	KUNIT_CASE(gc_noclear_object_freed_with_garbage),
 	KUNIT_CASE(gc_weak_dead_in_clear),
 	KUNIT_CASE(gc_promotion_and_count),
 	KUNIT_CASE(gc_auto_runs_on_workqueue),
@@ -1416,7 +1471,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_full_collection_25_percent),
 	KUNIT_CASE(gc_teardown_with_queued_collection),
 	KUNIT_CASE(gc_teardown_during_collection),
-	KUNIT_CASE(gc_concurrent_mutators),
+	KUNIT_CASE_SLOW(gc_concurrent_mutators),
 	{}
 };
 
