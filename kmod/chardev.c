@@ -71,81 +71,6 @@ static long refcache_ioc_version(void __user *uarg)
 	return refcache_copy_result(uarg, &v, sizeof(v), usize);
 }
 
-/* One operation on handles, as a single ioctl or one entry of a batch. */
-static int refcache_do_op(struct refcache_heap *heap, struct refcache_op *op)
-{
-	struct refcache_obj *obj, *val;
-	struct refcache_cache *cache;
-	int ret;
-
-	lockdep_assert_held(&heap->objs.lock);
-	op->result = 0;
-	if (op->flags || op->reserved ||
-	    op->op < REFCACHE_OP_NEW || op->op > REFCACHE_OP_REFCOUNT)
-		return -EINVAL;
-	/* Fields an operation does not use must be zero, for later use. */
-	if ((op->op == REFCACHE_OP_NEW && op->handle) ||
-	    (op->op != REFCACHE_OP_NEW && op->op != REFCACHE_OP_SLOT_LOAD &&
-	     op->op != REFCACHE_OP_SLOT_STORE && op->arg) ||
-	    (op->op != REFCACHE_OP_SLOT_STORE && op->value))
-		return -EINVAL;
-
-	switch (op->op) {
-	case REFCACHE_OP_NEW:
-		cache = xa_load(&heap->objs.cache_ids, op->arg);
-		if (!op->arg || !cache)
-			return -ENOENT;
-		obj = refcache_obj_new_locked(cache, GFP_KERNEL);
-		if (IS_ERR(obj))
-			return PTR_ERR(obj);
-		ret = refcache_handle_new_locked(heap, obj, false, &op->result);
-		/* The handle took its own reference (or failed): drop ours. */
-		refcache_obj_put_locked(heap, obj);
-		return ret;
-	case REFCACHE_OP_CLOSE:
-		return refcache_handle_close_locked(heap, op->handle);
-	case REFCACHE_OP_WEAK_UPGRADE:
-		ret = refcache_handle_lookup_locked(heap, op->handle, true, &obj);
-		if (ret)
-			return ret;
-		/* A dying object may still be waiting for this lock. */
-		if (!obj || !refcount_inc_not_zero(&obj->ref))
-			return -ENOENT;
-		ret = refcache_handle_new_locked(heap, obj, false, &op->result);
-		refcache_obj_put_locked(heap, obj);
-		return ret;
-	}
-
-	/* The rest act on the object of a strong handle. */
-	ret = refcache_handle_lookup_locked(heap, op->handle, false, &obj);
-	if (ret)
-		return ret;
-	switch (op->op) {
-	case REFCACHE_OP_DUP:
-		return refcache_handle_new_locked(heap, obj, false, &op->result);
-	case REFCACHE_OP_WEAK_NEW:
-		return refcache_handle_new_locked(heap, obj, true, &op->result);
-	case REFCACHE_OP_REFCOUNT:
-		op->result = refcount_read(&obj->ref);
-		return 0;
-	case REFCACHE_OP_SLOT_LOAD:
-		if (op->arg >= obj->cache->nslots)
-			return -EINVAL;
-		val = obj->slots[op->arg];
-		return val ? refcache_handle_new_locked(heap, val, false, &op->result) : 0;
-	case REFCACHE_OP_SLOT_STORE:
-		val = NULL;
-		if (op->value) {
-			ret = refcache_handle_lookup_locked(heap, op->value, false, &val);
-			if (ret)
-				return ret;
-		}
-		return refcache_obj_store_locked(obj, op->arg, val);
-	default:
-		return -EINVAL;
-	}
-}
-
 /* The single-operation ioctls sharing struct refcache_handle_op. */
 static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 				   void __user *uarg)
@@ -174,7 +99,7 @@ static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 		op.arg = h.handle;
 	}
 	refcache_heap_lock(heap);
-	ret = refcache_do_op(heap, &op);
+	ret = refcache_handle_op_locked(heap, &op);
 	refcache_heap_unlock(heap);
 	/* CLOSE and SLOT_STORE (_IOW) return nothing; the rest a handle. */
 	if (ret || code == REFCACHE_OP_CLOSE || code == REFCACHE_OP_SLOT_STORE)
@@ -245,7 +170,10 @@ fault:
 
 /*
  * Only result and error change: write back those, not whole entries.
- * Returns how many entries were written in full.
+ * error goes first: an entry straddling a page can lose its error but
+ * keep a fresh result only if the result is written first, and then the
+ * caller would name a handle that is closed again.  Returns how many
+ * entries were written in full.
  */
 static u32 write_results(struct refcache_op __user *uops,
 			 const struct refcache_op *ops, u32 n)
@@ -255,8 +183,8 @@ static u32 write_results(struct refcache_op __user *uops,
 	if (!user_write_access_begin(uops, n * sizeof(*ops)))
 		return 0;
 	for (; j < n; j++) {
-		unsafe_put_user(ops[j].result, &uops[j].result, out);
 		unsafe_put_user(ops[j].error, &uops[j].error, out);
+		unsafe_put_user(ops[j].result, &uops[j].result, out);
 	}
 out:
 	user_write_access_end();
@@ -310,7 +238,7 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 		}
 		refcache_heap_lock(heap);
 		for (j = 0; j < n && !stop; j++) {
-			ops[j].error = refcache_do_op(heap, &ops[j]);
+			ops[j].error = refcache_handle_op_locked(heap, &ops[j]);
 			stop = ops[j].error && !(b.flags & REFCACHE_BATCH_CONTINUE);
 		}
 		refcache_heap_unlock(heap);

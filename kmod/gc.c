@@ -154,7 +154,11 @@ void refcache_gc_untrack_locked(struct refcache_heap *heap, struct refcache_obj 
 		gc->count[0]--;
 }
 
-/* Move a whole list into generation @gen, setting each object's generation. */
+/*
+ * Move a whole list into generation @gen, setting each object's
+ * generation; @from may be that generation's own list (a full
+ * collection's survivors stay where they are).
+ */
 static void gc_merge_into(struct refcache_gc *gc, struct list_head *from, u64 n,
 			  unsigned int gen)
 {
@@ -169,7 +173,8 @@ static void gc_merge_into(struct refcache_gc *gc, struct list_head *from, u64 n,
 		if (!(++i & 1023))
 			cond_resched();
 	}
-	list_splice_tail_init(from, &gc->gen[gen]);
+	if (from != &gc->gen[gen])
+		list_splice_tail_init(from, &gc->gen[gen]);
 	gc->nobjs[gen] += n;
 }
 

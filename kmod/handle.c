@@ -261,6 +261,90 @@ void refcache_handles_destroy_locked(struct refcache_heap *heap)
 	}
 }
 
+/**
+ * refcache_handle_op_locked() - run one handle operation
+ * @heap: the heap, locked
+ * @op:   the operation, as a single ioctl or one entry of a batch gives
+ *        it; @op->result is set
+ *
+ * Here rather than in chardev.c so that the table lookups inline.
+ *
+ * Return: 0 or the operation's negative errno.
+ */
+int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op)
+{
+	struct refcache_obj *obj, *val;
+	struct refcache_cache *cache;
+	int ret;
+
+	lockdep_assert_held(&heap->objs.lock);
+	op->result = 0;
+	if (op->flags || op->reserved ||
+	    op->op < REFCACHE_OP_NEW || op->op > REFCACHE_OP_REFCOUNT)
+		return -EINVAL;
+	/* Fields an operation does not use must be zero, for later use. */
+	if ((op->op == REFCACHE_OP_NEW && op->handle) ||
+	    (op->op != REFCACHE_OP_NEW && op->op != REFCACHE_OP_SLOT_LOAD &&
+	     op->op != REFCACHE_OP_SLOT_STORE && op->arg) ||
+	    (op->op != REFCACHE_OP_SLOT_STORE && op->value))
+		return -EINVAL;
+
+	switch (op->op) {
+	case REFCACHE_OP_NEW:
+		cache = xa_load(&heap->objs.cache_ids, op->arg);
+		if (!op->arg || !cache)
+			return -ENOENT;
+		obj = refcache_obj_new_locked(cache, GFP_KERNEL);
+		if (IS_ERR(obj))
+			return PTR_ERR(obj);
+		ret = refcache_handle_new_locked(heap, obj, false, &op->result);
+		/* The handle took its own reference (or failed): drop ours. */
+		refcache_obj_put_locked(heap, obj);
+		return ret;
+	case REFCACHE_OP_CLOSE:
+		return refcache_handle_close_locked(heap, op->handle);
+	case REFCACHE_OP_WEAK_UPGRADE:
+		ret = refcache_handle_lookup_locked(heap, op->handle, true, &obj);
+		if (ret)
+			return ret;
+		/* A dying object may still be waiting for this lock. */
+		if (!obj || !refcount_inc_not_zero(&obj->ref))
+			return -ENOENT;
+		ret = refcache_handle_new_locked(heap, obj, false, &op->result);
+		refcache_obj_put_locked(heap, obj);
+		return ret;
+	}
+
+	/* The rest act on the object of a strong handle. */
+	ret = refcache_handle_lookup_locked(heap, op->handle, false, &obj);
+	if (ret)
+		return ret;
+	switch (op->op) {
+	case REFCACHE_OP_DUP:
+		return refcache_handle_new_locked(heap, obj, false, &op->result);
+	case REFCACHE_OP_WEAK_NEW:
+		return refcache_handle_new_locked(heap, obj, true, &op->result);
+	case REFCACHE_OP_REFCOUNT:
+		op->result = refcount_read(&obj->ref);
+		return 0;
+	case REFCACHE_OP_SLOT_LOAD:
+		if (op->arg >= obj->cache->nslots)
+			return -EINVAL;
+		val = obj->slots[op->arg];
+		return val ? refcache_handle_new_locked(heap, val, false, &op->result) : 0;
+	case REFCACHE_OP_SLOT_STORE:
+		val = NULL;
+		if (op->value) {
+			ret = refcache_handle_lookup_locked(heap, op->value, false, &val);
+			if (ret)
+				return ret;
+		}
+		return refcache_obj_store_locked(obj, op->arg, val);
+	default:
+		return -EINVAL;
+	}
+}
+
 /* The heap is gone: its (empty) table goes too. */
 void refcache_handles_free_locked(struct refcache_heap *heap)
 {

@@ -138,6 +138,7 @@ int refcache_handle_lookup_locked(struct refcache_heap *heap, u64 id, bool weak,
 int refcache_handle_close_locked(struct refcache_heap *heap, u64 id);
 void refcache_handles_destroy_locked(struct refcache_heap *heap);
 void refcache_handles_free_locked(struct refcache_heap *heap);
+int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op);
 void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
 int refcache_handle_age_slot(struct refcache_heap *heap, u32 index, u32 gen);
 
