@@ -350,6 +350,35 @@ static u64 move_uncollectable(struct list_head *unreachable, struct list_head *u
 }
 
 /*
+ * Drop the collector's own reference to each object of @list: the last
+ * put frees an object through the release path; one that something else
+ * still holds goes to generation 2.  Returns how many were freed.
+ */
+static u64 settle(struct refcache_heap *heap, struct list_head *list)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_obj *obj;
+	u64 freed = 0;
+
+	while ((obj = list_first_entry_or_null(list, struct refcache_obj, node))) {
+		obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
+		if (refcount_read(&obj->ref) == 1) {
+			/* Ours is the last: the release path unlinks and frees it. */
+			list_del_init(&obj->node);
+			refcache_obj_put_locked(heap, obj);
+			freed++;
+		} else {
+			gc->nobjs[obj_gen(obj)]--;
+			obj_set_gen(obj, REFCACHE_GC_GENERATIONS - 1);
+			list_move_tail(&obj->node, &gc->gen[REFCACHE_GC_GENERATIONS - 1]);
+			gc->nobjs[REFCACHE_GC_GENERATIONS - 1]++;
+			refcache_obj_put_locked(heap, obj);
+		}
+	}
+	return freed;
+}
+
+/*
  * CPython's delete_garbage(): with a reference of our own on each object
  * so none is freed while we work, drop the references the garbage holds
  * (slots, then the clear callback), then our own: the last put of each
@@ -358,10 +387,8 @@ static u64 move_uncollectable(struct list_head *unreachable, struct list_head *u
  */
 static u64 delete_garbage(struct refcache_heap *heap, struct list_head *unreachable)
 {
-	struct refcache_gc *gc = &heap->objs.gc;
 	struct refcache_obj *obj, *child;
 	unsigned long i = 0;
-	u64 freed = 0;
 	u32 j;
 
 	list_for_each_entry(obj, unreachable, node) {
@@ -382,22 +409,7 @@ static u64 delete_garbage(struct refcache_heap *heap, struct list_head *unreacha
 		if (!(++i & 1023))
 			cond_resched();
 	}
-	while ((obj = list_first_entry_or_null(unreachable, struct refcache_obj, node))) {
-		obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
-		if (refcount_read(&obj->ref) == 1) {
-			/* Ours is the last: the release path unlinks and frees it. */
-			list_del_init(&obj->node);
-			refcache_obj_put_locked(heap, obj);
-			freed++;
-		} else {
-			gc->nobjs[obj_gen(obj)]--;
-			obj_set_gen(obj, REFCACHE_GC_GENERATIONS - 1);
-			list_move_tail(&obj->node, &gc->gen[REFCACHE_GC_GENERATIONS - 1]);
-			gc->nobjs[REFCACHE_GC_GENERATIONS - 1]++;
-			refcache_obj_put_locked(heap, obj);
-		}
-	}
-	return freed;
+	return settle(heap, unreachable);
 }
 
 static void gc_event_queue(struct refcache_gc *gc, const struct refcache_gc_event *ev)
@@ -438,7 +450,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	struct refcache_gc_event ev = {};
 	struct refcache_gc_gen_stats *st;
 	struct refcache_obj *obj;
-	u64 candidates, nunreach, nuncoll, freed, survivors;
+	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors;
 	struct list_head *young;
 	unsigned int g, target;
 	ktime_t t0;
@@ -478,13 +490,24 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	survivors = list_count_nodes(young);
 	gc_merge_into(gc, young, survivors, target);
 	gc_merge_into(gc, &dying, list_count_nodes(&dying), target);
-	gc_merge_into(gc, &uncollectable, nuncoll, REFCACHE_GC_GENERATIONS - 1);
 	list_for_each_entry(obj, &unreachable, node)
 		obj_set_gen(obj, target);
-	gc->nobjs[target] += nunreach;
+	/*
+	 * The uncollectable objects are held like the garbage while it is
+	 * broken up: breaking it may free some of them after all (garbage
+	 * that held their last reference), and those count as collected.
+	 */
+	list_for_each_entry(obj, &uncollectable, node) {
+		obj_set_gen(obj, target);
+		refcount_inc(&obj->ref);
+	}
+	gc->nobjs[target] += nunreach + nuncoll;
 
 	freed = delete_garbage(heap, &unreachable);
-	nuncoll += nunreach - freed;
+	nfreed = settle(heap, &uncollectable);
+	/* Left alive: garbage a clear callback kept, and the uncollectable set. */
+	nuncoll = (nunreach - freed) + (nuncoll - nfreed);
+	freed += nfreed;
 
 	/* CPython's bookkeeping after a collection. */
 	if (generation + 1 < REFCACHE_GC_GENERATIONS)
