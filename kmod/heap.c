@@ -21,6 +21,7 @@ static atomic64_t heap_next_id = ATOMIC64_INIT(0);
 static atomic64_t heaps_open = ATOMIC64_INIT(0);
 static atomic64_t heaps_created = ATOMIC64_INIT(0);
 static atomic64_t heaps_destroyed = ATOMIC64_INIT(0);
+static atomic64_t heaps_abandoned = ATOMIC64_INIT(0);
 
 /* Heaps torn down while kernel code still held objects: kept till unload. */
 static LIST_HEAD(refcache_abandoned);
@@ -134,8 +135,10 @@ static void heap_teardown(struct refcache_heap *heap)
 	/* No CPU-hotplug drain may touch the allocator from here on. */
 	mutex_lock(&refcache_heaps_lock);
 	heap->dead = true;
-	if (abandon)
+	if (abandon) {
 		list_add(&heap->abandoned, &refcache_abandoned);
+		atomic64_inc(&heaps_abandoned);
+	}
 	mutex_unlock(&refcache_heaps_lock);
 	atomic64_dec(&heaps_open);
 	if (abandon)
@@ -173,6 +176,7 @@ void refcache_heaps_free_abandoned(void)
 
 	list_for_each_entry_safe(heap, tmp, &refcache_abandoned, abandoned) {
 		list_del(&heap->abandoned);
+		atomic64_dec(&heaps_abandoned);
 		refcache_objspace_free_abandoned(heap);
 		refcache_alloc_destroy(heap);
 		refcache_uncharge(heap, sizeof(*heap) + refcache_alloc_base_bytes());
@@ -215,5 +219,7 @@ void refcache_stats_read(struct refcache_stats *stats)
 	stats->heaps_open = atomic64_read(&heaps_open);
 	stats->heaps_created = atomic64_read(&heaps_created);
 	stats->heaps_destroyed = atomic64_read(&heaps_destroyed);
+	stats->heaps_abandoned = atomic64_read(&heaps_abandoned);
+	refcache_limits_read(&stats->objects, &stats->bytes);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_stats_read, REFCACHE_NS);

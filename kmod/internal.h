@@ -81,6 +81,7 @@ int refcache_user_attach(struct refcache_heap *heap);
 void refcache_user_detach(struct refcache_heap *heap);
 void refcache_users_show(struct seq_file *m, bool all, kuid_t uid);
 void refcache_limits_init(void);
+void refcache_limits_read(u64 *objects, u64 *bytes);
 u64 refcache_limit_objects(void);
 u64 refcache_limit_bytes(void);
 u64 refcache_limit_user_bytes(void);

@@ -44,6 +44,13 @@ static atomic64_t all_objects = ATOMIC64_INIT(0);
 static DEFINE_HASHTABLE(users, 6);
 static DEFINE_MUTEX(users_lock);
 
+/* Module-wide usage, for /proc/refcache/stats. */
+void refcache_limits_read(u64 *objects, u64 *bytes)
+{
+	*objects = atomic64_read(&all_objects);
+	*bytes = atomic64_read(&all_bytes);
+}
+
 u64 refcache_limit_objects(void)
 {
 	return READ_ONCE(max_objects);

@@ -27,6 +27,9 @@ static int refcache_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "heaps_open %llu\n", st.heaps_open);
 	seq_printf(m, "heaps_created %llu\n", st.heaps_created);
 	seq_printf(m, "heaps_destroyed %llu\n", st.heaps_destroyed);
+	seq_printf(m, "heaps_abandoned %llu\n", st.heaps_abandoned);
+	seq_printf(m, "objects %llu\n", st.objects);
+	seq_printf(m, "bytes %llu\n", st.bytes);
 	return 0;
 }
 

@@ -85,11 +85,18 @@ struct refcache_alloc_stats {
  * @heaps_open:      heaps alive now
  * @heaps_created:   heaps created since the module was loaded
  * @heaps_destroyed: heaps freed since the module was loaded
+ * @heaps_abandoned: heaps put while kernel code still held their objects,
+ *                   kept until the module is unloaded
+ * @objects:         live objects in all heaps (what max_objects limits)
+ * @bytes:           bytes charged to all heaps (what max_bytes limits)
  */
 struct refcache_stats {
 	u64 heaps_open;
 	u64 heaps_created;
 	u64 heaps_destroyed;
+	u64 heaps_abandoned;
+	u64 objects;
+	u64 bytes;
 };
 
 struct refcache_heap *refcache_heap_create(void);
