@@ -578,8 +578,8 @@ static int t_cache_create_destroy_race(void)
 			unbalanced++;
 		}
 	}
-	printf("# %ld creates, %ld of %ld destroys by the other thread, %ld returned id 0, %ld ids the ledger cannot explain (first %u), %ld out of range, %ld errors\n",
-	       r.creates, r.destroyed, r.attempts, r.zero, unbalanced, first_bad, r.huge, r.errors);
+	printf("# %ld creates, %ld of %ld destroys by the other thread, %ld left at the end, %ld returned id 0, %ld ids the ledger cannot explain (first %u), %ld out of range, %ld errors\n",
+	       r.creates, r.destroyed, r.attempts, left, r.zero, unbalanced, first_bad, r.huge, r.errors);
 	free(r.created);
 	free(r.destroyed_c);
 	free(r.destroyed_d);
