@@ -5,13 +5,14 @@
 #   make demo       install deps, build, boot qemu and show the module working
 #   make check      every test and static check; ends with "N passed, N failed"
 #   make bench      benchmarks in one boot of the distribution kernel
+#   make fuzz       the fuzz target alone for long (SEED= OPS= SECS=), debug kernel
 #   make KDIR=...   build the module against any kernel tree
 
 DEB612_HDRS := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12*-amd64)))
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(DEB612_HDRS))
 
-.PHONY: all modules userspace deps demo check bench clean help
+.PHONY: all modules userspace deps demo check bench fuzz clean help
 
 all: modules userspace
 
@@ -34,10 +35,15 @@ check: deps
 bench: deps
 	scripts/bench.sh
 
+# SEED, OPS and SECS replay or bound a run; the seed is printed first.
+fuzz: deps
+	scripts/fuzz.sh $(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) \
+		$(if $(SECS),--secs $(SECS))
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 	$(MAKE) -C userspace clean
 	rm -rf build
 
 help:
-	@sed -n '3,8p' Makefile
+	@sed -n '3,9p' Makefile

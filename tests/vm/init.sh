@@ -11,6 +11,9 @@
 #   rcvm_mode=inject_warn   only trigger refcache_inject.ko's warning
 #   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
 #   rcvm_kunit=none         do not load refcache_kunit.ko
+#   rcvm_fuzz_seed, rcvm_fuzz_ops, rcvm_fuzz_secs, rcvm_fuzz_trace,
+#   rcvm_failnth_case:      REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE and
+#                           REFCACHE_FAILNTH_CASE for the test programs
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
 mount -t proc proc /proc
@@ -117,6 +120,14 @@ if [ "${rcvm_kunit:-all}" != none ] && [ -f /lib/refcache_kunit.ko ]; then
 		say "FAIL insmod_refcache_kunit"
 	fi
 fi
+
+# make fuzz and scripts/vm-one.sh pass the test programs' knobs on the
+# kernel command line.
+[ -n "${rcvm_fuzz_seed:-}" ] && export REFCACHE_FUZZ_SEED="$rcvm_fuzz_seed"
+[ -n "${rcvm_fuzz_ops:-}" ] && export REFCACHE_FUZZ_OPS="$rcvm_fuzz_ops"
+[ -n "${rcvm_fuzz_secs:-}" ] && export REFCACHE_FUZZ_SECS="$rcvm_fuzz_secs"
+[ -n "${rcvm_fuzz_trace:-}" ] && export REFCACHE_FUZZ_TRACE="$rcvm_fuzz_trace"
+[ -n "${rcvm_failnth_case:-}" ] && export REFCACHE_FAILNTH_CASE="$rcvm_failnth_case"
 
 for t in /tests/*_test; do
 	[ -x "$t" ] || continue

@@ -53,7 +53,9 @@ cp "$top"/userspace/build/tests/$tests "$root/tests/" 2>/dev/null
 cp "$top/userspace/build/refcachectl-static" "$root/bin/refcachectl"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
 
-append="console=ttyS0 panic=-1 loglevel=7 printk.time=1 rcvm_mode=${mode:-tests}"
+# oops=panic: a test that oopses the kernel ends the run at once (panic=-1
+# reboots, -no-reboot stops qemu) instead of hanging until --timeout.
+append="console=ttyS0 panic=-1 oops=panic loglevel=7 printk.time=1 rcvm_mode=${mode:-tests}"
 case "$kunit" in
 all) ;;
 none) append="$append rcvm_kunit=none" ;;
