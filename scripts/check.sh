@@ -108,6 +108,15 @@ vm --kernel "$distro_image" --modules "$B/distro/kmod" --name distro
 vm --kernel "$distro_image" --modules "$B/distro/kmod" --name splat_guard \
 	--mode inject_warn --expect-splat
 
+# --- Debian's 6.1 kernel: the compatibility build, booted ----------------
+compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
+if [ -r "$compat_image" ] && [ -f "$B/compat61/kmod/refcache.ko" ]; then
+	vm --kernel "$compat_image" --modules "$B/compat61/kmod" --name compat61
+else
+	report FAIL compat61_boot
+	echo "  no $compat_image or no 6.1 module (scripts/install-deps.sh installs linux-image-amd64)"
+fi
+
 # --- debug kernel: KUnit, KASAN, lockdep, kmemleak ---------------------
 if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 	debug_tree=

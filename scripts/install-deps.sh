@@ -10,6 +10,7 @@ pkgs=(
 	linux-headers-6.12-amd64	# the distribution kernel's headers
 	linux-image-6.12-amd64		# its vmlinuz, booted in qemu
 	linux-headers-amd64		# 6.1 headers, for the compatibility build
+	linux-image-amd64		# Debian 12's 6.1 kernel, booted in qemu
 	linux-source-6.12		# debug kernel, checkpatch.pl
 	qemu-system-x86 busybox-static sparse
 )
