@@ -6,13 +6,14 @@
 #   make check      every test and static check; ends with "N passed, N failed"
 #   make bench      benchmarks in one boot of the distribution kernel
 #   make fuzz       the fuzz target alone for long (SEED= OPS= SECS=), debug kernel
+#   make vm-one ARGS="--distro --tests object_test"   one boot, chosen suites
 #   make KDIR=...   build the module against any kernel tree
 
 DEB612_HDRS := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12*-amd64)))
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(DEB612_HDRS))
 
-.PHONY: all modules userspace deps demo check bench fuzz clean help
+.PHONY: all modules userspace deps demo check bench fuzz vm-one clean help
 
 all: modules userspace
 
@@ -40,10 +41,14 @@ fuzz: deps
 	scripts/fuzz.sh $(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) \
 		$(if $(SECS),--secs $(SECS))
 
+# One boot of one kernel with chosen suites (scripts/vm-one.sh --help).
+vm-one: deps
+	scripts/vm-one.sh $(ARGS)
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 	$(MAKE) -C userspace clean
 	rm -rf build
 
 help:
-	@sed -n '3,9p' Makefile
+	@sed -n '3,10p' Makefile

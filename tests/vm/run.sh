@@ -100,7 +100,8 @@ if [ "$expect_splat" = 0 ]; then
 	grep '^KTAP     # .*: EXPECTATION FAILED\|^KTAP         # ' "$out/results.txt" | head -20 | sed 's/^/  /'
 
 	# The fail-nth sweep's and the fuzz target's numbers, for people.
-	grep -E '^LOG # (failnth|fuzz)[a-z0-9_]*: |^LOG # seed=' "$out/results.txt" | sed 's/^LOG # /  /'
+	grep -E '^LOG # (failnth|fuzz)[a-z0-9_]*: |^LOG # seed=[0-9]+ ops=' "$out/results.txt" |
+		sed 's/^LOG # /  /'
 
 	if grep -q '^KMEMLEAK unreferenced object' "$out/results.txt"; then
 		report FAIL kmemleak_clean
