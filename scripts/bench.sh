@@ -3,23 +3,95 @@
 # distribution kernel and print their tables and machine-readable
 # "bench ..." lines.  Ratios are measured in one boot; absolute times
 # under software emulation mean little.
+#
+# usage: scripts/bench.sh [OUTDIR]   (default build/; make bench)
+#
+# The guest gets Debian's python3 (run.sh --with-python), which runs
+# tests/bench/gc_bench.py, CPython's side of refcache_bench_gc.ko, in
+# the same boot; the two sides' lines are joined here into
+#   bench gc shape=<s> objects=<n> refcache_ns_per_obj=<x> cpython_ns_per_obj=<y> ratio=<r>
+# with ratio = refcache / cpython (the target is <= 0.5).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+mkdir -p "${1:-build}"
+out=$(cd "${1:-build}" && pwd)
 kdir=$(ls -d /usr/src/linux-headers-6.12*-amd64 | sort -V | tail -n 1)
 image=/boot/vmlinuz-${kdir#/usr/src/linux-headers-}
 
-make -s -C userspace > build/bench-build.log 2>&1 || { cat build/bench-build.log; exit 1; }
-scripts/build-kmod.sh "$kdir" build/distro >> build/bench-build.log 2>&1 ||
-	{ cat build/bench-build.log; exit 1; }
-rm -rf build/bench-mods
-mkdir -p build/bench-mods
-cp build/distro/kmod/refcache.ko build/bench-mods/
-cp build/distro/tests/bench/*.ko build/bench-mods/ 2>/dev/null ||
+make -s -C userspace > "$out/bench-build.log" 2>&1 || { cat "$out/bench-build.log"; exit 1; }
+scripts/build-kmod.sh "$kdir" "$out/distro" >> "$out/bench-build.log" 2>&1 ||
+	{ cat "$out/bench-build.log"; exit 1; }
+rm -rf "$out/bench-mods"
+mkdir -p "$out/bench-mods"
+cp "$out/distro/kmod/refcache.ko" "$out/bench-mods/"
+cp "$out/distro"/tests/bench/*.ko "$out/bench-mods/" 2>/dev/null ||
 	{ echo "bench: no benchmark module built" >&2; exit 1; }
 ok=0
-tests/vm/run.sh --kernel "$image" --modules build/bench-mods --name bench --mode bench \
-	--timeout 600 > build/bench.out 2>&1 && ok=1
-sed -n 's/^LOG //p' build/vm/bench/results.txt
-grep -v '^PASS' build/bench.out || true
+tests/vm/run.sh --kernel "$image" --modules "$out/bench-mods" --name bench --mode bench \
+	--with-python --out "$out/vm/bench" --timeout 900 > "$out/bench.out" 2>&1 && ok=1
+# Everything but the collector benchmark's raw lines, as the guest said it.
+sed -n '/^LOG \(refcache shape=\|cpython \|bench gc \)/d; s/^LOG //p' "$out/vm/bench/results.txt"
+
+# The collector benchmark: each side ran rcvm_gc_rounds rounds, taking
+# turns; keep each side's best per shape and join the two.
+awk '
+function val(key,   i) {
+	for (i = 1; i <= NF; i++)
+		if (index($i, key "=") == 1)
+			return substr($i, length(key) + 2)
+	return ""
+}
+function best(arr, k, v) {
+	if (!(k in arr) || v + 0 < arr[k] + 0)
+		arr[k] = v
+}
+function all(arr, k, v,   old) {
+	old = (k in arr) ? arr[k] "," : ""
+	arr[k] = old v
+}
+$1 != "LOG" { next }
+$2 == "refcache" && $3 ~ /^shape=/ {
+	s = val("shape")
+	if (!(s in rn))
+		order[++n] = s
+	rn[s] = val("objects"); best(rns, s, val("ns")); all(rall, s, val("ns"))
+}
+$2 == "cpython" && $3 ~ /^shape=/ {
+	s = val("shape"); cn[s] = val("objects"); best(cns, s, val("ns")); all(call, s, val("ns"))
+}
+$2 == "cpython" && $3 == "young" { best(m, "cy", val("ns")) }
+$2 == "bench" && $3 == "gc" {
+	if ($4 ~ /^young_pause_ns=/) best(m, "ry", val("young_pause_ns"))
+	else if ($4 ~ /^full_pause_1m_live_ns=/) best(m, "full", val("full_pause_1m_live_ns"))
+	else if ($4 ~ /^header_bytes=/) hdr = val("header_bytes")
+}
+END {
+	bad = 0
+	if (n)
+		printf "gc: full collections, ns per round (refcache | cpython):\n"
+	for (i = 1; i <= n; i++)
+		printf "  %-7s %s | %s\n", order[i], rall[order[i]], call[order[i]]
+	if (hdr != "")
+		printf "bench gc header_bytes=%s\n", hdr
+	if ("ry" in m)
+		printf "bench gc young_pause_ns=%d objects=2000\n", m["ry"]
+	if ("ry" in m && "cy" in m && m["cy"] > 0)
+		printf "bench gc young objects=2000 refcache_ns=%d cpython_ns=%d ratio=%.2f\n",
+			m["ry"], m["cy"], m["ry"] / m["cy"]
+	if ("full" in m)
+		printf "bench gc full_pause_1m_live_ns=%d\n", m["full"]
+	for (i = 1; i <= n; i++) {
+		s = order[i]
+		if (!(s in cns) || cn[s] != rn[s] || rns[s] <= 0 || cns[s] <= 0) {
+			printf "bench gc shape=%s: no CPython figure for the same %s objects\n", s, rn[s]
+			bad = 1
+			continue
+		}
+		printf "bench gc shape=%s objects=%d refcache_ns_per_obj=%.1f cpython_ns_per_obj=%.1f ratio=%.2f\n",
+			s, rn[s], rns[s] / rn[s], cns[s] / cn[s], rns[s] / cns[s]
+	}
+	exit bad
+}' "$out/vm/bench/results.txt" || ok=0
+grep -v '^PASS' "$out/bench.out" || true
 [ "$ok" = 1 ]

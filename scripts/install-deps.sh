@@ -6,7 +6,8 @@ set -euo pipefail
 
 pkgs=(
 	build-essential gcc-multilib bc flex bison libelf-dev libssl-dev dwarves cpio
-	xz-utils gzip kmod python3 perl
+	xz-utils gzip kmod perl
+	python3 libc-bin	# make bench copies Debian's python3 and what ldd names into the guest
 	linux-headers-6.12-amd64	# the distribution kernel's headers
 	linux-image-6.12-amd64		# its vmlinuz, booted in qemu
 	linux-headers-amd64		# 6.1 headers, for the compatibility build

@@ -7,7 +7,8 @@
 # Kernel parameters the host passes reach us as environment variables:
 #   rcvm_mode=tests         (default) KUnit, userspace tests, unload
 #   rcvm_mode=demo          show refcachectl at work (make demo)
-#   rcvm_mode=bench         load refcache_bench*.ko, report its lines
+#   rcvm_mode=bench         load refcache_bench*.ko (and run /bench/gc_bench.py
+#                           if python3 is here), report their lines
 #   rcvm_mode=inject_warn   only trigger refcache_inject.ko's warning
 #   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
 #   rcvm_kunit=none         do not load refcache_kunit.ko
@@ -79,16 +80,38 @@ if [ "$rcvm_mode" = bench ]; then
 	if refcachectl bench --help > /dev/null 2>&1; then
 		refcachectl bench 2>&1 | sed 's/^/LOG /' > $R
 	fi
+	# refcache_bench_gc.ko and CPython's side of it (/bench/gc_bench.py,
+	# when run.sh --with-python put python3 here) take turns, one round
+	# each, rcvm_gc_rounds times (default 5), so that both sample the
+	# same stretch of a noisy host; scripts/bench.sh keeps each side's
+	# best.  rcvm_gc_objects scales both.
 	for b in /lib/refcache_bench*.ko; do
 		[ -f "$b" ] || continue
-		if insmod "$b"; then
-			# Benchmark modules print with pr_fmt "refcache_bench...: ".
-			dmesg | sed -n 's/^\(\[[ 0-9.]*\] \)\{0,1\}refcache_bench[a-z_0-9]*: /LOG /p' |
-				grep -v 'loading out-of-tree\|module verification' > $R
-			rmmod "$b"
-		else
-			say "FAIL insmod_${b##*/}"
+		m=${b##*/}
+		m=${m%.ko}
+		args= n=1 py=
+		if [ "$m" = refcache_bench_gc ]; then
+			n=${rcvm_gc_rounds:-5}
+			args="rounds=1 ${rcvm_gc_objects:+objects=$rcvm_gc_objects}"
+			[ -x /usr/bin/python3 ] && [ -f /bench/gc_bench.py ] && py=1
 		fi
+		i=0
+		while [ $i -lt "$n" ]; do
+			i=$((i + 1))
+			if [ -n "$py" ]; then
+				/usr/bin/python3 -I -S /bench/gc_bench.py \
+					${rcvm_gc_objects:-1000000} 1 > /tmp/out 2>&1 ||
+					say "FAIL gc_bench.py"
+				sed 's/^/LOG /' /tmp/out > $R
+			fi
+			# Benchmark modules print with pr_fmt "<module name>: "; their
+			# lines are wanted also when the load fails (a failed check).
+			dmesg -c > /dev/null
+			insmod "$b" $args || say "FAIL insmod_$m"
+			dmesg | sed -n "s/^\(\[[ 0-9.]*\] \)\{0,1\}$m: /LOG /p" |
+				grep -v 'loading out-of-tree\|module verification' > $R
+			rmmod "$m" 2>/dev/null
+		done
 	done
 	finish
 fi

@@ -7,10 +7,12 @@
 #                        [--mode inject_warn] [--expect-splat]
 #                        [--timeout SEC] [--mem MB] [--out DIR]
 #                        [--append "KERNEL ARGS"] [--tests GLOB]
-#                        [--kunit all|none|GLOB]
+#                        [--kunit all|none|GLOB] [--with-python]
 # --tests picks the userspace test programs (default: all, "*_test").
 # --kunit none does not load refcache_kunit.ko; a GLOB runs only the
 # KUnit suites it matches (kunit.filter_glob).
+# --with-python puts Debian's python3 into the guest (for make bench:
+# tests/bench/gc_bench.py, CPython's side of the collector benchmark).
 #
 # DIR holds refcache.ko and, where the kernel has KUnit, refcache_kunit.ko.
 # Prints "PASS <name>" / "FAIL <name>" lines and a final
@@ -19,7 +21,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 kernel= moddir= name=vm mode= extra= tests='*_test'  expect_splat=0 timeout=300 mem=1024 out=
-kunit=all
+kunit=all with_python=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
 	--append) extra=$2; shift ;;
 	--tests) tests=$2; shift ;;
 	--kunit) kunit=$2; shift ;;
+	--with-python) with_python=1 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -51,6 +54,37 @@ cp "$moddir"/refcache*.ko "$root/lib/"
 [ "$kunit" = none ] && rm -f "$root/lib/refcache_kunit.ko"
 cp "$top"/userspace/build/tests/$tests "$root/tests/" 2>/dev/null
 cp "$top/userspace/build/refcachectl-static" "$root/bin/refcachectl"
+if [ "$with_python" = 1 ]; then
+	# Debian's interpreter (/usr/bin/python3, python3.11 on bookworm) at
+	# its own path, the shared libraries ldd names, and of the standard
+	# library only the files of the modules gc_bench.py loads (and
+	# random's), with their compiled forms: 5 MB more initrd, where the
+	# whole library (less tests, idle, tk, pydoc data) would add 4 more.
+	# The guest runs it with -I -S: no site, no environment.
+	py=$(readlink -f /usr/bin/python3)
+	pyver=$("$py" -I -S -c 'import sys; print("%d.%d %s" % (*sys.version_info[:2], sys.implementation.cache_tag))') ||
+		{ echo "run.sh: no usable /usr/bin/python3 (scripts/install-deps.sh)" >&2; exit 2; }
+	pylib=/usr/lib/python${pyver% *}
+	mkdir -p "$root/usr/bin" "$root$pylib/lib-dynload" "$root/bench"
+	cp "$py" "$root$py"
+	[ "$py" = /usr/bin/python3 ] || ln -s "${py##*/}" "$root/usr/bin/python3"
+	cp "$top/tests/bench/gc_bench.py" "$root/bench/"
+	pyfiles=$("$py" -I -S "$top/tests/bench/gc_bench.py" --list-modules | grep "^$pylib/") ||
+		{ echo "run.sh: $py cannot list gc_bench.py's modules" >&2; exit 2; }
+	for f in $pyfiles; do
+		mkdir -p "$root${f%/*}/__pycache__"
+		cp -p "$f" "$root$f"
+		pyc=${f%/*}/__pycache__/$(basename "$f" .py).${pyver#* }.pyc
+		[ -f "$pyc" ] && cp -p "$pyc" "$root$pyc"
+	done
+	for lib in $(for f in "$py" $pyfiles; do
+			case "$f" in "$py"|*.so) ldd "$f" ;; esac
+		done | grep -o '/[^ ]*\.so[^ ]*'); do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root${lib%/*}"
+		cp -L "$lib" "$root$lib"
+	done
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
 
 # oops=panic: a test that oopses the kernel ends the run at once (panic=-1
