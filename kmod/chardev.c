@@ -118,11 +118,12 @@ static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 /*
  * Prove that results can be written back before running anything, but
  * write nothing new: on every page the chunk's outputs touch, one output
- * field is read and written back with the value it had.
+ * field is read and written back with the value it had.  @lastp carries
+ * the last page proven from one chunk to the next.
  */
-static int probe_writable(struct refcache_op __user *uops, u32 n)
+static int probe_writable(struct refcache_op __user *uops, u32 n, unsigned long *lastp)
 {
-	unsigned long last = ~0UL;
+	unsigned long last = *lastp;
 	u64 v;
 	s32 e;
 	u32 j;
@@ -139,6 +140,7 @@ static int probe_writable(struct refcache_op __user *uops, u32 n)
 			last = (unsigned long)&uops[j].error & PAGE_MASK;
 		}
 	}
+	*lastp = last;
 	return 0;
 }
 
@@ -212,6 +214,7 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 {
 	/* On the stack: a batch allocates nothing of its own. */
 	struct refcache_op ops[BATCH_CHUNK];
+	unsigned long probed = ~0UL;
 	struct refcache_batch b;
 	u32 i, n;
 	long usize;
@@ -232,7 +235,7 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 
 		n = min_t(u32, BATCH_CHUNK, b.count - i);
 		if (read_ops(ops, uops, n) ||
-		    probe_writable(uops, n)) {
+		    probe_writable(uops, n, &probed)) {
 			ret = -EFAULT;
 			break;
 		}
