@@ -30,7 +30,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -n "$seed" ] || seed=$(( $(date +%s%N) / 1000 ))
-echo "fuzz: seed=$seed ops=$ops${secs:+ secs=$secs} ($prog)"
+bound=
+[ "$secs" != 0 ] && bound=" SECS=$secs"
+echo "fuzz: seed=$seed ops=$ops${bound/ SECS=/ secs=} ($prog)"
 
 mkdir -p "$B/fuzz"
 make -s -C userspace > "$B/fuzz/build.log" 2>&1 || { cat "$B/fuzz/build.log"; exit 1; }
@@ -64,12 +66,12 @@ tests/vm/run.sh --kernel "$image" --modules "$B/fuzz/$kernel/kmod" --name fuzz \
 	--append "rcvm_fuzz_seed=$seed rcvm_fuzz_ops=$ops rcvm_fuzz_secs=$secs" \
 	> "$B/fuzz/run.out" 2>&1 && ok=1
 # What the fuzz target said, then the harness's verdicts that failed.
-sed -n "s/^LOG //p" "$B/fuzz/vm/results.txt" | grep '^#' | grep -v '^# heap ' || true
+sed -n "s/^LOG //p" "$B/fuzz/vm/results.txt" | grep '^#' | grep -v '^# \{1,2\}heap ' || true
 grep -v '^PASS ' "$B/fuzz/run.out" | grep -v '^  \(seed=\|fuzz: \)' || true
 if [ "$ok" = 1 ]; then
 	echo "fuzz: passed (seed=$seed ops=$ops)"
 else
-	echo "fuzz: FAILED; replay with: make fuzz SEED=$seed OPS=$ops${secs:+ SECS=$secs}" \
+	echo "fuzz: FAILED; replay with: make fuzz SEED=$seed OPS=$ops$bound" \
 		"(guest logs in ${B#"$top"/}/fuzz/vm)"
 fi
 [ "$ok" = 1 ]

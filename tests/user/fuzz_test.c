@@ -49,7 +49,7 @@
 #include "refcache.h"
 #include "tap.h"
 
-#define DEFAULT_OPS	150000
+#define DEFAULT_OPS	100000
 
 /* ---- random numbers ----------------------------------------------------- */
 
