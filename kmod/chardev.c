@@ -537,14 +537,24 @@ static long refcache_ioc_gc_set(struct refcache_heap *heap, void __user *uarg)
 
 static long refcache_ioc_gc_freeze(struct refcache_heap *heap, void __user *uarg)
 {
+	struct refcache_gc_freeze __user *ugf = uarg;
 	struct refcache_gc_freeze gf;
 	long usize;
+	u64 moved;
 
 	usize = refcache_copy_args(&gf, sizeof(gf), REFCACHE_GC_FREEZE_SIZE_VER0, uarg);
 	if (usize < 0)
 		return usize;
 	if (gf.flags & ~REFCACHE_GC_UNFREEZE)
 		return -EINVAL;
+	/*
+	 * Moving objects between generations cannot be undone exactly, so
+	 * prove first that the result can be written back (with the value
+	 * it has): a read-only argument then changes nothing.
+	 */
+	if (usize >= offsetofend(struct refcache_gc_freeze, moved) &&
+	    (get_user(moved, &ugf->moved) || put_user(moved, &ugf->moved)))
+		return -EFAULT;
 	refcache_heap_lock(heap);
 	gf.moved = refcache_gc_freeze_locked(heap, gf.flags & REFCACHE_GC_UNFREEZE);
 	refcache_heap_unlock(heap);
