@@ -1640,8 +1640,14 @@ static int t_auto_disabled(void)
 	r = wait_auto(fd, 10000, &ev, NULL);
 	CHECKF(r == 1, "no automatic collection after enable (%d)", r);
 	printf("# automatic collection %.3f s after the allocation\n", now() - t0);
-	CHECKF(ev.collected == 301 && ev.generation == 0, "collected %llu gen %u",
-	       (unsigned long long)ev.collected, ev.generation);
+	/*
+	 * The collection is queued by the allocation itself, so it may run
+	 * before the new ring is closed: then that ring is still held and
+	 * survives into generation 1, for the explicit collection below.
+	 */
+	CHECKF((ev.collected == 300 || ev.collected == 301) && ev.generation == 0,
+	       "collected %llu gen %u", (unsigned long long)ev.collected, ev.generation);
+	CHECKF(gc_collect(fd, 2) == 301 - (long long)ev.collected, "the rest");
 	CHECKF(OBJECTS(fd) == 0, "objects %lld", OBJECTS(fd));
 	refcache_close(fd);
 	return 0;
