@@ -205,7 +205,7 @@ int refcache_handle_lookup_locked(struct refcache_heap *heap, u64 id, bool weak,
 	h = handle_find(heap, id);
 	if (!h)
 		return -EBADF;
-	if ((h->state == SLOT_WEAK) != weak)
+	if (weak ? h->state != SLOT_WEAK : h->state != SLOT_STRONG)
 		return -EINVAL;
 	*obj = weak ? h->weak->obj : h->obj;
 	return 0;
