@@ -2332,7 +2332,10 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	seed = arg_or_env(argc, argv, 1, "REFCACHE_FUZZ_SEED",
 			  (uint64_t)ts.tv_sec * 1000003u + ts.tv_nsec + getpid());
-	max_ops = arg_or_env(argc, argv, 2, "REFCACHE_FUZZ_OPS", DEFAULT_OPS);
+	/* The debug kernel (kmemleak) runs ten times slower: fewer by default. */
+	max_ops = arg_or_env(argc, argv, 2, "REFCACHE_FUZZ_OPS",
+			     access("/sys/kernel/debug/kmemleak", F_OK) ? DEFAULT_OPS :
+			     DEFAULT_OPS * 3 / 10);
 	max_secs = arg_or_env(argc, argv, 3, "REFCACHE_FUZZ_SECS", 0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("# seed=%" PRIu64 " ops=%ld\n", seed, max_ops);
