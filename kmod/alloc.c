@@ -605,8 +605,13 @@ static int small_free_check(struct refcache_alloc *a, void *p)
 	unsigned int cls, bi;
 
 	ao = READ_ONCE(a->arena_cache[idx % REFCACHE_ARENA_CACHE]);
-	if (unlikely(!ao || ao->base != base) && !xa_load(&a->arenas, idx))
-		return -ENOENT;
+	if (likely(ao && ao->base == base)) {
+		ao = NULL;		/* nothing to remember */
+	} else {
+		ao = xa_load(&a->arenas, idx);
+		if (!ao)
+			return -ENOENT;
+	}
 	cls = READ_ONCE(pool->szidx);
 	if (unlikely(off < REFCACHE_POOL_OVERHEAD || cls >= REFCACHE_NUM_CLASSES ||
 		     off > REFCACHE_POOL_SIZE - class_size(cls)))
@@ -616,6 +621,14 @@ static int small_free_check(struct refcache_alloc *a, void *p)
 		return -EINVAL;
 	if (unlikely(!test_and_clear_bit(bi, pool->allocated)))
 		return -EINVAL;
+	/*
+	 * Remember the arena that missed the cache: it cannot be released
+	 * before this block is back in its pool (under a->lock, which
+	 * arena_release() clears the entry under).  More arenas than cache
+	 * entries otherwise send most frees to xa_load().
+	 */
+	if (ao)
+		WRITE_ONCE(a->arena_cache[idx % REFCACHE_ARENA_CACHE], ao);
 	return cls;
 }
 
@@ -661,6 +674,43 @@ bad:
 	bad_free(heap);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_free, REFCACHE_NS);
+
+/**
+ * refcache_free_many() - refcache_free() for many blocks of one heap
+ * @heap: the heap
+ * @v:    the blocks; the array is scribbled on
+ * @n:    how many
+ *
+ * One local lock for the small blocks, the same checks for each; large
+ * blocks and refused ones are handled as refcache_free() does.
+ */
+void refcache_free_many(struct refcache_heap *heap, void **v, unsigned int n)
+{
+	struct refcache_alloc *a = &heap->alloc;
+	struct refcache_alloc_pcpu *pc;
+	unsigned int i, k, other = 0;
+	int cls;
+
+	local_lock(&a->pcpu->lock);
+	pc = this_cpu_ptr(a->pcpu);
+	for (i = 0; i < n; i++) {
+		cls = unlikely((unsigned long)v[i] & (REFCACHE_ALIGNMENT - 1)) ? -EINVAL :
+		      small_free_check(a, v[i]);
+		if (unlikely(cls < 0)) {
+			v[other++] = cls == -ENOENT ? v[i] : NULL;
+			continue;
+		}
+		if (unlikely(pc->count[cls] == mag_cap(cls)))
+			mag_flush(a, cls, pc);
+		k = pc->count[cls];
+		pc->slots[mag_off(cls) + k] = v[i];
+		WRITE_ONCE(pc->count[cls], k + 1);
+	}
+	local_unlock(&a->pcpu->lock);
+	for (i = 0; i < other; i++)
+		if (!v[i] || !large_free(a, v[i]))
+			bad_free(heap);
+}
 
 static long drain_this_cpu(void *arg)
 {

@@ -89,4 +89,6 @@ struct refcache_alloc {
 int refcache_alloc_init(struct refcache_alloc *a);
 void refcache_alloc_destroy(struct refcache_heap *heap);
 
+void refcache_free_many(struct refcache_heap *heap, void **v, unsigned int n);
+
 #endif /* _REFCACHE_ALLOC_H */

@@ -249,62 +249,129 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
 	unsigned long i = 0;
 
 	list_for_each_entry(obj, young, node) {
-		obj_traverse(obj, visit_decref, s);
+		const struct refcache_type_ops *ops = obj->cache->ops;
+		struct refcache_obj *child;
+		u32 j, refs;
+
+		/* Slots hold objects of this heap only: no call, no heap check. */
+		for (j = 0; j < obj->cache->nslots; j++) {
+			child = obj->slots[j];
+			if (!child || !(child->flags & REFCACHE_OBJ_COLLECTING))
+				continue;
+			refs = gc_refs(child);
+			if (refs && refs != REFCACHE_OBJ_REFS_MAX)
+				set_gc_refs(child, refs - 1);
+		}
+		if (ops && ops->traverse)
+			ops->traverse(obj, visit_decref, s);
 		if (!(++i & 1023))
 			cond_resched();
 	}
 }
 
+#define GC_SCAN_BITS	(REFCACHE_OBJ_GEN_MASK | REFCACHE_OBJ_COLLECTING | \
+			 REFCACHE_OBJ_UNREACHABLE | \
+			 (REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT))
+#define GC_STACK	4096
+
 struct reach_arg {
 	struct gc_scan *s;
 	struct list_head *young;
+	struct refcache_obj **stack;
+	unsigned int sp, cap;
 };
+
+/* A reachable object references @child, of the set. */
+static inline void reach_child(struct reach_arg *ra, struct refcache_obj *child)
+{
+	if (child->flags & REFCACHE_OBJ_UNREACHABLE) {
+		/* Passed as tentatively unreachable: scan it now. */
+		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
+		set_gc_refs(child, 1);
+		if (ra->sp < ra->cap)
+			ra->stack[ra->sp++] = child;
+		else	/* CPython's way: to the tail of the walk */
+			list_move_tail(&child->node, ra->young);
+	} else if (!gc_refs(child)) {
+		/* Still ahead of the walk, which will scan it as reachable. */
+		set_gc_refs(child, 1);
+	}
+}
 
 static void visit_reachable(struct refcache_obj *child, void *arg)
 {
 	struct reach_arg *ra = arg;
 
-	if (!in_set(child, ra->s))
-		return;
-	if (child->flags & REFCACHE_OBJ_UNREACHABLE) {
-		/* Thought unreachable, but reached: back to be scanned. */
-		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
-		set_gc_refs(child, 1);
-		list_move_tail(&child->node, ra->young);
-	} else if (!gc_refs(child)) {
-		/* Not scanned yet: it will be, as reachable. */
-		set_gc_refs(child, 1);
-	}
+	if (in_set(child, ra->s))
+		reach_child(ra, child);
 }
 
 /*
- * CPython's move_unreachable(): walk the set in order; an object with
- * gc_refs > 0 is reachable and marks what it references; one with 0 is
- * moved to @unreachable for now, and back if something reachable
- * references it later in the walk.
+ * CPython's move_unreachable() without its list moves: walk the set in
+ * order.  An object with gc_refs > 0 is reachable: scanning it marks
+ * what it references and ends its part in the collection (a survivor,
+ * in generation @target, as CPython's gc_clear_collecting()).  One with
+ * gc_refs == 0 is tentatively unreachable and stays where it is; if a
+ * reachable object references it later it is scanned at once from an
+ * explicit stack (or, the stack full, moved to the tail of the walk).
+ * What is still tentatively unreachable at the end goes to @unreachable
+ * in one sequential pass.  Returns how many.
  */
-static void move_unreachable(struct list_head *young, struct list_head *unreachable,
-			     struct gc_scan *s)
+static u64 move_unreachable(struct list_head *young, struct list_head *unreachable,
+			    struct gc_scan *s, unsigned int target)
 {
+	struct refcache_obj *stack_small[32];
 	struct reach_arg ra = { .s = s, .young = young };
-	struct refcache_obj *obj, *next;
+	struct refcache_obj *obj, *v, *child, *next;
+	const struct refcache_type_ops *ops;
 	unsigned long i = 0;
+	u64 n = 0;
+	u32 j;
 
-	obj = list_first_entry(young, struct refcache_obj, node);
-	while (&obj->node != young) {
-		next = list_next_entry(obj, node);
-		if (gc_refs(obj)) {
-			obj_traverse(obj, visit_reachable, &ra);
-			/* Children may have been appended: recompute the successor. */
-			next = list_next_entry(obj, node);
-		} else {
+	ra.stack = kmalloc_array(GC_STACK, sizeof(*ra.stack), GFP_KERNEL | __GFP_NOWARN);
+	ra.cap = GC_STACK;
+	if (!ra.stack) {
+		ra.stack = stack_small;
+		ra.cap = ARRAY_SIZE(stack_small);
+	}
+	/* The list may grow at its tail while we walk it. */
+	list_for_each_entry(obj, young, node) {
+		if (!(++i & 1023))
+			cond_resched();
+		if (!(obj->flags & REFCACHE_OBJ_COLLECTING))
+			continue;	/* scanned from the stack already */
+		if (!gc_refs(obj)) {
 			obj->flags |= REFCACHE_OBJ_UNREACHABLE;
-			list_move_tail(&obj->node, unreachable);
+			continue;
 		}
-		obj = next;
+		ra.sp = 0;
+		ra.stack[ra.sp++] = obj;
+		while (ra.sp) {
+			v = ra.stack[--ra.sp];
+			v->flags = (v->flags & ~GC_SCAN_BITS) | target;
+			/* Slots hold objects of this heap only. */
+			for (j = 0; j < v->cache->nslots; j++) {
+				child = v->slots[j];
+				if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
+					reach_child(&ra, child);
+			}
+			ops = v->cache->ops;
+			if (ops && ops->traverse)
+				ops->traverse(v, visit_reachable, &ra);
+		}
+	}
+	if (ra.stack != stack_small)
+		kfree(ra.stack);
+
+	list_for_each_entry_safe(obj, next, young, node) {
+		if (obj->flags & REFCACHE_OBJ_UNREACHABLE) {
+			list_move_tail(&obj->node, unreachable);
+			n++;
+		}
 		if (!(++i & 1023))
 			cond_resched();
 	}
+	return n;
 }
 
 /* Can the collector drop this object's references? */
@@ -330,12 +397,16 @@ static void visit_finalizer_reachable(struct refcache_obj *child, void *arg)
  * garbage whose references cannot be dropped (a kernel cache with a
  * traverse callback but no clear), and all it references, is left alone.
  */
-static u64 move_uncollectable(struct list_head *unreachable, struct list_head *uncollectable)
+static u64 move_uncollectable(struct list_head *unreachable, struct list_head *uncollectable,
+			      unsigned int target, bool *callbacks)
 {
 	struct refcache_obj *obj, *tmp;
 	u64 n = 0;
 
 	list_for_each_entry_safe(obj, tmp, unreachable, node) {
+		obj_set_gen(obj, target);
+		if (obj->cache->ops)
+			*callbacks = true;
 		if (!obj_clearable(obj)) {
 			obj->flags &= ~REFCACHE_OBJ_UNREACHABLE;
 			list_move_tail(&obj->node, uncollectable);
@@ -412,6 +483,51 @@ static u64 delete_garbage(struct refcache_heap *heap, struct list_head *unreacha
 	return settle(heap, unreachable);
 }
 
+/*
+ * delete_garbage() for garbage without callbacks, which is all of it
+ * for heaps of user space.  Every reference to a garbage object comes
+ * from a garbage object (from anything else, trial deletion would have
+ * left it gc_refs > 0, or it is reachable from such), and nothing can
+ * resurrect one: so the garbage is freed without touching its counts or
+ * the release list.  Its references to other objects are dropped as
+ * usual.  Returns how many were freed (all).
+ */
+static u64 delete_garbage_nocb(struct refcache_heap *heap, struct list_head *unreachable)
+{
+	struct refcache_obj *obj, *child, *batch[64];
+	unsigned long i = 0;
+	unsigned int nb = 0;
+	u64 freed = 0;
+	u32 j;
+
+	list_for_each_entry(obj, unreachable, node) {
+		if (!hlist_empty(&obj->weak))
+			refcache_obj_clear_weak_locked(obj);
+		for (j = 0; j < obj->cache->nslots; j++) {
+			child = obj->slots[j];
+			if (!child)
+				continue;
+			obj->slots[j] = NULL;
+			if (!(child->flags & REFCACHE_OBJ_UNREACHABLE))
+				refcache_obj_put_locked(heap, child);
+		}
+		if (!(++i & 1023))
+			cond_resched();
+	}
+	while ((obj = list_first_entry_or_null(unreachable, struct refcache_obj, node))) {
+		list_del(&obj->node);
+		batch[nb++] = obj;
+		if (nb == ARRAY_SIZE(batch)) {
+			refcache_obj_free_collected_locked(heap, batch, nb);
+			freed += nb;
+			nb = 0;
+			cond_resched();
+		}
+	}
+	refcache_obj_free_collected_locked(heap, batch, nb);
+	return freed + nb;
+}
+
 static void gc_event_queue(struct refcache_gc *gc, const struct refcache_gc_event *ev)
 {
 	u32 tail;
@@ -453,6 +569,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors;
 	struct list_head *young;
 	unsigned int g, target;
+	bool callbacks = false;
 	ktime_t t0;
 	u64 ns;
 
@@ -471,27 +588,28 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	}
 	s.young = young;
 
-	candidates = update_refs(young, &dying);
-	subtract_refs(young, &s);
-	move_unreachable(young, &unreachable, &s);
-	nuncoll = move_uncollectable(&unreachable, &uncollectable);
-	nunreach = list_count_nodes(&unreachable);
-
 	/*
-	 * Every object of the set is on one of the local lists now.  Give
-	 * each its generation before any is freed, so that freeing one
-	 * (the garbage, or a survivor whose last reference was held by the
+	 * Every object of the set ends on one of the local lists with its
+	 * new generation, before any is freed, so that freeing one (the
+	 * garbage, or a survivor whose last reference was held by the
 	 * garbage through an untracked object) counts against the right
 	 * list: survivors and dying objects move up a generation (the
 	 * oldest stays), the garbage is counted there until it is freed.
+	 * Survivors get theirs as they are scanned.
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
+	candidates = update_refs(young, &dying);
+	subtract_refs(young, &s);
+	nunreach = move_unreachable(young, &unreachable, &s, target);
+	survivors = candidates - nunreach;
+	nuncoll = move_uncollectable(&unreachable, &uncollectable, target, &callbacks);
+	nunreach -= nuncoll;
+
 	gc->nobjs[generation] = 0;
-	survivors = list_count_nodes(young);
-	gc_merge_into(gc, young, survivors, target);
+	if (young != &gc->gen[target])
+		list_splice_tail_init(young, &gc->gen[target]);
+	gc->nobjs[target] += survivors;
 	gc_merge_into(gc, &dying, list_count_nodes(&dying), target);
-	list_for_each_entry(obj, &unreachable, node)
-		obj_set_gen(obj, target);
 	/*
 	 * The uncollectable objects are held like the garbage while it is
 	 * broken up: breaking it may free some of them after all (garbage
@@ -503,7 +621,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	}
 	gc->nobjs[target] += nunreach + nuncoll;
 
-	freed = delete_garbage(heap, &unreachable);
+	freed = callbacks ? delete_garbage(heap, &unreachable) :
+			    delete_garbage_nocb(heap, &unreachable);
 	nfreed = settle(heap, &uncollectable);
 	/* Left alive: garbage a clear callback kept, and the uncollectable set. */
 	nuncoll = (nunreach - freed) + (nuncoll - nfreed);

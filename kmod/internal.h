@@ -77,6 +77,7 @@ int refcache_charge(struct refcache_heap *heap, u64 bytes);
 void refcache_uncharge(struct refcache_heap *heap, u64 bytes);
 int refcache_charge_object(void);
 void refcache_uncharge_object(void);
+void refcache_uncharge_objects(u64 n);
 int refcache_user_attach(struct refcache_heap *heap);
 void refcache_user_detach(struct refcache_heap *heap);
 void refcache_users_show(struct seq_file *m, bool all, kuid_t uid);

@@ -131,6 +131,11 @@ void refcache_uncharge_object(void)
 	atomic64_dec(&all_objects);
 }
 
+void refcache_uncharge_objects(u64 n)
+{
+	atomic64_sub(n, &all_objects);
+}
+
 /**
  * refcache_user_attach() - make @heap the current task's, for accounting
  * @heap: a new heap

@@ -108,6 +108,29 @@ static void obj_finish(struct refcache_heap *heap, struct refcache_obj *obj)
 	obj_free_memory(heap, obj);
 }
 
+/**
+ * refcache_obj_free_collected_locked() - free garbage the collector found
+ * @heap: the heap, locked
+ * @v:    objects of caches without callbacks, off every list, whatever
+ *        their counts (only other garbage references them)
+ * @n:    how many
+ */
+void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refcache_obj **v,
+					unsigned int n)
+{
+	unsigned int i;
+
+	if (!n)
+		return;
+	for (i = 0; i < n; i++) {
+		refcache_gc_untrack_locked(heap, v[i]);
+		v[i]->cache->active--;
+	}
+	heap->objs.objects -= n;
+	refcache_uncharge_objects(n);
+	refcache_free_many(heap, (void **)v, n);
+}
+
 /*
  * Queue an object whose count reached zero and, unless a release loop is
  * already running further up this call chain, free everything queued;
