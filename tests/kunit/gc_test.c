@@ -15,21 +15,11 @@
 #include <linux/workqueue.h>
 
 #include "internal.h"
+#include "kunit_util.h"
 
 /* Past 512 bytes: the large path frees at once, so KASAN sees any UAF. */
 #define GC_PAYLOAD	1024
 #define KREFS		2
-
-KUNIT_DEFINE_ACTION_WRAPPER(gc_heap_put, refcache_heap_put, struct refcache_heap *);
-
-static struct refcache_heap *new_heap(struct kunit *test)
-{
-	struct refcache_heap *heap = refcache_heap_create();
-
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, gc_heap_put, heap));
-	return heap;
-}
 
 /* Automatic collection off (threshold 0), so that counts are exact. */
 static struct refcache_heap *quiet_heap(struct kunit *test)
@@ -40,39 +30,10 @@ static struct refcache_heap *quiet_heap(struct kunit *test)
 	return heap;
 }
 
-static struct refcache_cache *new_cache(struct kunit *test, struct refcache_heap *heap,
-					u32 payload, u32 nslots, unsigned int flags,
-					const struct refcache_type_ops *ops)
-{
-	struct refcache_cache *cache;
-
-	cache = refcache_cache_create(heap, "gc_kunit", payload, nslots, flags, ops);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cache);
-	return cache;
-}
-
 /* Tracked objects with two reference slots. */
 static struct refcache_cache *slot_cache(struct kunit *test, struct refcache_heap *heap)
 {
 	return new_cache(test, heap, GC_PAYLOAD, 2, REFCACHE_CACHE_TRACKED, NULL);
-}
-
-static struct refcache_obj *new_obj(struct kunit *test, struct refcache_cache *cache)
-{
-	struct refcache_obj *obj = refcache_obj_alloc(cache);
-
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
-	return obj;
-}
-
-static u64 heap_objects(struct refcache_heap *heap)
-{
-	u64 n;
-
-	refcache_heap_lock(heap);
-	n = heap->objs.objects;
-	refcache_heap_unlock(heap);
-	return n;
 }
 
 static struct refcache_gc_result collect(struct kunit *test, struct refcache_heap *heap,

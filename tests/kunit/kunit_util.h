@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers the KUnit suites share: heaps released when the test ends,
+ * caches and objects that must exist, and a heap's live object count.
+ */
+#ifndef _REFCACHE_KUNIT_UTIL_H
+#define _REFCACHE_KUNIT_UTIL_H
+
+#include <kunit/test.h>
+#include <linux/err.h>
+
+#include "internal.h"
+
+KUNIT_DEFINE_ACTION_WRAPPER(kunit_heap_put, refcache_heap_put, struct refcache_heap *);
+
+/* A heap that is put when the test ends, whatever happens. */
+static inline struct refcache_heap *new_heap(struct kunit *test)
+{
+	struct refcache_heap *heap = refcache_heap_create();
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kunit_heap_put, heap));
+	return heap;
+}
+
+static inline struct refcache_cache *new_cache(struct kunit *test, struct refcache_heap *heap,
+					       u32 payload, u32 nslots, unsigned int flags,
+					       const struct refcache_type_ops *ops)
+{
+	struct refcache_cache *cache;
+
+	cache = refcache_cache_create(heap, "kunit", payload, nslots, flags, ops);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cache);
+	return cache;
+}
+
+static inline struct refcache_obj *new_obj(struct kunit *test, struct refcache_cache *cache)
+{
+	struct refcache_obj *obj = refcache_obj_alloc(cache);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	return obj;
+}
+
+static inline u64 heap_objects(struct refcache_heap *heap)
+{
+	u64 n;
+
+	refcache_heap_lock(heap);
+	n = heap->objs.objects;
+	refcache_heap_unlock(heap);
+	return n;
+}
+
+/* Lines between these markers may hold a warning the test provokes. */
+static inline void expect_splat_begin(void)
+{
+	pr_info("refcache-expect-splat: begin\n");
+}
+
+static inline void expect_splat_end(void)
+{
+	pr_info("refcache-expect-splat: end\n");
+}
+
+#endif /* _REFCACHE_KUNIT_UTIL_H */
