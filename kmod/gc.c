@@ -154,6 +154,11 @@ void refcache_gc_untrack_locked(struct refcache_heap *heap, struct refcache_obj 
 		gc->count[0]--;
 }
 
+/* The generation and everything a collection keeps in the flags word. */
+#define GC_SCAN_BITS	(REFCACHE_OBJ_GEN_MASK | REFCACHE_OBJ_COLLECTING | \
+			 REFCACHE_OBJ_UNREACHABLE | \
+			 (REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT))
+
 /*
  * Move a whole list into generation @gen, setting each object's
  * generation; @from may be that generation's own list (a full
@@ -166,10 +171,7 @@ static void gc_merge_into(struct refcache_gc *gc, struct list_head *from, u64 n,
 	unsigned long i = 0;
 
 	list_for_each_entry(obj, from, node) {
-		obj->flags &= ~(REFCACHE_OBJ_GEN_MASK | REFCACHE_OBJ_COLLECTING |
-				REFCACHE_OBJ_UNREACHABLE | (REFCACHE_OBJ_REFS_MAX <<
-							    REFCACHE_OBJ_REFS_SHIFT));
-		obj->flags |= gen;
+		obj->flags = (obj->flags & ~GC_SCAN_BITS) | gen;
 		if (!(++i & 1023))
 			cond_resched();
 	}
@@ -182,7 +184,6 @@ static void gc_merge_into(struct refcache_gc *gc, struct list_head *from, u64 n,
 
 struct gc_scan {
 	struct refcache_heap *heap;
-	struct list_head *young;
 };
 
 /* Call @visit on every object @obj holds a strong reference to. */
@@ -230,16 +231,20 @@ static u64 update_refs(struct list_head *young, struct list_head *dying)
 	return n;
 }
 
-static void visit_decref(struct refcache_obj *child, void *arg)
+/* One reference from inside the set to @child, which is in it. */
+static inline void decref(struct refcache_obj *child)
 {
-	u32 refs;
+	u32 refs = gc_refs(child);
 
-	if (!in_set(child, arg))
-		return;
-	refs = gc_refs(child);
 	/* REFS_MAX stands for "more than we can count": never reaches 0. */
 	if (refs && refs != REFCACHE_OBJ_REFS_MAX)
 		set_gc_refs(child, refs - 1);
+}
+
+static void visit_decref(struct refcache_obj *child, void *arg)
+{
+	if (in_set(child, arg))
+		decref(child);
 }
 
 /* CPython's subtract_refs(): take away references from inside the set. */
@@ -251,16 +256,13 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
 	list_for_each_entry(obj, young, node) {
 		const struct refcache_type_ops *ops = obj->cache->ops;
 		struct refcache_obj *child;
-		u32 j, refs;
+		u32 j;
 
 		/* Slots hold objects of this heap only: no call, no heap check. */
 		for (j = 0; j < obj->cache->nslots; j++) {
 			child = obj->slots[j];
-			if (!child || !(child->flags & REFCACHE_OBJ_COLLECTING))
-				continue;
-			refs = gc_refs(child);
-			if (refs && refs != REFCACHE_OBJ_REFS_MAX)
-				set_gc_refs(child, refs - 1);
+			if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
+				decref(child);
 		}
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_decref, s);
@@ -269,9 +271,6 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
 	}
 }
 
-#define GC_SCAN_BITS	(REFCACHE_OBJ_GEN_MASK | REFCACHE_OBJ_COLLECTING | \
-			 REFCACHE_OBJ_UNREACHABLE | \
-			 (REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT))
 #define GC_STACK	4096
 
 struct reach_arg {
@@ -586,7 +585,6 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		gc->nobjs[generation] += gc->nobjs[g];
 		gc->nobjs[g] = 0;
 	}
-	s.young = young;
 
 	/*
 	 * Every object of the set ends on one of the local lists with its
