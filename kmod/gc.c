@@ -186,19 +186,6 @@ struct gc_scan {
 	struct refcache_heap *heap;
 };
 
-/* Call @visit on every object @obj holds a strong reference to. */
-static void obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg)
-{
-	const struct refcache_type_ops *ops = obj->cache->ops;
-	u32 i;
-
-	for (i = 0; i < obj->cache->nslots; i++)
-		if (obj->slots[i])
-			visit(obj->slots[i], arg);
-	if (ops && ops->traverse)
-		ops->traverse(obj, visit, arg);
-}
-
 /* An object of the set being collected, of this heap? */
 static bool in_set(const struct refcache_obj *child, const struct gc_scan *s)
 {
@@ -413,7 +400,7 @@ static u64 move_uncollectable(struct list_head *unreachable, struct list_head *u
 	}
 	/* The list grows while we walk it: everything reached joins. */
 	list_for_each_entry(obj, uncollectable, node) {
-		obj_traverse(obj, visit_finalizer_reachable, uncollectable);
+		refcache_obj_traverse(obj, visit_finalizer_reachable, uncollectable);
 		n++;
 	}
 	return n;

@@ -318,15 +318,24 @@ int refcache_cache_destroy_locked(struct refcache_cache *cache)
 	return 0;
 }
 
+/* Call @visit on every object @obj holds a strong reference to. */
+void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg)
+{
+	const struct refcache_type_ops *ops = obj->cache->ops;
+	u32 i;
+
+	for (i = 0; i < obj->cache->nslots; i++)
+		if (obj->slots[i])
+			visit(obj->slots[i], arg);
+	if (ops && ops->traverse)
+		ops->traverse(obj, visit, arg);
+}
+
 static void visit_internal(struct refcache_obj *child, void *arg)
 {
-	unsigned long *n = arg;
-
 	/* Saturated counts stay put: those objects are leaked on purpose. */
-	if (child && refcount_read(&child->ref) != REFCOUNT_SATURATED) {
+	if (child && refcount_read(&child->ref) != REFCOUNT_SATURATED)
 		atomic_dec(&child->ref.refs);
-		(*n)++;
-	}
 }
 
 /*
@@ -340,19 +349,15 @@ static void visit_internal(struct refcache_obj *child, void *arg)
 static unsigned long external_refs_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
-	unsigned long internal = 0, external = 0, n = 0;
+	unsigned long external = 0, n = 0;
 	struct refcache_obj *obj;
 	int i;
-	u32 j;
 
 	for (i = 0; i < OBJ_NLISTS; i++) {
 		list_for_each_entry(obj, obj_list(os, i), node) {
 			if (!(++n & 1023))
 				cond_resched();
-			for (j = 0; j < obj->cache->nslots; j++)
-				visit_internal(obj->slots[j], &internal);
-			if (obj->cache->ops && obj->cache->ops->traverse)
-				obj->cache->ops->traverse(obj, visit_internal, &internal);
+			refcache_obj_traverse(obj, visit_internal, NULL);
 		}
 	}
 	for (i = 0; i < OBJ_NLISTS; i++) {

@@ -120,6 +120,7 @@ void refcache_objspace_init(struct refcache_heap *heap);
 bool refcache_objspace_destroy(struct refcache_heap *heap);
 void refcache_objspace_free_abandoned(struct refcache_heap *heap);
 void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg);
 void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refcache_obj **v,
 					unsigned int n);
 struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp);
