@@ -67,7 +67,8 @@ static long refcache_ioc_version(void __user *uarg)
 
 	v.major = REFCACHE_ABI_MAJOR;
 	v.minor = REFCACHE_ABI_MINOR;
-	v.features = REFCACHE_FEATURE_HEAP | REFCACHE_FEATURE_OBJECTS | REFCACHE_FEATURE_GC;
+	v.features = REFCACHE_FEATURE_HEAP | REFCACHE_FEATURE_OBJECTS | REFCACHE_FEATURE_GC |
+		     REFCACHE_FEATURE_BIASED;
 	return refcache_copy_result(uarg, &v, sizeof(v), usize);
 }
 

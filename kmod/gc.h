@@ -25,6 +25,7 @@
 #define REFCACHE_OBJ_COLLECTING		0x4U	/* in the set being collected */
 #define REFCACHE_OBJ_UNREACHABLE	0x8U	/* tentatively unreachable */
 #define REFCACHE_OBJ_CLEARED		0x10U	/* clear already ran */
+#define REFCACHE_OBJ_BIASED		0x20U	/* biased count (refcount.h); constant */
 #define REFCACHE_OBJ_REFS_SHIFT		6
 #define REFCACHE_OBJ_REFS_MAX		(~0U >> REFCACHE_OBJ_REFS_SHIFT)
 

@@ -68,6 +68,39 @@ struct refcache_obj {
 };
 
 /**
+ * struct refcache_bias_owner - an owner task of a heap's biased objects
+ * @task:  the owner, pinned with get_task_struct(); NULL for a free entry
+ * @queue: its objects that non-owners' puts queued for it to merge
+ */
+struct refcache_bias_owner {
+	struct task_struct *task;
+	struct list_head queue;
+};
+
+/**
+ * struct refcache_bias_heap - a heap's biased reference counting (biased.c)
+ * @owners:   REFCACHE_BIAS_OWNERS entries, allocated with the heap's first
+ *            biased cache and freed at teardown; read locklessly by owners
+ * @nowners:  entries in use
+ * @hint:     entry of the last owner that allocated
+ * @nqueued:  objects on the owners' queues
+ * @lockless: the heap has (had) a biased kernel cache, whose owners count
+ *            without the heap's mutex
+ * @sync:     local counts must be still: owners use the shared count
+ *            (read locklessly, with preemption disabled)
+ * @still:    @sync is set and a grace period has passed since
+ */
+struct refcache_bias_heap {
+	struct refcache_bias_owner *owners;
+	u32 nowners;
+	u32 hint;
+	u64 nqueued;
+	bool lockless;
+	bool sync;
+	bool still;
+};
+
+/**
  * struct refcache_objspace - what a heap holds besides its allocator
  * @lock:        serialises every change to the graph, the handle and cache
  *               tables and the counters below; the collector takes it too
@@ -92,6 +125,7 @@ struct refcache_obj {
  * @max_objects: limit on @objects
  * @max_bytes:   limit on the bytes charged to the heap (limits.c);
  *               written under @lock, read without it
+ * @bias:        biased reference counting
  */
 struct refcache_objspace {
 	struct mutex lock;	/* see above */
@@ -113,6 +147,7 @@ struct refcache_objspace {
 	u64 ncaches;
 	u64 max_objects;
 	u64 max_bytes;
+	struct refcache_bias_heap bias;
 };
 
 /* object.c */
@@ -120,6 +155,7 @@ void refcache_objspace_init(struct refcache_heap *heap);
 bool refcache_objspace_destroy(struct refcache_heap *heap);
 void refcache_objspace_free_abandoned(struct refcache_heap *heap);
 void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+void refcache_obj_release_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg);
 void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refcache_obj **v,
 					unsigned int n);

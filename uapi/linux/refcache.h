@@ -27,12 +27,13 @@
 #include <linux/types.h>
 
 #define REFCACHE_ABI_MAJOR	1
-#define REFCACHE_ABI_MINOR	2
+#define REFCACHE_ABI_MINOR	3
 
 /* Feature bits reported by REFCACHE_IOC_VERSION. */
 #define REFCACHE_FEATURE_HEAP	_BITULL(0)	/* one heap per open file */
 #define REFCACHE_FEATURE_OBJECTS	_BITULL(1)	/* caches, objects, handles, batch */
 #define REFCACHE_FEATURE_GC	_BITULL(2)	/* cycle collector, events on read() (ABI 1.2) */
+#define REFCACHE_FEATURE_BIASED	_BITULL(3)	/* REFCACHE_CACHE_BIASED (ABI 1.3) */
 
 #define REFCACHE_IOC_MAGIC	0xB9
 
@@ -77,7 +78,15 @@ struct refcache_version {
 
 /* struct refcache_cache_create.flags */
 #define REFCACHE_CACHE_TRACKED		_BITUL(0)	/* seen by the cycle collector */
-#define REFCACHE_CACHE_FLAGS		REFCACHE_CACHE_TRACKED
+/*
+ * Biased reference counting (PEP 703): the thread that creates an object
+ * counts its own references without atomic instructions, others share an
+ * atomic count; the two merge when the object may die.  Counts, frees,
+ * weak handles and the collector behave as without it
+ * (Documentation/objects.rst, "Biased reference counting").  ABI 1.3.
+ */
+#define REFCACHE_CACHE_BIASED		_BITUL(1)
+#define REFCACHE_CACHE_FLAGS		(REFCACHE_CACHE_TRACKED | REFCACHE_CACHE_BIASED)
 
 /**
  * struct refcache_cache_create - REFCACHE_IOC_CACHE_CREATE
