@@ -15,7 +15,7 @@
 
 #include <linux/refcache.h>
 
-#include "internal.h"
+#include "refcount.h"
 
 #define REFCACHE_IOC_SIZE_MASK	(_IOC_SIZEMASK << _IOC_SIZESHIFT)
 #define REFCACHE_IOC_BASE(cmd)	((cmd) & ~REFCACHE_IOC_SIZE_MASK)
@@ -347,7 +347,7 @@ static long refcache_ioc_info(struct refcache_heap *heap, void __user *uarg)
 	refcache_heap_lock(heap);
 	ret = refcache_handle_lookup_locked(heap, info.handle, false, &obj);
 	if (!ret) {
-		info.refcount = refcount_read(&obj->ref);
+		info.refcount = refcache_ref_read(obj);
 		info.cache_id = obj->cache->id;
 		info.nslots = obj->cache->nslots;
 		info.payload_size = obj->cache->payload_size;

@@ -34,7 +34,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "internal.h"
+#include "refcount.h"
 
 #define CREATE_TRACE_POINTS
 #include "trace.h"
@@ -154,6 +154,19 @@ void refcache_gc_untrack_locked(struct refcache_heap *heap, struct refcache_obj 
 		gc->count[0]--;
 }
 
+/* Off its generation's list for a while (a biased object's owner queue), and back. */
+void refcache_gc_unlink_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	list_del_init(&obj->node);
+	heap->objs.gc.nobjs[obj_gen(obj)]--;
+}
+
+void refcache_gc_relink_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	list_add_tail(&obj->node, &heap->objs.gc.gen[obj_gen(obj)]);
+	heap->objs.gc.nobjs[obj_gen(obj)]++;
+}
+
 /* The generation and everything a collection keeps in the flags word. */
 #define GC_SCAN_BITS	(REFCACHE_OBJ_GEN_MASK | REFCACHE_OBJ_COLLECTING | \
 			 REFCACHE_OBJ_UNREACHABLE | \
@@ -201,7 +214,7 @@ static u64 update_refs(struct list_head *young, struct list_head *dying)
 	u64 n = 0;
 
 	list_for_each_entry_safe(obj, tmp, young, node) {
-		unsigned int c = refcount_read(&obj->ref);
+		unsigned int c = refcache_ref_read(obj);
 
 		if (!(++i & 1023))
 			cond_resched();
@@ -419,7 +432,7 @@ static u64 settle(struct refcache_heap *heap, struct list_head *list)
 
 	while ((obj = list_first_entry_or_null(list, struct refcache_obj, node))) {
 		obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
-		if (refcount_read(&obj->ref) == 1) {
+		if (refcache_ref_read(obj) == 1) {
 			/* Ours is the last: the release path unlinks and frees it. */
 			list_del_init(&obj->node);
 			refcache_obj_put_locked(heap, obj);
@@ -449,7 +462,7 @@ static u64 delete_garbage(struct refcache_heap *heap, struct list_head *unreacha
 	u32 j;
 
 	list_for_each_entry(obj, unreachable, node) {
-		refcount_inc(&obj->ref);
+		refcache_ref_get(obj);
 		refcache_obj_clear_weak_locked(obj);
 	}
 	list_for_each_entry(obj, unreachable, node) {
@@ -564,6 +577,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		return -EINVAL;
 	trace_gc_start(heap->id, generation, reason);
 	t0 = ktime_get();
+	/* Biased objects: queues drained, local counts still until the end. */
+	refcache_bias_still_begin(heap);
 
 	/* The younger generations join the one collected (gc_list_merge). */
 	young = &gc->gen[generation];
@@ -602,7 +617,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 */
 	list_for_each_entry(obj, &uncollectable, node) {
 		obj_set_gen(obj, target);
-		refcount_inc(&obj->ref);
+		refcache_ref_get(obj);
 	}
 	gc->nobjs[target] += nunreach + nuncoll;
 
@@ -650,6 +665,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		res->collected = freed;
 		res->uncollectable = nuncoll;
 	}
+	refcache_bias_still_end(heap);
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_gc_collect_locked);

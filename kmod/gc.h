@@ -73,6 +73,8 @@ void refcache_gc_init(struct refcache_heap *heap);
 void refcache_gc_shutdown(struct refcache_heap *heap);
 void refcache_gc_track_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_gc_untrack_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+void refcache_gc_unlink_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+void refcache_gc_relink_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generation,
 			       unsigned int reason, struct refcache_gc_collect *res);
 int refcache_gc_events_read(struct refcache_heap *heap, char __user *buf, size_t len,

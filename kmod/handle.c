@@ -24,7 +24,7 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 
-#include "internal.h"
+#include "refcount.h"
 
 #define HANDLE_INDEX_BITS	24
 #define HANDLE_GEN_BITS		24
@@ -175,7 +175,7 @@ int refcache_handle_new_locked(struct refcache_heap *heap, struct refcache_obj *
 		h->weak = w;
 		h->state = SLOT_WEAK;
 	} else {
-		refcount_inc(&obj->ref);
+		refcache_ref_get(obj);
 		h->obj = obj;
 		h->state = SLOT_STRONG;
 	}
@@ -308,7 +308,7 @@ int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op
 		if (ret)
 			return ret;
 		/* A dying object may still be waiting for this lock. */
-		if (!obj || !refcount_inc_not_zero(&obj->ref))
+		if (!obj || !refcache_ref_get_unless_zero(obj))
 			return -ENOENT;
 		ret = refcache_handle_new_locked(heap, obj, false, &op->result);
 		refcache_obj_put_locked(heap, obj);
@@ -325,7 +325,7 @@ int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op
 	case REFCACHE_OP_WEAK_NEW:
 		return refcache_handle_new_locked(heap, obj, true, &op->result);
 	case REFCACHE_OP_REFCOUNT:
-		op->result = refcount_read(&obj->ref);
+		op->result = refcache_ref_read(obj);
 		return 0;
 	case REFCACHE_OP_SLOT_LOAD:
 		if (op->arg >= obj->cache->nslots)

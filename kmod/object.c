@@ -17,7 +17,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "internal.h"
+#include "refcount.h"
 
 /**
  * refcache_heap_lock() - take a heap's mutex
@@ -31,12 +31,19 @@
  * Inside callbacks refcache already holds it; refcache_obj_put() may be
  * called with it held.
  *
+ * Taking it is when an owner of biased objects merges those that other
+ * tasks queued for it, and when owners that exited are noticed
+ * (Documentation/objects.rst): so it may free such objects, running
+ * their callbacks, before it returns.
+ *
  * Context: process context, sleeps.
  */
 void refcache_heap_lock(struct refcache_heap *heap)
 {
 	mutex_lock(&heap->objs.lock);
 	WRITE_ONCE(heap->objs.locker, current);
+	if (unlikely(heap->objs.bias.nowners))
+		refcache_bias_service_locked(heap);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_heap_lock, REFCACHE_NS);
 
@@ -69,6 +76,12 @@ void refcache_objspace_init(struct refcache_heap *heap)
 	refcache_gc_init(heap);
 }
 
+/* Where the object's block starts: biased objects have their counts in front. */
+static void *obj_block(struct refcache_obj *obj)
+{
+	return obj_is_biased(obj) ? (void *)obj_bias(obj) : obj;
+}
+
 static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj)
 {
 	struct refcache_cache *cache = obj->cache;
@@ -76,7 +89,7 @@ static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj
 	cache->active--;
 	heap->objs.objects--;
 	refcache_uncharge_object();
-	refcache_free(heap, obj);
+	refcache_free(heap, obj_block(obj));
 }
 
 /* The lists live objects of a heap are on: the generations, then untracked. */
@@ -125,18 +138,22 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 	for (i = 0; i < n; i++) {
 		refcache_gc_untrack_locked(heap, v[i]);
 		v[i]->cache->active--;
+		v[i] = obj_block(v[i]);
 	}
 	heap->objs.objects -= n;
 	refcache_uncharge_objects(n);
 	refcache_free_many(heap, (void **)v, n);
 }
 
-/*
- * Queue an object whose count reached zero and, unless a release loop is
- * already running further up this call chain, free everything queued;
- * see the comment at the top.
+/**
+ * refcache_obj_release_locked() - free an object whose count reached zero
+ * @heap: the heap, locked
+ * @obj:  the object, still on its list
+ *
+ * Queues it and, unless a release loop is already running further up
+ * this call chain, frees everything queued; see the comment at the top.
  */
-static void obj_release_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+void refcache_obj_release_locked(struct refcache_heap *heap, struct refcache_obj *obj)
 {
 	struct refcache_objspace *os = &heap->objs;
 	unsigned long freed = 0;
@@ -181,8 +198,16 @@ void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *ob
 	lockdep_assert_held(&heap->objs.lock);
 	if (heap->objs.dying)
 		return;
-	if (refcount_dec_and_test(&obj->ref))
-		obj_release_locked(heap, obj);
+	switch (refcache_ref_put(obj)) {
+	case REFCACHE_BIAS_PUT_DEAD:
+		refcache_obj_release_locked(heap, obj);
+		break;
+	case REFCACHE_BIAS_PUT_QUEUE:
+		refcache_bias_queue_locked(heap, obj);
+		break;
+	case REFCACHE_BIAS_PUT_DONE:
+		break;
+	}
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_put_locked);
 
@@ -191,6 +216,7 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	struct refcache_heap *heap = cache->heap;
 	struct refcache_objspace *os = &heap->objs;
 	struct refcache_obj *obj;
+	void *block;
 	int err;
 
 	lockdep_assert_held(&os->lock);
@@ -198,11 +224,14 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 		return ERR_PTR(-EDQUOT);
 	if (refcache_charge_object())
 		return ERR_PTR(-ENOMEM);
-	obj = __refcache_alloc(heap, cache->obj_size, gfp, &err);
-	if (!obj) {
+	block = __refcache_alloc(heap, cache->obj_size, gfp, &err);
+	if (!block) {
 		refcache_uncharge_object();
 		return ERR_PTR(err);
 	}
+	obj = block;
+	if (cache->flags & REFCACHE_CACHE_BIASED)
+		obj = (struct refcache_obj *)((struct refcache_bias *)block + 1);
 	refcount_set(&obj->ref, 1);
 	obj->cache = cache;
 	INIT_HLIST_HEAD(&obj->weak);
@@ -210,6 +239,8 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 		refcache_gc_track_locked(heap, obj);
 	else
 		list_add_tail(&obj->node, &os->untracked);
+	if (cache->flags & REFCACHE_CACHE_BIASED)
+		refcache_bias_obj_init_locked(heap, obj);
 	cache->active++;
 	cache->total++;
 	os->objects++;
@@ -227,7 +258,7 @@ int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
 	if (value) {
 		if (value->cache->heap != obj->cache->heap)
 			return -EXDEV;
-		refcount_inc(&value->ref);
+		refcache_ref_get(value);
 	}
 	old = obj->slots[slot];
 	obj->slots[slot] = value;
@@ -270,6 +301,8 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 		return ERR_PTR(-EINVAL);
 
 	size = struct_size_t(struct refcache_obj, slots, nslots) + payload_size;
+	if (flags & REFCACHE_CACHE_BIASED)
+		size += sizeof(struct refcache_bias);
 	ret = refcache_charge(heap, sizeof(*cache));
 	if (ret)
 		return ERR_PTR(ret);
@@ -294,6 +327,17 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 			kfree(cache);
 			refcache_uncharge(heap, sizeof(*cache));
 			return ERR_PTR(ret == -EBUSY ? -ENOSPC : ret);
+		}
+	}
+	if (flags & REFCACHE_CACHE_BIASED) {
+		/* Last, so that nothing after it can fail and leave it behind. */
+		ret = refcache_bias_cache_init_locked(heap, flags);
+		if (ret) {
+			if (cache->id)
+				xa_erase(&os->cache_ids, cache->id);
+			kfree(cache);
+			refcache_uncharge(heap, sizeof(*cache));
+			return ERR_PTR(ret);
 		}
 	}
 	list_add_tail(&cache->node, &os->caches);
@@ -331,11 +375,13 @@ void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, voi
 		ops->traverse(obj, visit, arg);
 }
 
+/* Teardown's counts are all merged: a biased one counts in steps of ONE. */
 static void visit_internal(struct refcache_obj *child, void *arg)
 {
 	/* Saturated counts stay put: those objects are leaked on purpose. */
-	if (child && refcount_read(&child->ref) != REFCOUNT_SATURATED)
-		atomic_dec(&child->ref.refs);
+	if (!child || refcache_ref_read(child) == REFCOUNT_SATURATED)
+		return;
+	atomic_sub(obj_is_biased(child) ? REFCACHE_BIAS_ONE : 1, &child->ref.refs);
 }
 
 /*
@@ -364,7 +410,11 @@ static unsigned long external_refs_locked(struct refcache_heap *heap)
 		list_for_each_entry(obj, obj_list(os, i), node) {
 			int c = atomic_read(&obj->ref.refs);
 
-			if (c > 0 && refcount_read(&obj->ref) != REFCOUNT_SATURATED)
+			if (refcache_ref_read(obj) == REFCOUNT_SATURATED)
+				continue;
+			if (obj_is_biased(obj))
+				c = refcache_bias_count(c);
+			if (c > 0)
 				external += c;
 		}
 	}
@@ -423,16 +473,20 @@ bool refcache_objspace_destroy(struct refcache_heap *heap)
 
 	refcache_heap_lock(heap);
 	refcache_handles_destroy_locked(heap);
+	/* Every count merged and every queue empty: the counts below are true. */
+	refcache_bias_merge_all_locked(heap);
 	os->dying = true;
 	external = external_refs_locked(heap);
 	if (WARN(external,
 		 "refcache: heap %llu put with %lu references to its objects held outside it; leaking it\n",
 		 heap->id, external)) {
 		refcache_heap_unlock(heap);
+		refcache_bias_destroy(heap);
 		return true;
 	}
 	objspace_free_all_locked(heap);
 	refcache_heap_unlock(heap);
+	refcache_bias_destroy(heap);
 	xa_destroy(&os->cache_ids);
 	return false;
 }
@@ -523,7 +577,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_alloc, REFCACHE_NS);
  */
 struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
 {
-	refcount_inc(&obj->ref);
+	refcache_ref_get(obj);
 	return obj;
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_get, REFCACHE_NS);
@@ -537,7 +591,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_get, REFCACHE_NS);
  */
 bool refcache_obj_get_unless_zero(struct refcache_obj *obj)
 {
-	return refcount_inc_not_zero(&obj->ref);
+	return refcache_ref_get_unless_zero(obj);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_get_unless_zero, REFCACHE_NS);
 
@@ -554,6 +608,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_get_unless_zero, REFCACHE_NS);
  */
 void refcache_obj_put(struct refcache_obj *obj)
 {
+	enum refcache_bias_put ret;
 	struct refcache_heap *heap;
 
 	if (!obj)
@@ -563,11 +618,16 @@ void refcache_obj_put(struct refcache_obj *obj)
 		refcache_obj_put_locked(heap, obj);
 		return;
 	}
-	if (!refcount_dec_and_test(&obj->ref))
+	ret = refcache_ref_put(obj);
+	if (likely(ret == REFCACHE_BIAS_PUT_DONE))
 		return;
 	refcache_heap_lock(heap);
-	if (!heap->objs.dying)
-		obj_release_locked(heap, obj);
+	if (!heap->objs.dying) {
+		if (ret == REFCACHE_BIAS_PUT_DEAD)
+			refcache_obj_release_locked(heap, obj);
+		else
+			refcache_bias_queue_locked(heap, obj);
+	}
 	refcache_heap_unlock(heap);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_put, REFCACHE_NS);
@@ -592,7 +652,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_payload, REFCACHE_NS);
  */
 unsigned int refcache_obj_refcount(const struct refcache_obj *obj)
 {
-	return refcount_read(&obj->ref);
+	return refcache_ref_read(obj);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_refcount, REFCACHE_NS);
 
@@ -640,7 +700,7 @@ struct refcache_obj *refcache_obj_load(struct refcache_obj *obj, unsigned int sl
 	refcache_heap_lock(heap);
 	child = obj->slots[slot];
 	if (child)
-		refcount_inc(&child->ref);
+		refcache_ref_get(child);
 	refcache_heap_unlock(heap);
 	return child;
 }

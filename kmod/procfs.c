@@ -139,13 +139,15 @@ static int refcache_allocator_show(struct seq_file *m, void *v)
 static void caches_show_heap(struct seq_file *m, struct refcache_heap *heap,
 			     void *arg)
 {
+	static const char * const flags[] = { "-", "tracked", "biased", "tracked,biased" };
 	struct refcache_cache *cache;
 
+	BUILD_BUG_ON(REFCACHE_CACHE_TRACKED != 1 || REFCACHE_CACHE_BIASED != 2);
 	list_for_each_entry(cache, &heap->objs.caches, node)
-		seq_printf(m, "%6llu %7d %-31s %7u %5u %-7s %8llu %10llu %12llu\n",
+		seq_printf(m, "%6llu %7d %-31s %7u %5u %-14s %8llu %10llu %12llu\n",
 			   heap->id, refcache_heap_owner(heap), cache->name,
 			   cache->payload_size, cache->nslots,
-			   cache->flags & REFCACHE_CACHE_TRACKED ? "tracked" : "-",
+			   flags[cache->flags & REFCACHE_CACHE_FLAGS],
 			   cache->active, cache->total,
 			   cache->active * cache->obj_size);
 }
@@ -153,7 +155,7 @@ static void caches_show_heap(struct seq_file *m, struct refcache_heap *heap,
 /* One line per cache of every heap the reader may see, like /proc/slabinfo. */
 static int refcache_caches_show(struct seq_file *m, void *v)
 {
-	seq_puts(m, "# heap     pid name                            payload slots flags     active      total        bytes\n");
+	seq_puts(m, "# heap     pid name                            payload slots flags            active      total        bytes\n");
 	walk_visible_heaps(m, &(struct heap_walk){ caches_show_heap, NULL });
 	return 0;
 }

@@ -33,7 +33,7 @@ struct refcache_bias {
 #define REFCACHE_BIAS_MERGED	3
 #define REFCACHE_BIAS_STATE	3
 #define REFCACHE_BIAS_SHIFT	2
-#define REFCACHE_BIAS_ONE	(1 << REFCACHE_BIAS_SHIFT)
+#define REFCACHE_BIAS_ONE	4	/* one reference: 1 << REFCACHE_BIAS_SHIFT, an int */
 /* The owner counts up to this in local, then in shared. */
 #define REFCACHE_BIAS_LOCAL_MAX	((1U << 27) - 1)
 /*
@@ -118,6 +118,7 @@ static __always_inline bool bias_own_begin(const struct refcache_obj *obj)
 	if (!in_task())
 		return false;
 	preempt_disable();
+	/* Pairs with refcache_bias_still_end()'s release. */
 	if (likely(!smp_load_acquire(&os->bias.sync))) {
 		owner = READ_ONCE(obj_bias(obj)->owner);
 		owners = READ_ONCE(os->bias.owners);
