@@ -3,8 +3,9 @@
  * Caches, objects and reference counts.
  *
  * Every change to a heap's object graph happens under the heap's mutex
- * (objspace.lock).  Reference counts are refcount_t, so a get needs no
- * lock; a count that reaches zero puts the object on the heap's release
+ * (objspace.lock).  Reference counts are refcount_t, or biased counts
+ * (refcount.h, biased.c), so a get needs no lock; a count that reaches
+ * zero puts the object on the heap's release
  * list, and one loop per heap drains that list: freeing an object drops
  * the references in its slots, which may queue more objects, but never
  * recurses, so a chain of any length is released in constant stack.
@@ -506,7 +507,10 @@ void refcache_objspace_free_abandoned(struct refcache_heap *heap)
  * @name:         shown in /proc/refcache/caches; up to 31 characters
  * @payload_size: payload bytes, up to REFCACHE_MAX_PAYLOAD
  * @nslots:       reference slots, up to REFCACHE_MAX_SLOTS
- * @flags:        REFCACHE_CACHE_TRACKED for the cycle collector
+ * @flags:        REFCACHE_CACHE_TRACKED for the cycle collector,
+ *                REFCACHE_CACHE_BIASED for biased reference counts: the
+ *                task that allocates an object counts its own references
+ *                without atomics (Documentation/objects.rst)
  * @ops:          callbacks for references kept in the payload, or NULL
  *
  * Context: process context; takes the heap's mutex.
@@ -648,7 +652,11 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_payload, REFCACHE_NS);
  * refcache_obj_refcount() - the current reference count
  * @obj: the object
  *
- * Return: a snapshot, for statistics and tests.
+ * A biased object's count is its owner's local count plus the shared
+ * count, merged.
+ *
+ * Return: a snapshot, for statistics and tests; REFCOUNT_SATURATED for a
+ * saturated count.
  */
 unsigned int refcache_obj_refcount(const struct refcache_obj *obj)
 {
