@@ -245,14 +245,15 @@ void refcache_bias_service_locked(struct refcache_heap *heap)
 {
 	struct refcache_bias_heap *bh = &heap->objs.bias;
 	struct refcache_bias_owner *o;
-	u32 i;
+	u32 i, seen = 0, n = bh->nowners;
 
 	if (heap->objs.dying)
 		return;
-	for (i = 0; i < REFCACHE_BIAS_OWNERS && bh->nowners; i++) {
+	for (i = 0; i < REFCACHE_BIAS_OWNERS && seen < n; i++) {
 		o = &bh->owners[i];
 		if (!o->task)
 			continue;
+		seen++;
 		if (bias_owner_exited(o))
 			bias_owner_release_locked(heap, i + 1);
 		else if (o->task == current && !list_empty(&o->queue))
