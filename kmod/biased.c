@@ -121,14 +121,32 @@ static bool bias_owner_exited(const struct refcache_bias_owner *o)
 	return true;
 }
 
-/* May a holder of the mutex merge for this owner right now? */
+/* May a holder of the mutex merge for this (non-zero) owner right now? */
 static bool bias_local_still(struct refcache_heap *heap, u32 owner)
 {
 	struct refcache_bias_heap *bh = &heap->objs.bias;
 	struct refcache_bias_owner *o = bias_owner(heap, owner);
 
-	return !o || !bh->lockless || bh->still || o->task == current ||
-	       bias_owner_exited(o);
+	return !bh->lockless || bh->still || o->task == current || bias_owner_exited(o);
+}
+
+/*
+ * Drop the queue's reference of an object whose owner already merged
+ * it, or is merging it right now (refcache_bias_merge_zero() clears the
+ * owner before its compare-and-exchange): only the shared count may
+ * change, and whoever takes it to "merged and zero" frees the object.
+ * CPython's _Py_brc_queue_object() does a Py_DECREF for such an object.
+ */
+static bool bias_unqueue_merged(struct refcache_obj *obj)
+{
+	int raw = atomic_read(&obj->ref.refs), new;
+
+	do {
+		if (refcache_bias_saturated(raw))
+			return false;
+		new = raw - REFCACHE_BIAS_ONE;
+	} while (!atomic_try_cmpxchg(&obj->ref.refs, &raw, new));
+	return new == REFCACHE_BIAS_MERGED;
 }
 
 /* A queued object leaves its list, and comes back to it when merged. */
@@ -164,6 +182,11 @@ void refcache_bias_queue_locked(struct refcache_heap *heap, struct refcache_obj 
 	u32 owner = READ_ONCE(obj_bias(obj)->owner);
 
 	lockdep_assert_held(&heap->objs.lock);
+	if (!owner) {
+		if (bias_unqueue_merged(obj))
+			refcache_obj_release_locked(heap, obj);
+		return;
+	}
 	if (bias_local_still(heap, owner)) {
 		if (refcache_bias_merge_locked(heap, obj, -1))
 			refcache_obj_release_locked(heap, obj);
@@ -213,7 +236,7 @@ static void bias_merge_owned_locked(struct refcache_heap *heap, u32 owner)
 				cond_resched();
 			if (!obj_is_biased(obj))
 				continue;
-			o = obj_bias(obj)->owner;
+			o = READ_ONCE(obj_bias(obj)->owner);
 			if (!o || (owner && o != owner))
 				continue;
 			WARN_ON_ONCE(refcache_bias_merge_locked(heap, obj, 0));
@@ -318,7 +341,8 @@ int refcache_bias_cache_init_locked(struct refcache_heap *heap, u32 flags)
 		/* Published by the mutex: owners read it only for owned objects. */
 		WRITE_ONCE(bh->owners, owners);
 	}
-	if (flags & REFCACHE_CACHE_KERNEL)
+	/* Heaps of /dev/refcache count only under the mutex (handle ops). */
+	if (!bh->chardev)
 		bh->lockless = true;
 	return 0;
 }
@@ -450,7 +474,7 @@ void refcache_obj_bias_read(const struct refcache_obj *obj, struct refcache_bias
 	int raw = atomic_read(&obj->ref.refs);
 	u32 owner = READ_ONCE(b->owner);
 
-	bi->owner = owner ? READ_ONCE(os->bias.owners[owner - 1].task) : NULL;
+	bi->owner = owner && os->bias.owners ? READ_ONCE(os->bias.owners[owner - 1].task) : NULL;
 	bi->local = READ_ONCE(b->local);
 	bi->saturated = refcache_bias_saturated(raw);
 	bi->shared = refcache_bias_count(raw);

@@ -99,7 +99,7 @@ static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 		op.handle = 0;
 		op.arg = h.handle;
 	}
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	ret = refcache_handle_op_locked(heap, &op);
 	refcache_heap_unlock(heap);
 	/* CLOSE and SLOT_STORE (_IOW) return nothing; the rest a handle. */
@@ -109,7 +109,7 @@ static long refcache_ioc_handle_op(struct refcache_heap *heap, u16 code,
 	ret = refcache_copy_result(uarg, &h, sizeof(h), usize);
 	if (ret && op.result) {
 		/* Nobody can learn the new handle's id: do not leak it. */
-		refcache_heap_lock(heap);
+		refcache_objspace_lock(heap);
 		refcache_handle_close_locked(heap, op.result);
 		refcache_heap_unlock(heap);
 	}
@@ -240,7 +240,7 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 			ret = -EFAULT;
 			break;
 		}
-		refcache_heap_lock(heap);
+		refcache_objspace_lock(heap);
 		for (j = 0; j < n && !stop; j++) {
 			ops[j].error = refcache_handle_op_locked(heap, &ops[j]);
 			stop = ops[j].error && !(b.flags & REFCACHE_BATCH_CONTINUE);
@@ -253,7 +253,7 @@ static long refcache_ioc_batch(struct refcache_heap *heap, void __user *uarg)
 			 * The page went away after the probe: the caller
 			 * cannot learn these handles, so they must not stay.
 			 */
-			refcache_heap_lock(heap);
+			refcache_objspace_lock(heap);
 			for (; w < j; w++)
 				if (op_makes_handle(&ops[w]))
 					refcache_handle_close_locked(heap, ops[w].result);
@@ -310,7 +310,7 @@ static long refcache_ioc_payload(struct refcache_heap *heap, bool write,
 	/* A bad handle or range still wins over a bad buffer, as for READ. */
 	fault = write && copy_from_user(buf, ubuf, io.len);
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	ret = refcache_handle_lookup_locked(heap, io.handle, false, &obj);
 	if (!ret && (io.len > obj->cache->payload_size ||
 		     io.offset > obj->cache->payload_size - io.len))
@@ -344,7 +344,7 @@ static long refcache_ioc_info(struct refcache_heap *heap, void __user *uarg)
 		return usize;
 	if (info.flags)
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	ret = refcache_handle_lookup_locked(heap, info.handle, false, &obj);
 	if (!ret) {
 		info.refcount = refcache_ref_read(obj);
@@ -370,7 +370,7 @@ static long refcache_ioc_heap_info(struct refcache_heap *heap, void __user *uarg
 		return usize;
 	if (hi.flags)
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	hi.heap_id = heap->id;
 	hi.objects = os->objects;
 	hi.bytes = atomic64_read(&heap->charged);
@@ -394,7 +394,7 @@ static long refcache_ioc_set_limits(struct refcache_heap *heap, void __user *uar
 		return usize;
 	if (lim.flags)
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	if (!lim.max_objects)
 		lim.max_objects = os->max_objects;
 	if (!lim.max_bytes)
@@ -425,7 +425,7 @@ static long refcache_ioc_cache_create(struct refcache_heap *heap, void __user *u
 		return usize;
 	if ((cc.flags & ~REFCACHE_CACHE_FLAGS) || cc.reserved || cc.cache_id)
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	cache = refcache_cache_create_locked(heap, cc.name, cc.payload_size,
 					     cc.nslots, cc.flags, NULL);
 	/* Only under the lock: another thread may destroy it at once. */
@@ -440,7 +440,7 @@ static long refcache_ioc_cache_create(struct refcache_heap *heap, void __user *u
 		 * Nobody learnt the id: take the cache back, unless another
 		 * thread found it meanwhile and made objects in it.
 		 */
-		refcache_heap_lock(heap);
+		refcache_objspace_lock(heap);
 		cache = xa_load(&heap->objs.cache_ids, cc.cache_id);
 		if (cache)
 			refcache_cache_destroy_locked(cache);
@@ -461,7 +461,7 @@ static long refcache_ioc_cache_destroy(struct refcache_heap *heap, void __user *
 		return usize;
 	if (cd.flags || cd.reserved)
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	cache = cd.cache_id ? xa_load(&heap->objs.cache_ids, cd.cache_id) : NULL;
 	ret = cache ? refcache_cache_destroy_locked(cache) : -ENOENT;
 	refcache_heap_unlock(heap);
@@ -481,7 +481,7 @@ static long refcache_ioc_gc_collect(struct refcache_heap *heap, void __user *uar
 		return usize;
 	if (c.flags || c.reserved || c.generation >= REFCACHE_GC_GENERATIONS)
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	ret = refcache_gc_collect_locked(heap, c.generation, REFCACHE_GC_REASON_EXPLICIT, &c);
 	refcache_heap_unlock(heap);
 	if (ret)
@@ -503,7 +503,7 @@ static long refcache_ioc_gc_get(struct refcache_heap *heap, void __user *uarg)
 		return -EINVAL;
 	gi.reserved = 0;
 	gi.reserved2 = 0;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	gi.enabled = gc->enabled;
 	memcpy(gi.threshold, gc->threshold, sizeof(gi.threshold));
 	memcpy(gi.count, gc->count, sizeof(gi.count));
@@ -527,7 +527,7 @@ static long refcache_ioc_gc_set(struct refcache_heap *heap, void __user *uarg)
 	    (!(gs.flags & REFCACHE_GC_SET_THRESHOLD) &&
 	     (gs.threshold[0] || gs.threshold[1] || gs.threshold[2])))
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	if (gs.flags & REFCACHE_GC_SET_ENABLED)
 		gc->enabled = gs.enabled;
 	if (gs.flags & REFCACHE_GC_SET_THRESHOLD)
@@ -556,7 +556,7 @@ static long refcache_ioc_gc_freeze(struct refcache_heap *heap, void __user *uarg
 	if (usize >= offsetofend(struct refcache_gc_freeze, moved) &&
 	    (get_user(moved, &ugf->moved) || put_user(moved, &ugf->moved)))
 		return -EFAULT;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	gf.moved = refcache_gc_freeze_locked(heap, gf.flags & REFCACHE_GC_UNFREEZE);
 	refcache_heap_unlock(heap);
 	return refcache_copy_result(uarg, &gf, sizeof(gf), usize);
@@ -572,7 +572,7 @@ static long refcache_ioc_gc_stats(struct refcache_heap *heap, void __user *uarg)
 		return usize;
 	if (st.flags)
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	memcpy(st.gen, heap->objs.gc.stats, sizeof(st.gen));
 	refcache_heap_unlock(heap);
 	return refcache_copy_result(uarg, &st, sizeof(st), usize);
@@ -590,7 +590,7 @@ static long refcache_ioc_gc_is_tracked(struct refcache_heap *heap, void __user *
 		return usize;
 	if (h.flags || h.reserved || h.slot || h.value || h.result)
 		return -EINVAL;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	ret = refcache_handle_lookup_locked(heap, h.handle, false, &obj);
 	if (!ret)
 		h.result = refcache_obj_is_tracked(obj);
@@ -676,6 +676,8 @@ static int refcache_open(struct inode *inode, struct file *file)
 	heap = refcache_heap_create();
 	if (IS_ERR(heap))
 		return PTR_ERR(heap);
+	/* Only handle ops reach its objects, all under the heap's mutex. */
+	heap->objs.bias.chardev = true;
 	file->private_data = heap;
 	return nonseekable_open(inode, file);
 }

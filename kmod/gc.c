@@ -678,7 +678,7 @@ static void gc_work_fn(struct work_struct *work)
 	struct refcache_heap *heap = container_of(os, struct refcache_heap, objs);
 	int i;
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	if (!gc->shutdown && !os->dying && gc->enabled && gc->threshold[0]) {
 		for (i = REFCACHE_GC_GENERATIONS - 1; i >= 0; i--) {
 			if (gc->count[i] <= gc->threshold[i])
@@ -722,7 +722,7 @@ int refcache_gc_events_read(struct refcache_heap *heap, char __user *buf, size_t
 	if (!kbuf)
 		return -ENOMEM;
 	for (;;) {
-		refcache_heap_lock(heap);
+		refcache_objspace_lock(heap);
 		got = min(n, gc->ev_count);
 		for (i = 0; i < got; i++)
 			kbuf[i] = gc->events[(gc->ev_head + i) % REFCACHE_GC_EVENTS_MAX];
@@ -741,7 +741,7 @@ int refcache_gc_events_read(struct refcache_heap *heap, char __user *buf, size_t
 		goto out;
 	/* Consume what was copied, unless another reader took it already. */
 	last = kbuf[got - 1].seq;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	while (gc->ev_count && gc->events[gc->ev_head].seq <= last) {
 		gc->ev_head = (gc->ev_head + 1) % REFCACHE_GC_EVENTS_MAX;
 		WRITE_ONCE(gc->ev_count, gc->ev_count - 1);
@@ -773,7 +773,7 @@ int refcache_gc_collect(struct refcache_heap *heap, unsigned int generation,
 	struct refcache_gc_collect r = {};
 	int ret;
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	ret = refcache_gc_collect_locked(heap, generation, REFCACHE_GC_REASON_EXPLICIT, &r);
 	refcache_heap_unlock(heap);
 	if (res) {
@@ -792,7 +792,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_collect, REFCACHE_NS);
  */
 void refcache_gc_enable(struct refcache_heap *heap, bool on)
 {
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	heap->objs.gc.enabled = on;
 	refcache_heap_unlock(heap);
 }
@@ -821,7 +821,7 @@ void refcache_gc_set_threshold(struct refcache_heap *heap, u32 t0, u32 t1, u32 t
 {
 	struct refcache_gc *gc = &heap->objs.gc;
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	gc->threshold[0] = t0;
 	gc->threshold[1] = t1;
 	gc->threshold[2] = t2;
@@ -836,7 +836,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_set_threshold, REFCACHE_NS);
  */
 void refcache_gc_get_threshold(struct refcache_heap *heap, u32 t[REFCACHE_GC_GENERATIONS])
 {
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	memcpy(t, heap->objs.gc.threshold, sizeof(heap->objs.gc.threshold));
 	refcache_heap_unlock(heap);
 }
@@ -849,7 +849,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_get_threshold, REFCACHE_NS);
  */
 void refcache_gc_get_count(struct refcache_heap *heap, u64 c[REFCACHE_GC_GENERATIONS])
 {
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	memcpy(c, heap->objs.gc.count, sizeof(heap->objs.gc.count));
 	refcache_heap_unlock(heap);
 }
@@ -897,7 +897,7 @@ u64 refcache_gc_freeze(struct refcache_heap *heap)
 {
 	u64 n;
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	n = refcache_gc_freeze_locked(heap, false);
 	refcache_heap_unlock(heap);
 	return n;
@@ -915,7 +915,7 @@ u64 refcache_gc_unfreeze(struct refcache_heap *heap)
 {
 	u64 n;
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	n = refcache_gc_freeze_locked(heap, true);
 	refcache_heap_unlock(heap);
 	return n;
@@ -941,7 +941,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_get_freeze_count, REFCACHE_NS);
  */
 void refcache_gc_get_stats(struct refcache_heap *heap, struct refcache_gc_gen_stats *st)
 {
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	memcpy(st, heap->objs.gc.stats, sizeof(heap->objs.gc.stats));
 	refcache_heap_unlock(heap);
 }

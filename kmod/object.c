@@ -30,12 +30,7 @@
  * traverse callback) must change those references only with it held,
  * so that no collection sees half a change (Documentation/collector.rst).
  * Inside callbacks refcache already holds it; refcache_obj_put() may be
- * called with it held.
- *
- * Taking it is when an owner of biased objects merges those that other
- * tasks queued for it, and when owners that exited are noticed
- * (Documentation/objects.rst): so it may free such objects, running
- * their callbacks, before it returns.
+ * called with it held.  Taking it runs no callback.
  *
  * Context: process context, sleeps.
  */
@@ -43,8 +38,6 @@ void refcache_heap_lock(struct refcache_heap *heap)
 {
 	mutex_lock(&heap->objs.lock);
 	WRITE_ONCE(heap->objs.locker, current);
-	if (unlikely(heap->objs.bias.nowners))
-		refcache_bias_service_locked(heap);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_heap_lock, REFCACHE_NS);
 
@@ -58,6 +51,24 @@ void refcache_heap_unlock(struct refcache_heap *heap)
 	mutex_unlock(&heap->objs.lock);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_heap_unlock, REFCACHE_NS);
+
+/**
+ * refcache_objspace_lock() - take a heap's mutex for a refcache call
+ * @heap: the heap
+ *
+ * What every refcache call that may sleep does first, besides
+ * refcache_heap_lock() itself: an owner of biased objects merges those
+ * that other tasks queued for it, and owners that exited are noticed
+ * (Documentation/objects.rst), which may free objects and run their
+ * callbacks.
+ */
+void refcache_objspace_lock(struct refcache_heap *heap)
+{
+	refcache_heap_lock(heap);
+	if (unlikely(heap->objs.bias.nowners))
+		refcache_bias_service_locked(heap);
+}
+EXPORT_SYMBOL_IF_KUNIT(refcache_objspace_lock);
 
 static bool heap_locked_by_me(struct refcache_heap *heap)
 {
@@ -525,7 +536,7 @@ struct refcache_cache *refcache_cache_create(struct refcache_heap *heap,
 
 	if (payload_size > REFCACHE_MAX_PAYLOAD || (flags & REFCACHE_CACHE_KERNEL))
 		return ERR_PTR(-EINVAL);
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	cache = refcache_cache_create_locked(heap, name, payload_size, nslots,
 					     flags | REFCACHE_CACHE_KERNEL, ops);
 	refcache_heap_unlock(heap);
@@ -545,7 +556,7 @@ int refcache_cache_destroy(struct refcache_cache *cache)
 	struct refcache_heap *heap = cache->heap;
 	int ret;
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	ret = refcache_cache_destroy_locked(cache);
 	refcache_heap_unlock(heap);
 	return ret;
@@ -565,7 +576,7 @@ struct refcache_obj *refcache_obj_alloc(struct refcache_cache *cache)
 	struct refcache_heap *heap = cache->heap;
 	struct refcache_obj *obj;
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	obj = refcache_obj_new_locked(cache, GFP_KERNEL);
 	refcache_heap_unlock(heap);
 	return obj;
@@ -615,6 +626,7 @@ void refcache_obj_put(struct refcache_obj *obj)
 	enum refcache_bias_put ret;
 	struct refcache_heap *heap;
 
+	might_sleep();
 	if (!obj)
 		return;
 	heap = obj->cache->heap;
@@ -625,7 +637,7 @@ void refcache_obj_put(struct refcache_obj *obj)
 	ret = refcache_ref_put(obj);
 	if (likely(ret == REFCACHE_BIAS_PUT_DONE))
 		return;
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	if (!heap->objs.dying) {
 		if (ret == REFCACHE_BIAS_PUT_DEAD)
 			refcache_obj_release_locked(heap, obj);
@@ -682,7 +694,7 @@ int refcache_obj_store(struct refcache_obj *obj, unsigned int slot,
 	struct refcache_heap *heap = obj->cache->heap;
 	int ret;
 
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	ret = refcache_obj_store_locked(obj, slot, value);
 	refcache_heap_unlock(heap);
 	return ret;
@@ -705,7 +717,7 @@ struct refcache_obj *refcache_obj_load(struct refcache_obj *obj, unsigned int sl
 
 	if (slot >= obj->cache->nslots)
 		return ERR_PTR(-EINVAL);
-	refcache_heap_lock(heap);
+	refcache_objspace_lock(heap);
 	child = obj->slots[slot];
 	if (child)
 		refcache_ref_get(child);

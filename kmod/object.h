@@ -84,8 +84,9 @@ struct refcache_bias_owner {
  * @nowners:  entries in use
  * @hint:     entry of the last owner that allocated
  * @nqueued:  objects on the owners' queues
- * @lockless: the heap has (had) a biased kernel cache, whose owners count
- *            without the heap's mutex
+ * @chardev:  a heap of /dev/refcache: every count changes under the mutex
+ * @lockless: the heap has biased caches and is not such a heap: owners
+ *            count without the heap's mutex
  * @sync:     local counts must be still: owners use the shared count
  *            (read locklessly, with preemption disabled)
  * @still:    @sync is set and a grace period has passed since
@@ -95,6 +96,7 @@ struct refcache_bias_heap {
 	u32 nowners;
 	u32 hint;
 	u64 nqueued;
+	bool chardev;
 	bool lockless;
 	bool sync;
 	bool still;
@@ -151,6 +153,7 @@ struct refcache_objspace {
 };
 
 /* object.c */
+void refcache_objspace_lock(struct refcache_heap *heap);
 void refcache_objspace_init(struct refcache_heap *heap);
 bool refcache_objspace_destroy(struct refcache_heap *heap);
 void refcache_objspace_free_abandoned(struct refcache_heap *heap);

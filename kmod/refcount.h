@@ -136,7 +136,8 @@ static __always_inline void bias_shared_get(struct refcache_obj *obj)
 
 	if (unlikely(old == REFCACHE_BIAS_MERGED))
 		refcache_bias_warn(obj, "addition on 0; use-after-free");
-	else if (unlikely(refcache_bias_saturated(old + REFCACHE_BIAS_ONE)))
+	else if (unlikely(refcache_bias_saturated(old) ||
+			  refcache_bias_saturated(old + REFCACHE_BIAS_ONE)))
 		refcache_bias_warn(obj, "saturated; leaking memory");
 }
 
@@ -167,6 +168,10 @@ static __always_inline enum refcache_bias_put bias_shared_put(struct refcache_ob
 		} else {
 			new = raw - REFCACHE_BIAS_ONE;
 			ret = REFCACHE_BIAS_PUT_DONE;
+			if (unlikely(refcache_bias_saturated(new))) {
+				refcache_bias_warn(obj, "underflow; use-after-free");
+				return REFCACHE_BIAS_PUT_DONE;
+			}
 		}
 	} while (!atomic_try_cmpxchg_release(&obj->ref.refs, &raw, new));
 	if (ret == REFCACHE_BIAS_PUT_DEAD)
