@@ -8,6 +8,16 @@
  * automatic collection on the workqueue, an oracle on random graphs and
  * eight mutator threads racing a ninth that collects.
  *
+ * The oracle and the racing threads run again on biased caches
+ * (REFCACHE_CACHE_BIASED, tracked and not), where nothing may differ.
+ * There the oracle's batches are cut into chunks that four worker
+ * threads run in turn (tap.h's turns_*), so objects are owned by
+ * different threads and each thread stores, dups, closes and upgrades
+ * the others'; it checks every held object's refcount against the
+ * model, makes the owners exit while their objects are held (then
+ * counts, collections and closes must still agree), and collects from
+ * threads that own nothing.
+ *
  * Runs inside the qemu guest on both kernels (64- and 32-bit).  Sizes
  * shrink on the debug kernel (/sys/kernel/debug/kmemleak exists, or
  * REFCACHE_GC_SMALL=1).  REFCACHE_SEED=<n> repeats the oracle's and the
@@ -39,6 +49,7 @@
 static long pg;
 static int small;		/* debug kernel: smaller graphs, fewer steps */
 static uint64_t base_seed;
+static int have_biased;		/* REFCACHE_FEATURE_BIASED */
 
 /* ---- raw gc ioctls -------------------------------------------------- */
 
@@ -1704,14 +1715,19 @@ struct oracle {
 	int nweak;
 	uint64_t *weak;
 	int *wobj;
+	int *idx;		/* scratch: the object of each op */
 	struct refcache_op *ops;
+	int tracked;		/* the cache is; else nothing is ever garbage */
+	int fd, nthr, turn;	/* nthr workers in T take turns, from T.w[turn % nthr] */
 };
+
+static struct turns T;
 
 static void oracle_free(struct oracle *o)
 {
 	free(o->slot); free(o->held); free(o->gen); free(o->dead); free(o->reach);
 	free(o->young_live); free(o->rc); free(o->stack); free(o->h); free(o->dup);
-	free(o->weak); free(o->wobj); free(o->ops);
+	free(o->weak); free(o->wobj); free(o->idx); free(o->ops);
 }
 
 /*
@@ -1758,6 +1774,10 @@ static int model_unreachable(struct oracle *o, int gen)
 {
 	int i, s, sp = 0, garbage = 0;
 
+	if (!o->tracked) {
+		memset(o->reach, 1, o->n);
+		return 0;
+	}
 	memset(o->reach, 0, o->n);
 	for (i = 0; i < o->n; i++) {
 		if (o->dead[i])
@@ -1809,7 +1829,111 @@ static void model_collect(struct oracle *o, int gen)
 			o->gen[i] = gen + 1;
 }
 
-static int oracle_run(int round)
+struct chunk {
+	int fd, cont;
+	struct refcache_op *ops;
+	size_t n;
+};
+
+static int chunk_fn(void *p)
+{
+	struct chunk *c = p;
+
+	return batch_all(c->fd, c->ops, c->n, c->cont);
+}
+
+/*
+ * batch_all() for the oracle: with workers, in about two chunks per
+ * worker, each run by the next worker in turn.
+ */
+static int obatch(struct oracle *o, size_t n, int cont)
+{
+	struct chunk c = { o->fd, cont, o->ops, 0 };
+	size_t per, i;
+
+	if (!o->nthr)
+		return batch_all(o->fd, o->ops, n, cont);
+	per = n / (2 * o->nthr) + 1;
+	for (i = 0; i < n; i += per) {
+		c.ops = o->ops + i;
+		c.n = n - i < per ? n - i : per;
+		if (turns_run(&T, o->turn++ % o->nthr, chunk_fn, &c))
+			return -1;
+	}
+	return 0;
+}
+
+struct collect_arg {
+	int fd;
+	uint32_t gen;
+	int r;
+	struct refcache_gc_collect c;
+};
+
+static int collect_fn(void *p)
+{
+	struct collect_arg *a = p;
+
+	a->r = gc_collect_r(a->fd, a->gen, &a->c);
+	return 0;
+}
+
+/* collect(@gen) by the next worker in turn (or the caller): 0 or -errno. */
+static int ocollect(struct oracle *o, uint32_t gen, struct refcache_gc_collect *c)
+{
+	struct collect_arg a = { o->fd, gen, 0, { 0 } };
+
+	if (!o->nthr)
+		return gc_collect_r(o->fd, gen, c);
+	turns_run(&T, o->turn++ % o->nthr, collect_fn, &a);
+	*c = a.c;
+	return a.r;
+}
+
+/*
+ * The refcount of every object a handle holds, against the model's
+ * (model_release() or model_collect() just ran, so o->rc is the count of
+ * every live object).  0, or the number of objects that disagree.
+ */
+static int ocounts(struct oracle *o, const char *when)
+{
+	int i, n = 0, bad = 0;
+
+	for (i = 0; i < o->n; i++) {
+		if (o->dead[i] || !o->held[i])
+			continue;
+		memset(&o->ops[n], 0, sizeof(o->ops[0]));
+		o->ops[n].op = REFCACHE_OP_REFCOUNT;
+		o->ops[n].handle = o->h[i] ? o->h[i] : o->dup[i];
+		o->idx[n++] = i;
+	}
+	if (obatch(o, n, 0))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (o->ops[i].result != (uint64_t)o->rc[o->idx[i]] && bad++ < 5)
+			printf("# %s: object %d has refcount %llu, model %d\n", when, o->idx[i],
+			       (unsigned long long)o->ops[i].result, o->rc[o->idx[i]]);
+	return bad;
+}
+
+/* Workers @lo..@hi-1 exit, their objects still held; fresh threads replace them. */
+static int oexit(struct oracle *o, int lo, int hi)
+{
+	int i;
+
+	for (i = lo; i < hi && i < o->nthr; i++)
+		if (turns_exit(&T, i, 1)) {
+			printf("# worker %d did not exit or restart\n", i);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * @flags: the cache's; @nthr: worker threads that run the batches and
+ * collections in turn, 0 for the caller alone; @shrink divides the size.
+ */
+static int oracle_run(int round, uint32_t flags, int nthr, int shrink)
 {
 	static const struct { double edge, local, hold, dup, weak; } prm[] = {
 		{ 0.30, 0.6, 0.010, 0.3, 0.10 },
@@ -1825,7 +1949,7 @@ static int oracle_run(int round)
 	struct refcache_gc_collect c;
 
 	memset(o, 0, sizeof(*o));
-	o->n = small ? small_sizes[round % 3] : sizes[round % 3];
+	o->n = (small ? small_sizes[round % 3] : sizes[round % 3]) / shrink;
 	o->slot = malloc(sizeof(int) * o->n * ONS);
 	o->held = calloc(o->n, sizeof(int));
 	o->gen = calloc(o->n, sizeof(int));
@@ -1838,25 +1962,38 @@ static int oracle_run(int round)
 	o->dup = calloc(o->n, sizeof(uint64_t));
 	o->weak = calloc(o->n, sizeof(uint64_t));
 	o->wobj = calloc(o->n, sizeof(int));
+	o->idx = calloc(o->n, sizeof(int));
 	o->ops = calloc((size_t)o->n * ONS + 1, sizeof(struct refcache_op));
 	if (!o->slot || !o->held || !o->gen || !o->dead || !o->reach || !o->young_live ||
-	    !o->rc || !o->stack || !o->h || !o->dup || !o->weak || !o->wobj || !o->ops) {
+	    !o->rc || !o->stack || !o->h || !o->dup || !o->weak || !o->wobj || !o->idx ||
+	    !o->ops) {
 		oracle_free(o);
 		CHECK(0, "out of memory");
 	}
-	printf("# seed=%llu gc_oracle round %d: %d objects, edge %.2f local %.2f hold %.3f\n",
-	       (unsigned long long)seed, round, o->n, prm[round % 3].edge, prm[round % 3].local,
-	       prm[round % 3].hold);
-	fd = heap_new(&cache, ONS, REFCACHE_CACHE_TRACKED, 0);
+	o->tracked = !!(flags & REFCACHE_CACHE_TRACKED);
+	printf("# seed=%llu gc_oracle round %d: %d objects, edge %.2f local %.2f hold %.3f, "
+	       "cache flags %#x, %d threads\n", (unsigned long long)seed, round, o->n,
+	       prm[round % 3].edge, prm[round % 3].local, prm[round % 3].hold, flags, nthr);
+	fd = heap_new(&cache, ONS, flags, 0);
 	if (fd < 0) {
 		oracle_free(o);
 		return -1;
 	}
+	o->fd = fd;
+	if (nthr && turns_start(&T, nthr)) {
+		printf("# cannot start %d threads\n", nthr);
+		oracle_free(o);
+		refcache_close(fd);
+		return -1;
+	}
+	o->nthr = nthr;
 #define OCHECK(cond, ...) do {						\
 	if (!(cond)) {							\
 		printf("# %s:%d: check failed: %s: ", __func__, __LINE__, #cond); \
 		printf(__VA_ARGS__);					\
 		printf("\n");						\
+		if (o->nthr)						\
+			turns_stop(&T);					\
 		oracle_free(o);						\
 		refcache_close(fd);					\
 		return -1;						\
@@ -1872,13 +2009,14 @@ static int oracle_run(int round)
 			o->ops[i - lo].op = REFCACHE_OP_NEW;
 			o->ops[i - lo].arg = cache;
 		}
-		OCHECK(batch_all(fd, o->ops, hi - lo, 0) == 0, "new");
+		OCHECK(obatch(o, hi - lo, 0) == 0, "new");
 		for (i = lo; i < hi; i++) {
 			o->h[i] = o->ops[i - lo].result;
 			o->held[i] = 1;
 		}
 		if (!k) {
-			got = gc_collect(fd, 0);
+			OCHECK(ocollect(o, 0, &c) == 0, "collect(0)");
+			got = c.unreachable;
 			OCHECK(got == 0, "collect(0) of held objects: %lld", got);
 			for (i = lo; i < hi; i++)
 				o->gen[i] = 1;
@@ -1906,7 +2044,7 @@ static int oracle_run(int round)
 			o->ops[nops].value = o->h[t];
 			nops++;
 		}
-	OCHECK(batch_all(fd, o->ops, nops, 0) == 0, "stores");
+	OCHECK(obatch(o, nops, 0) == 0, "stores");
 	/* Weak handles. */
 	nops = 0;
 	for (i = 0; i < o->n; i++)
@@ -1917,7 +2055,7 @@ static int oracle_run(int round)
 			o->wobj[nops] = i;
 			nops++;
 		}
-	OCHECK(batch_all(fd, o->ops, nops, 0) == 0, "weak");
+	OCHECK(obatch(o, nops, 0) == 0, "weak");
 	o->nweak = nops;
 	for (i = 0; i < nops; i++)
 		o->weak[i] = o->ops[i].result;
@@ -1933,7 +2071,7 @@ static int oracle_run(int round)
 			nops++;
 		}
 	}
-	OCHECK(batch_all(fd, o->ops, nops, 0) == 0, "dup");
+	OCHECK(obatch(o, nops, 0) == 0, "dup");
 	for (i = 0; i < nops; i++) {
 		int x = o->rc[i];
 
@@ -1962,7 +2100,7 @@ static int oracle_run(int round)
 		o->ops[i] = o->ops[j];
 		o->ops[j] = tmp;
 	}
-	OCHECK(batch_all(fd, o->ops, nops, 0) == 0, "close");
+	OCHECK(obatch(o, nops, 0) == 0, "close");
 	for (i = 0; i < o->n; i++) {
 		nheld += o->held[i] > 0;
 		nhandles += o->held[i];
@@ -1975,11 +2113,17 @@ static int oracle_run(int round)
 	OCHECK(obj == live, "after closing: objects %lld, model %d", obj, live);
 	OCHECK(HANDLES(fd) == nhandles + o->nweak, "handles %lld, model %d", HANDLES(fd),
 	       nhandles + o->nweak);
+	OCHECK(ocounts(o, "after closing") == 0, "refcounts after closing");
+	/* Half the owners exit while their objects are held; nothing may change. */
+	OCHECK(oexit(o, 0, nthr / 2) == 0, "owner exit");
+	obj = OBJECTS(fd);
+	OCHECK(obj == live, "after owners exited: objects %lld, model %d", obj, live);
+	OCHECK(ocounts(o, "after owners exited") == 0, "refcounts after owners exited");
 
 	/* A young collection: roots include references from generation 1. */
 	g0 = model_unreachable(o, 0);
 	t0 = now();
-	OCHECK(gc_collect_r(fd, 0, &c) == 0, "collect(0)");
+	OCHECK(ocollect(o, 0, &c) == 0, "collect(0)");
 	t_coll0 = now() - t0;
 	OCHECK(c.unreachable == (uint64_t)g0 && c.collected == (uint64_t)g0,
 	       "collect(0): %llu unreachable, model %d", (unsigned long long)c.unreachable, g0);
@@ -1993,7 +2137,7 @@ static int oracle_run(int round)
 	/* The full collection: everything no handle reaches. */
 	g2 = model_unreachable(o, 2);
 	t0 = now();
-	OCHECK(gc_collect_r(fd, 2, &c) == 0, "collect(2)");
+	OCHECK(ocollect(o, 2, &c) == 0, "collect(2)");
 	t_coll2 = now() - t0;
 	OCHECK(c.unreachable == (uint64_t)g2 && c.collected == (uint64_t)g2 && !c.uncollectable,
 	       "collect(2): %llu unreachable %llu collected, model %d",
@@ -2004,6 +2148,7 @@ static int oracle_run(int round)
 		live += !o->dead[i];
 	obj = OBJECTS(fd);
 	OCHECK(obj == live, "after collect(2): objects %lld, reachable %d", obj, live);
+	OCHECK(ocounts(o, "after collect(2)") == 0, "refcounts after collect(2)");
 
 	/* Every weak handle: upgrades iff its object is reachable. */
 	for (i = 0; i < o->nweak; i++) {
@@ -2011,7 +2156,7 @@ static int oracle_run(int round)
 		o->ops[i].op = REFCACHE_OP_WEAK_UPGRADE;
 		o->ops[i].handle = o->weak[i];
 	}
-	OCHECK(batch_all(fd, o->ops, o->nweak, 1) == 0, "upgrades");
+	OCHECK(obatch(o, o->nweak, 1) == 0, "upgrades");
 	nops = 0;
 	for (i = 0; i < o->nweak; i++) {
 		int want_live = !o->dead[o->wobj[i]];
@@ -2035,8 +2180,14 @@ static int oracle_run(int round)
 		o->ops[i].op = REFCACHE_OP_CLOSE;
 		o->ops[i].handle = r;
 	}
-	OCHECK(batch_all(fd, o->ops, nops, 0) == 0, "close upgrades");
+	OCHECK(obatch(o, nops, 0) == 0, "close upgrades");
 	OCHECK(!bad, "%d of %d weak handles wrong", bad, o->nweak);
+	/* Every owner is gone now (the first half exited before, new threads made nothing). */
+	OCHECK(oexit(o, nthr / 2, nthr) == 0, "owner exit");
+	live = model_release(o);	/* the upgrades used o->rc */
+	OCHECK(OBJECTS(fd) == live, "after every owner exited: objects %lld, model %d",
+	       OBJECTS(fd), live);
+	OCHECK(ocounts(o, "after every owner exited") == 0, "refcounts after owners exited");
 
 	/* Close the rest: what is left on cycles is all garbage. */
 	nops = 0;
@@ -2058,26 +2209,59 @@ static int oracle_run(int round)
 		o->ops[nops].handle = o->weak[i];
 		nops++;
 	}
-	OCHECK(batch_all(fd, o->ops, nops, 0) == 0, "close all");
+	OCHECK(obatch(o, nops, 0) == 0, "close all");
 	OCHECK(HANDLES(fd) == 0, "handles %lld", HANDLES(fd));
 	live = model_release(o);
 	obj = OBJECTS(fd);
 	OCHECK(obj == live, "after closing everything: objects %lld, model %d", obj, live);
-	got = gc_collect(fd, 2);
-	OCHECK(got == live, "last collect(2): %lld, model %d", got, live);
-	OCHECK(OBJECTS(fd) == 0, "objects left: %lld", OBJECTS(fd));
+	OCHECK(ocollect(o, 2, &c) == 0, "last collect(2)");
+	got = c.unreachable;
+	OCHECK(got == (o->tracked ? live : 0), "last collect(2): %lld, model %d", got,
+	       o->tracked ? live : 0);
+	/* Untracked cycles stay until the heap is closed. */
+	OCHECK(OBJECTS(fd) == (o->tracked ? 0 : live), "objects left: %lld", OBJECTS(fd));
 	printf("# gc_oracle round %d: %d objects, %d held, %d weak; garbage %d young + %d full, "
 	       "%d on cycles at the end; build %.2f s, collect(0) %.3f s, collect(2) %.3f s\n",
 	       round, o->n, nheld, o->nweak, g0, g2, live, t_build, t_coll0, t_coll2);
 #undef OCHECK
+	if (o->nthr)
+		turns_stop(&T);
 	oracle_free(o);
 	refcache_close(fd);
 	return 0;
 }
 
-static int t_oracle_0(void) { return oracle_run(0); }
-static int t_oracle_1(void) { return oracle_run(1); }
-static int t_oracle_2(void) { return oracle_run(2); }
+static int t_oracle_0(void) { return oracle_run(0, REFCACHE_CACHE_TRACKED, 0, 1); }
+static int t_oracle_1(void) { return oracle_run(1, REFCACHE_CACHE_TRACKED, 0, 1); }
+static int t_oracle_2(void) { return oracle_run(2, REFCACHE_CACHE_TRACKED, 0, 1); }
+
+/* The same from four threads in turn, smaller: atomic, then biased. */
+static int t_oracle_threads(void) { return oracle_run(2, REFCACHE_CACHE_TRACKED, 4, 2); }
+
+#define SKIP_UNBIASED() do {						\
+	if (!have_biased) {						\
+		printf("# no REFCACHE_FEATURE_BIASED: skipped\n");	\
+		return 0;						\
+	}								\
+} while (0)
+
+static int t_oracle_biased_0(void)
+{
+	SKIP_UNBIASED();
+	return oracle_run(0, REFCACHE_CACHE_TRACKED | REFCACHE_CACHE_BIASED, 4, 4);
+}
+
+static int t_oracle_biased_1(void)
+{
+	SKIP_UNBIASED();
+	return oracle_run(1, REFCACHE_CACHE_BIASED, 4, 2);
+}
+
+static int t_oracle_biased_2(void)
+{
+	SKIP_UNBIASED();
+	return oracle_run(2, REFCACHE_CACHE_TRACKED | REFCACHE_CACHE_BIASED, 4, 1);
+}
 
 /* ---- case 8: eight mutators and a collector ----------------------------------- */
 
@@ -2332,13 +2516,17 @@ static void *cc_main(void *p)
 	return NULL;
 }
 
-static int t_concurrent(void)
+/*
+ * @flags for both caches (the tracked one and the leaf one); @steps per
+ * thread.  Each thread drops what it holds and exits; the published
+ * handles outlive their owners and the main thread closes them.
+ */
+static int concurrent_run(uint32_t flags, long steps)
 {
 	static struct cworker w[CT_THREADS];
 	struct ccollector cc;
 	struct cshared sh;
 	struct refcache_gc_stats st;
-	const long steps = small ? 10000 : 30000;
 	uint64_t seed = base_seed + 100;
 	double t0 = now();
 	int i, fd, err = 0;
@@ -2347,15 +2535,15 @@ static int t_concurrent(void)
 
 	memset(&sh, 0, sizeof(sh));
 	pthread_mutex_init(&sh.lock, NULL);
-	fd = heap_new(&sh.tc, 3, REFCACHE_CACHE_TRACKED, 1);
+	fd = heap_new(&sh.tc, 3, REFCACHE_CACHE_TRACKED | flags, 1);
 	if (fd < 0)
 		return -1;
 	sh.fd = fd;
-	sh.leaf = refcache_cache_create(fd, "leaf", 16, 0, 0);
+	sh.leaf = refcache_cache_create(fd, "leaf", 16, 0, flags);
 	CHECKF(sh.leaf > 0, "leaf cache");
 	CHECKF(gc_threshold(fd, 10, 3, 3) == 0, "thresholds");
-	printf("# seed=%llu gc_concurrent: %d threads x %ld steps and a collector\n",
-	       (unsigned long long)seed, CT_THREADS, steps);
+	printf("# seed=%llu gc_concurrent: %d threads x %ld steps and a collector, flags %#x\n",
+	       (unsigned long long)seed, CT_THREADS, steps, flags);
 	memset(&cc, 0, sizeof(cc));
 	cc.sh = &sh;
 	cc.rs = seed ^ 0xc011ec7;
@@ -2411,6 +2599,17 @@ static int t_concurrent(void)
 	return 0;
 }
 
+static int t_concurrent(void)
+{
+	return concurrent_run(0, small ? 10000 : 30000);
+}
+
+static int t_concurrent_biased(void)
+{
+	SKIP_UNBIASED();
+	return concurrent_run(REFCACHE_CACHE_BIASED, small ? 3000 : 4000);
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static const struct {
@@ -2451,6 +2650,11 @@ static const struct {
 	{ "gc_oracle_1", t_oracle_1 },
 	{ "gc_oracle_2", t_oracle_2 },
 	{ "gc_concurrent", t_concurrent },
+	{ "gc_oracle_threads", t_oracle_threads },
+	{ "gc_oracle_biased_0", t_oracle_biased_0 },
+	{ "gc_oracle_biased_1_untracked", t_oracle_biased_1 },
+	{ "gc_oracle_biased_2", t_oracle_biased_2 },
+	{ "gc_concurrent_biased", t_concurrent_biased },
 };
 #define NCASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
@@ -2477,6 +2681,14 @@ int main(void)
 	}
 	if (r)
 		printf("# open/GC_GET: %s\n", strerror(-r));
+	fd = refcache_open();
+	if (fd >= 0) {
+		struct refcache_version v;
+
+		have_biased = refcache_version(fd, &v) == 0 &&
+			      (v.features & REFCACHE_FEATURE_BIASED);
+		refcache_close(fd);
+	}
 	small = sm ? atoi(sm) != 0 : access("/sys/kernel/debug/kmemleak", F_OK) == 0;
 	base_seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) * 1000003u ^ getpid();
 	printf("# gc: %s sizes, base seed %llu (REFCACHE_SEED=%llu repeats)\n",

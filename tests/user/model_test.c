@@ -6,7 +6,20 @@
  * REFCACHE_IOC_BATCH, and predicts every result and every error.  At
  * checkpoints every open handle's refcount and object, the slots of every
  * reachable object and the heap's object and handle counts must agree
- * with the model.  There is no collector yet: cycles stay alive.
+ * with the model.  Automatic collection is off and the test never
+ * collects: cycles stay alive.
+ *
+ * The same runs go on in biased caches (REFCACHE_CACHE_BIASED, with and
+ * without TRACKED), which must behave exactly as atomic ones, from
+ * several worker threads that take turns (tap.h's turns_*): the thread
+ * that runs the next slice of operations is drawn from the same seed, so
+ * objects are made by (owned by) different threads and every thread
+ * dups, closes, stores, loads and upgrades handles to the others'
+ * objects.  Every few hundred steps one worker exits (joined and gone
+ * from /proc) while its objects live on through handles and slots and a
+ * fresh thread takes its place; at the end every worker exits, and the
+ * main thread, which owns nothing, checks and closes what they left.  A
+ * run with 70 workers passes the 64 owners a heap tracks.
  *
  * REFCACHE_SEED=<n> in the environment repeats a run.  Prints TAP.
  */
@@ -28,6 +41,7 @@
 #define NCLOSED	64	/* closed ids kept for stale use */
 #define CHECK_EVERY	64
 #define WALK_EVERY	512
+#define EXIT_EVERY	400	/* steps between two owner exits, with workers */
 
 /* Expected outcome: 0 for success, else a mask of acceptable errors. */
 #define X_EBADF		1
@@ -38,6 +52,7 @@ struct mobj {
 	int rc;			/* 0: freed */
 	int slot[NS];		/* object index or -1 */
 	uint32_t tag;		/* written at offset 0 of the payload */
+	int owner;		/* the thread that made it: 0 main, else a worker's life */
 };
 
 struct mhandle {
@@ -55,11 +70,18 @@ struct model {
 	int nclosed;
 	int fd, cache;
 	uint64_t rng;
-	long step;
+	long step, steps, next_check, next_walk;
+	int mode;		/* 0: single ioctls, 1: batches, 2: both */
+	/* Worker threads (0: everything runs in the main thread). */
+	int nthr, slice, cur;
+	int life[TURNS_MAX];	/* each worker's current life, for mobj.owner */
+	int lives;
+	int exits, orphans;	/* owners that exited; their live objects then */
 	char why[256];
 };
 
 static struct model M;
+static struct turns T;
 
 static uint64_t rnd(void)
 {
@@ -218,7 +240,7 @@ static int apply(const struct mop *op, uint64_t result)
 			return -1;
 		}
 		o = M.nobj++;
-		M.o[o] = (struct mobj){ 0, { -1, -1, -1 }, 0x10000000u + o };
+		M.o[o] = (struct mobj){ 0, { -1, -1, -1 }, 0x10000000u + o, M.cur };
 		M.live++;
 		return add_handle(result, o, 0);
 	case REFCACHE_OP_DUP:
@@ -549,54 +571,199 @@ fail:
 	return -1;
 }
 
-/* mode 0: single ioctls, 1: batches, 2: both */
-static int round_run(uint64_t seed, int mode, long steps)
+/* One step (a single ioctl or a batch) and the checks that fall due. */
+static int step_once(void)
 {
-	long open0 = stat_value("heaps_open");
-	long next_check = CHECK_EVERY, next_walk = WALK_EVERY;
+	struct mop op;
+
+	if (M.mode == 1 || (M.mode == 2 && rn(4) == 0)) {
+		if (exec_batch(1 + rn(64)))
+			return -1;
+	} else {
+		gen(&op, 0);
+		M.step++;
+		if (exec_single(&op))
+			return -1;
+	}
+	if (M.step >= M.next_check) {
+		M.next_check = M.step + CHECK_EVERY;
+		if (checkpoint())
+			return -1;
+	}
+	if (M.step >= M.next_walk) {
+		M.next_walk = M.step + WALK_EVERY;
+		if (walk() || checkpoint())
+			return -1;
+	}
+	return 0;
+}
+
+/* A worker's turn: M.slice steps. */
+static int slice_fn(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < M.slice && M.step < M.steps; i++)
+		if (step_once())
+			return -1;
+	return 0;
+}
+
+/* A worker's turn: make one object, so that every worker owns one. */
+static int new_fn(void *arg)
+{
+	struct mop op = { REFCACHE_OP_NEW, 0, 0, 0 };
+
+	(void)arg;
+	op.arg = M.cache;
+	M.step++;
+	return exec_single(&op);
+}
+
+static int checkpoint_fn(void *arg)
+{
+	(void)arg;
+	return checkpoint();
+}
+
+static int walk_fn(void *arg)
+{
+	(void)arg;
+	return walk() || checkpoint() ? -1 : 0;
+}
+
+/* A worker's turn: close up to M.slice handles. */
+static int close_fn(void *arg)
+{
+	struct mop op;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < M.slice && M.nh; i++) {
+		op = (struct mop){ REFCACHE_OP_CLOSE, M.h[rn(M.nh)].id, 0, 0 };
+		M.step++;
+		if (exec_single(&op))
+			return -1;
+	}
+	return 0;
+}
+
+/* Worker @t runs @fn; the objects it makes are owned by its current life. */
+static int on_worker(int t, int (*fn)(void *))
+{
+	M.cur = M.life[t];
+	return turns_run(&T, t, fn, NULL);
+}
+
+/*
+ * Worker @t exits while the objects it made may still be held by other
+ * threads' handles and by slots: their counts must not change, and
+ * closing them later must free them.  With @check >= 0 a fresh thread
+ * takes its place, with @check > 0 another worker then checks every count.
+ */
+static int owner_exit(int t, int check)
+{
+	int i;
+
+	for (i = 0; i < M.nobj; i++)
+		if (M.o[i].rc > 0 && M.o[i].owner == M.life[t])
+			M.orphans++;
+	M.exits++;
+	if (turns_exit(&T, t, check >= 0)) {
+		snprintf(M.why, sizeof(M.why), "step %ld: worker %d did not exit or restart",
+			 M.step, t);
+		return -1;
+	}
+	M.life[t] = ++M.lives;
+	/* Someone else's ioctl notices the exit first, then the counts. */
+	return check > 0 ? on_worker((t + 1) % M.nthr, checkpoint_fn) : 0;
+}
+
+/*
+ * mode 0: single ioctls, 1: batches, 2: both; @flags: the cache's;
+ * @nthr: worker threads taking turns (0: the main thread does it all).
+ */
+static int round_run(uint64_t seed, int mode, long steps, uint32_t flags, int nthr)
+{
+	long open0 = stat_value("heaps_open"), next_exit = EXIT_EVERY;
 	struct mop op;
 	int i;
 
 	memset(&M, 0, sizeof(M));
 	M.rng = seed ? seed : 1;
+	M.mode = mode;
+	M.steps = steps;
+	M.next_check = CHECK_EVERY;
+	M.next_walk = WALK_EVERY;
 	M.fd = refcache_open();
 	if (M.fd < 0) {
 		snprintf(M.why, sizeof(M.why), "open: %d", M.fd);
 		return -1;
 	}
-	M.cache = refcache_cache_create(M.fd, "model", 8, NS, REFCACHE_CACHE_TRACKED);
+	/* The model has no collector: no automatic collection (ABI 1.2). */
+	refcache_gc_disable(M.fd);
+	M.cache = refcache_cache_create(M.fd, "model", 8, NS, flags);
 	if (M.cache <= 0) {
 		snprintf(M.why, sizeof(M.why), "cache_create: %d", M.cache);
 		goto fail;
 	}
-	while (M.step < steps) {
-		if (mode == 1 || (mode == 2 && rn(4) == 0)) {
-			if (exec_batch(1 + rn(64)))
+	if (nthr) {
+		if (turns_start(&T, nthr)) {
+			snprintf(M.why, sizeof(M.why), "cannot start %d threads", nthr);
+			goto fail;
+		}
+		M.nthr = nthr;
+		for (i = 0; i < nthr; i++)
+			M.life[i] = ++M.lives;
+		for (i = 0; i < nthr; i++)
+			if (on_worker(i, new_fn))
 				goto fail;
-		} else {
-			gen(&op, 0);
-			M.step++;
+	}
+	while (M.step < steps) {
+		if (!nthr) {
+			if (step_once())
+				goto fail;
+			continue;
+		}
+		if (M.step >= next_exit) {
+			next_exit = M.step + EXIT_EVERY;
+			if (owner_exit(rn(nthr), 1))
+				goto fail;
+		}
+		M.slice = 1 + rn(32);
+		if (on_worker(rn(nthr), slice_fn))
+			goto fail;
+	}
+	if (nthr) {
+		if (on_worker(rn(nthr), checkpoint_fn) || on_worker(rn(nthr), walk_fn))
+			goto fail;
+		/*
+		 * Every owner exits with its objects held; the main thread,
+		 * which owns nothing, checks them and closes every handle.
+		 */
+		for (i = 0; i < nthr; i++)
+			if (owner_exit(i, -1))
+				goto fail;
+		turns_stop(&T);
+		M.nthr = 0;
+		M.cur = 0;
+		if (checkpoint() || walk() || checkpoint())
+			goto fail;
+		while (M.nh) {
+			M.slice = 1 + rn(16);
+			if (close_fn(NULL))
+				goto fail;
+		}
+	} else {
+		if (checkpoint() || walk() || checkpoint())
+			goto fail;
+		/* Close every handle: what stays is what cycles keep alive. */
+		while (M.nh) {
+			op = (struct mop){ REFCACHE_OP_CLOSE, M.h[M.nh - 1].id, 0, 0 };
 			if (exec_single(&op))
 				goto fail;
 		}
-		if (M.step >= next_check) {
-			next_check = M.step + CHECK_EVERY;
-			if (checkpoint())
-				goto fail;
-		}
-		if (M.step >= next_walk) {
-			next_walk = M.step + WALK_EVERY;
-			if (walk() || checkpoint())
-				goto fail;
-		}
-	}
-	if (checkpoint() || walk() || checkpoint())
-		goto fail;
-	/* Close every handle: what stays is what cycles keep alive. */
-	while (M.nh) {
-		op = (struct mop){ REFCACHE_OP_CLOSE, M.h[M.nh - 1].id, 0, 0 };
-		if (exec_single(&op))
-			goto fail;
 	}
 	if (checkpoint())
 		goto fail;
@@ -605,8 +772,11 @@ static int round_run(uint64_t seed, int mode, long steps)
 			snprintf(M.why, sizeof(M.why), "model refcount below zero");
 			goto fail;
 		}
-	printf("# seed %" PRIu64 " mode %d: %ld steps, %d objects made, %d kept by cycles\n",
-	       seed, mode, M.step, M.nobj, M.live);
+	printf("# seed %" PRIu64 " mode %d flags %#x threads %d: %ld steps, %d objects made,"
+	       " %d kept by cycles", seed, mode, flags, nthr, M.step, M.nobj, M.live);
+	if (nthr)
+		printf("; %d owners exited, leaving %d live objects", M.exits, M.orphans);
+	printf("\n");
 	refcache_close(M.fd);
 	if (stat_value("heaps_open") != open0) {
 		snprintf(M.why, sizeof(M.why), "heaps_open %ld after close, was %ld",
@@ -615,17 +785,35 @@ static int round_run(uint64_t seed, int mode, long steps)
 	}
 	return 0;
 fail:
+	if (M.nthr)
+		turns_stop(&T);
+	M.nthr = 0;
 	refcache_close(M.fd);
 	return -1;
 }
 
-static void run(const char *name, uint64_t seed, int mode, long steps)
-{
-	int ret = round_run(seed, mode, steps);
+static int have_biased;
 
+static void run_ex(const char *name, uint64_t seed, int mode, long steps, uint32_t flags,
+		   int nthr)
+{
+	double t0 = now();
+	int ret;
+
+	if ((flags & REFCACHE_CACHE_BIASED) && !have_biased) {
+		printf("ok %d - %s # SKIP no REFCACHE_FEATURE_BIASED\n", ++ntest, name);
+		return;
+	}
+	ret = round_run(seed, mode, steps, flags, nthr);
 	if (ret)
 		printf("# %s: seed %" PRIu64 ": %s\n", name, seed, M.why);
+	printf("# %s: %.2f s\n", name, now() - t0);
 	tap_result(ret != 0, name);
+}
+
+static void run(const char *name, uint64_t seed, int mode, long steps)
+{
+	run_ex(name, seed, mode, steps, REFCACHE_CACHE_TRACKED, 0);
 }
 
 /* The model itself must catch a wrong kernel: feed it a lie. */
@@ -635,7 +823,7 @@ static void self_test(void)
 	int ok;
 
 	memset(&M, 0, sizeof(M));
-	M.o[0] = (struct mobj){ 1, { -1, -1, -1 }, 1 };
+	M.o[0] = (struct mobj){ 1, { -1, -1, -1 }, 1, 0 };
 	M.nobj = M.live = 1;
 	M.h[0] = (struct mhandle){ 42, 0, 0 };
 	M.nh = 1;
@@ -655,13 +843,22 @@ static void self_test(void)
 
 int main(void)
 {
+	const uint32_t B = REFCACHE_CACHE_BIASED, BT = B | REFCACHE_CACHE_TRACKED;
 	const char *env = getenv("REFCACHE_SEED");
+	struct refcache_version v;
 	uint64_t seed;
 	struct timespec ts;
+	double t0 = now();
+	int fd;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	seed = env ? strtoull(env, NULL, 0) : (uint64_t)ts.tv_sec * 1000003u + ts.tv_nsec + getpid();
-	printf("TAP version 13\n1..6\n");
+	fd = refcache_open();
+	have_biased = fd >= 0 && refcache_version(fd, &v) == 0 &&
+		      (v.features & REFCACHE_FEATURE_BIASED);
+	if (fd >= 0)
+		refcache_close(fd);
+	printf("TAP version 13\n1..12\n");
 	printf("# seed %" PRIu64 " (REFCACHE_SEED=%" PRIu64 " repeats this run)\n", seed, seed);
 	self_test();
 	run("fixed_seed_single", 12345, 0, 3000);
@@ -669,6 +866,15 @@ int main(void)
 	run("random_single", seed, 0, 3000);
 	run("random_batch", seed + 1, 1, 6000);
 	run("random_mixed", seed + 2, 2, 6000);
+	/* The same, from 4 threads in turns: atomic, then biased. */
+	run_ex("threads_atomic_mixed", seed + 3, 2, 2000, REFCACHE_CACHE_TRACKED, 4);
+	run_ex("threads_biased_fixed_seed", 4242, 2, 2000, B, 4);
+	run_ex("threads_biased_single", seed + 4, 0, 2000, B, 4);
+	run_ex("threads_biased_tracked_mixed", seed + 5, 2, 4000, BT, 4);
+	run_ex("threads_biased_tracked_batch", seed + 6, 1, 2000, BT, 4);
+	/* More owners than the heap's table holds (64): the rest start merged. */
+	run_ex("threads_biased_70_owners", seed + 7, 2, 1000, BT, 70);
+	printf("# model: %.1f s\n", now() - t0);
 	printf("# %d passed, %d failed\n", ntest - nfail, nfail);
 	return nfail > 100 ? 100 : nfail;
 }
