@@ -62,6 +62,11 @@ static int t_version(void)
 	CHECK(v.major == REFCACHE_ABI_MAJOR, "major %u", v.major);
 	CHECK(v.minor == REFCACHE_ABI_MINOR, "minor %u", v.minor);
 	CHECK(v.features & REFCACHE_FEATURE_HEAP, "features 0x%llx", (unsigned long long)v.features);
+	/* ABI 1.3: biased caches, on top of the objects and the collector. */
+	CHECK((v.features & (REFCACHE_FEATURE_OBJECTS | REFCACHE_FEATURE_GC |
+			     REFCACHE_FEATURE_BIASED)) ==
+	      (REFCACHE_FEATURE_OBJECTS | REFCACHE_FEATURE_GC | REFCACHE_FEATURE_BIASED),
+	      "features 0x%llx", (unsigned long long)v.features);
 	CHECK(v.reserved[0] == 0 && v.reserved[1] == 0, "reserved out zero");
 	return 0;
 }

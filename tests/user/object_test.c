@@ -172,8 +172,8 @@ static int t_cache_create_bad(void)
 	CHECKF(r == -EINVAL, "slots > max: %d", r);
 	r = refcache_cache_create(fd, "slots", 16, 0xffffffffu, 0);
 	CHECKF(r == -EINVAL, "slots ~0: %d", r);
-	r = refcache_cache_create(fd, "flags", 16, 1, 1u << 1);
-	CHECKF(r == -EINVAL, "unknown flag bit 1: %d", r);
+	r = refcache_cache_create(fd, "flags", 16, 1, 1u << 2);
+	CHECKF(r == -EINVAL, "unknown flag bit 2: %d", r);
 	r = refcache_cache_create(fd, "flags", 16, 1, 1u << 31);
 	CHECKF(r == -EINVAL, "unknown flag bit 31: %d", r);
 
@@ -202,6 +202,83 @@ static int t_cache_create_bad(void)
 	CHECKF(refcache_cache_create(fd, "", 8, 0, 0) == -EINVAL, "empty name");
 	CHECKF(refcache_cache_create(fd, "0123456789abcdef0123456789abcdef", 8, 0, 0) == -EINVAL,
 	       "32-char name");
+	refcache_close(fd);
+	return 0;
+}
+
+/* The flags column of @name's line in /proc/refcache/caches, for heap @heap. */
+static int caches_flags(unsigned long long heap, const char *name, char *out, size_t len)
+{
+	char line[512], nm[64], fl[32];
+	unsigned long long id;
+	int found = -1;
+	FILE *f = fopen("/proc/refcache/caches", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llu %*d %63s %*u %*u %31s", &id, nm, fl) == 3 &&
+		    id == heap && !strcmp(nm, name)) {
+			snprintf(out, len, "%s", fl);
+			found = 0;
+		}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Biased caches (ABI 1.3) are accepted, alone and with TRACKED, report
+ * their flags in INFO and /proc/refcache/caches, and count as atomic
+ * ones do.
+ */
+static int t_cache_biased(void)
+{
+	static const struct { uint32_t flags; const char *proc; } fc[] = {
+		{ 0, "-" },
+		{ REFCACHE_CACHE_TRACKED, "tracked" },
+		{ REFCACHE_CACHE_BIASED, "biased" },
+		{ REFCACHE_CACHE_BIASED | REFCACHE_CACHE_TRACKED, "tracked,biased" },
+	};
+	struct refcache_obj_info info;
+	struct refcache_heap_info hi;
+	struct refcache_version v;
+	char name[16], col[32];
+	uint64_t h, h2, w, u;
+	int fd = refcache_open(), c, r;
+	unsigned int i;
+
+	CHECK(fd >= 0, "open");
+	CHECKF(refcache_version(fd, &v) == 0, "version");
+	CHECKF(v.features & REFCACHE_FEATURE_BIASED, "features %#llx",
+	       (unsigned long long)v.features);
+	CHECKF(refcache_heap_info(fd, &hi) == 0, "heap_info");
+	for (i = 0; i < sizeof(fc) / sizeof(fc[0]); i++) {
+		snprintf(name, sizeof(name), "flags%u", fc[i].flags);
+		c = refcache_cache_create(fd, name, 24, 2, fc[i].flags);
+		CHECKF(c > 0, "create with flags %#x: %d", fc[i].flags, c);
+		CHECKF(caches_flags(hi.heap_id, name, col, sizeof(col)) == 0, "%s not in /proc", name);
+		CHECKF(!strcmp(col, fc[i].proc), "flags %#x show as \"%s\", want \"%s\"",
+		       fc[i].flags, col, fc[i].proc);
+		CHECKF(refcache_new(fd, c, &h) == 0, "new");
+		r = refcache_info(fd, h, &info);
+		CHECKF(r == 0 && info.cache_flags == fc[i].flags && info.refcount == 1 &&
+		       info.cache_id == (uint32_t)c && info.nslots == 2 && info.payload_size == 24,
+		       "info %d: flags %#x refcount %llu", r, info.cache_flags,
+		       (unsigned long long)info.refcount);
+		CHECKF(refcache_dup(fd, h, &h2) == 0 && refcount(fd, h) == 2, "dup");
+		CHECKF(refcache_store(fd, h, 0, h2) == 0 && refcount(fd, h2) == 3, "self slot");
+		CHECKF(refcache_weak_new(fd, h, &w) == 0, "weak");
+		CHECKF(refcache_handle_close(fd, h) == 0 && refcount(fd, h2) == 2, "close");
+		CHECKF(refcache_store(fd, h2, 0, 0) == 0 && refcount(fd, h2) == 1, "empty slot");
+		CHECKF(refcache_weak_upgrade(fd, w, &u) == 0 && refcount(fd, u) == 2, "upgrade");
+		CHECKF(refcache_handle_close(fd, u) == 0 && refcache_handle_close(fd, h2) == 0,
+		       "close the last");
+		r = refcache_weak_upgrade(fd, w, &u);
+		CHECKF(r == -ENOENT, "upgrade of a dead object: %d", r);
+		CHECKF(heap_get(fd, 0) == 0, "objects %lld", heap_get(fd, 0));
+		CHECKF(refcache_handle_close(fd, w) == 0, "close weak");
+		CHECKF(refcache_cache_destroy(fd, c) == 0, "destroy");
+	}
 	refcache_close(fd);
 	return 0;
 }
@@ -1654,10 +1731,11 @@ static int t_proc_caches(void)
 
 int main(void)
 {
-	printf("TAP version 13\n1..24\n");
+	printf("TAP version 13\n1..25\n");
 	run("version_objects_feature", t_version_objects);
 	run("cache_create_destroy", t_cache_create_destroy);
 	run("cache_create_bad", t_cache_create_bad);
+	run("cache_biased", t_cache_biased);
 	run("new_info_payload", t_new_info_payload);
 	run("bad_handles_ebadf", t_bad_handles);
 	run("weak_where_strong_einval", t_weak_where_strong);
