@@ -46,10 +46,11 @@ static int cmd_version(void)
 	}
 	printf("abi %u.%u (library built for %u.%u)\n", v.major, v.minor,
 	       REFCACHE_ABI_MAJOR, REFCACHE_ABI_MINOR);
-	printf("features 0x%llx%s%s%s\n", (unsigned long long)v.features,
+	printf("features 0x%llx%s%s%s%s\n", (unsigned long long)v.features,
 	       v.features & REFCACHE_FEATURE_HEAP ? " heap" : "",
 	       v.features & REFCACHE_FEATURE_OBJECTS ? " objects" : "",
-	       v.features & REFCACHE_FEATURE_GC ? " gc" : "");
+	       v.features & REFCACHE_FEATURE_GC ? " gc" : "",
+	       v.features & REFCACHE_FEATURE_BIASED ? " biased" : "");
 	return 0;
 }
 
