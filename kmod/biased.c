@@ -54,8 +54,11 @@ bool refcache_bias_merge_zero(struct refcache_obj *obj)
 {
 	int raw = atomic_read(&obj->ref.refs), new;
 
+	struct refcache_bias *b = obj_bias(obj);
+
 	/* No owner from here on: every later operation uses shared. */
-	WRITE_ONCE(obj_bias(obj)->owner, 0);
+	atomic_long_dec(&obj->cache->heap->objs.bias.owners[b->owner - 1].owned);
+	WRITE_ONCE(b->owner, 0);
 	do {
 		if (refcache_bias_saturated(raw))
 			return false;
@@ -97,7 +100,10 @@ bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj 
 		new = bias_merged_raw(obj, c);
 	} while (!atomic_try_cmpxchg(&obj->ref.refs, &raw, new));
 	WRITE_ONCE(b->local, 0);
-	WRITE_ONCE(b->owner, 0);
+	if (b->owner) {
+		atomic_long_dec(&heap->objs.bias.owners[b->owner - 1].owned);
+		WRITE_ONCE(b->owner, 0);
+	}
 	return new == REFCACHE_BIAS_MERGED;
 }
 
@@ -249,8 +255,11 @@ static void bias_owner_release_locked(struct refcache_heap *heap, u32 owner)
 {
 	struct refcache_bias_owner *o = bias_owner(heap, owner);
 
-	bias_merge_owned_locked(heap, owner);
 	bias_drain_locked(heap, o);
+	/* Most owners' objects are dead or merged by now: no walk for them. */
+	if (atomic_long_read(&o->owned))
+		bias_merge_owned_locked(heap, owner);
+	WARN_ON_ONCE(atomic_long_read(&o->owned));
 	put_task_struct(o->task);
 	WRITE_ONCE(o->task, NULL);
 	heap->objs.bias.nowners--;
@@ -360,6 +369,7 @@ void refcache_bias_obj_init_locked(struct refcache_heap *heap, struct refcache_o
 
 	b->owner = bias_owner_index_locked(heap);
 	if (b->owner) {
+		atomic_long_inc(&heap->objs.bias.owners[b->owner - 1].owned);
 		b->local = 1;
 		atomic_set(&obj->ref.refs, REFCACHE_BIAS_UNMERGED);
 	} else {
@@ -460,6 +470,19 @@ void refcache_bias_destroy(struct refcache_heap *heap)
 	kfree(bh->owners);
 	bh->owners = NULL;
 	refcache_uncharge(heap, REFCACHE_BIAS_OWNERS * sizeof(struct refcache_bias_owner));
+}
+
+/**
+ * refcache_bias_obj_free_locked() - a biased object is freed by the collector
+ * @heap: the heap, locked, its local counts still
+ * @obj:  garbage freed without its count reaching zero, maybe still owned
+ */
+void refcache_bias_obj_free_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	struct refcache_bias *b = obj_bias(obj);
+
+	if (b->owner)
+		atomic_long_dec(&heap->objs.bias.owners[b->owner - 1].owned);
 }
 
 /**

@@ -869,20 +869,23 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze)
 	int g;
 
 	lockdep_assert_held(&heap->objs.lock);
+	/* Queued biased objects are off their lists: back on them first. */
+	refcache_bias_still_begin(heap);
 	if (unfreeze) {
 		moved = gc->nobjs[REFCACHE_GC_PERMANENT];
 		gc->nobjs[REFCACHE_GC_PERMANENT] = 0;
 		gc_merge_into(gc, &gc->gen[REFCACHE_GC_PERMANENT], moved,
 			      REFCACHE_GC_GENERATIONS - 1);
-		return moved;
+	} else {
+		for (g = 0; g < REFCACHE_GC_GENERATIONS; g++) {
+			n = gc->nobjs[g];
+			gc->nobjs[g] = 0;
+			gc_merge_into(gc, &gc->gen[g], n, REFCACHE_GC_PERMANENT);
+			moved += n;
+		}
+		gc->count[0] = 0;
 	}
-	for (g = 0; g < REFCACHE_GC_GENERATIONS; g++) {
-		n = gc->nobjs[g];
-		gc->nobjs[g] = 0;
-		gc_merge_into(gc, &gc->gen[g], n, REFCACHE_GC_PERMANENT);
-		moved += n;
-	}
-	gc->count[0] = 0;
+	refcache_bias_still_end(heap);
 	return moved;
 }
 

@@ -150,6 +150,8 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 	for (i = 0; i < n; i++) {
 		refcache_gc_untrack_locked(heap, v[i]);
 		v[i]->cache->active--;
+		if (obj_is_biased(v[i]))
+			refcache_bias_obj_free_locked(heap, v[i]);
 		v[i] = obj_block(v[i]);
 	}
 	heap->objs.objects -= n;

@@ -71,10 +71,13 @@ struct refcache_obj {
  * struct refcache_bias_owner - an owner task of a heap's biased objects
  * @task:  the owner, pinned with get_task_struct(); NULL for a free entry
  * @queue: its objects that non-owners' puts queued for it to merge
+ * @owned: its objects not merged yet (the owner's own merge decrements
+ *         it without the heap's mutex)
  */
 struct refcache_bias_owner {
 	struct task_struct *task;
 	struct list_head queue;
+	atomic_long_t owned;
 };
 
 /**

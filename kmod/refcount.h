@@ -84,6 +84,7 @@ void refcache_bias_still_begin(struct refcache_heap *heap);
 void refcache_bias_still_end(struct refcache_heap *heap);
 void refcache_bias_merge_all_locked(struct refcache_heap *heap);
 void refcache_bias_destroy(struct refcache_heap *heap);
+void refcache_bias_obj_free_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 
 /**
  * struct refcache_bias_info - a biased object's counts, for the KUnit suite
