@@ -18,12 +18,25 @@
 /**
  * refcache_bias_warn() - a shared count went wrong: warn and saturate
  * @obj:  the object, leaked from now on
- * @what: as refcount_t words it
+ * @kind: what went wrong
+ *
+ * Once per kind, as refcount_warn_saturate() does: a saturation must
+ * not silence a later use-after-free.
  */
-void refcache_bias_warn(struct refcache_obj *obj, const char *what)
+void refcache_bias_warn(struct refcache_obj *obj, enum refcache_bias_warning kind)
 {
 	atomic_set(&obj->ref.refs, REFCACHE_BIAS_SATURATED);
-	WARN_ONCE(1, "refcache: biased refcount %s\n", what);
+	switch (kind) {
+	case REFCACHE_BIAS_WARN_SATURATED:
+		WARN_ONCE(1, "refcache: biased refcount saturated; leaking memory\n");
+		break;
+	case REFCACHE_BIAS_WARN_UNDERFLOW:
+		WARN_ONCE(1, "refcache: biased refcount underflow; use-after-free\n");
+		break;
+	case REFCACHE_BIAS_WARN_ADD_ZERO:
+		WARN_ONCE(1, "refcache: biased refcount addition on 0; use-after-free\n");
+		break;
+	}
 }
 
 /* The shared count of a merged object holding @c references. */

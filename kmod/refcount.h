@@ -71,8 +71,14 @@ enum refcache_bias_put {
 	REFCACHE_BIAS_PUT_QUEUE,	/* queued: hand it to its owner */
 };
 
+enum refcache_bias_warning {
+	REFCACHE_BIAS_WARN_SATURATED,
+	REFCACHE_BIAS_WARN_UNDERFLOW,
+	REFCACHE_BIAS_WARN_ADD_ZERO,
+};
+
 /* biased.c */
-void refcache_bias_warn(struct refcache_obj *obj, const char *what);
+void refcache_bias_warn(struct refcache_obj *obj, enum refcache_bias_warning kind);
 bool refcache_bias_merge_zero(struct refcache_obj *obj);
 bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj *obj,
 				int extra);
@@ -136,10 +142,10 @@ static __always_inline void bias_shared_get(struct refcache_obj *obj)
 	int old = atomic_fetch_add_relaxed(REFCACHE_BIAS_ONE, &obj->ref.refs);
 
 	if (unlikely(old == REFCACHE_BIAS_MERGED))
-		refcache_bias_warn(obj, "addition on 0; use-after-free");
+		refcache_bias_warn(obj, REFCACHE_BIAS_WARN_ADD_ZERO);
 	else if (unlikely(refcache_bias_saturated(old) ||
 			  refcache_bias_saturated(old + REFCACHE_BIAS_ONE)))
-		refcache_bias_warn(obj, "saturated; leaking memory");
+		refcache_bias_warn(obj, REFCACHE_BIAS_WARN_SATURATED);
 }
 
 /*
@@ -161,7 +167,7 @@ static __always_inline enum refcache_bias_put bias_shared_put(struct refcache_ob
 		} else if ((raw & REFCACHE_BIAS_STATE) == REFCACHE_BIAS_MERGED &&
 			   refcache_bias_count(raw) <= 1) {
 			if (unlikely(refcache_bias_count(raw) < 1)) {
-				refcache_bias_warn(obj, "underflow; use-after-free");
+				refcache_bias_warn(obj, REFCACHE_BIAS_WARN_UNDERFLOW);
 				return REFCACHE_BIAS_PUT_DONE;
 			}
 			new = REFCACHE_BIAS_MERGED;
@@ -170,7 +176,7 @@ static __always_inline enum refcache_bias_put bias_shared_put(struct refcache_ob
 			new = raw - REFCACHE_BIAS_ONE;
 			ret = REFCACHE_BIAS_PUT_DONE;
 			if (unlikely(refcache_bias_saturated(new))) {
-				refcache_bias_warn(obj, "underflow; use-after-free");
+				refcache_bias_warn(obj, REFCACHE_BIAS_WARN_UNDERFLOW);
 				return REFCACHE_BIAS_PUT_DONE;
 			}
 		}
@@ -229,7 +235,7 @@ static __always_inline bool refcache_ref_get_unless_zero(struct refcache_obj *ob
 			return false;
 		new = raw + REFCACHE_BIAS_ONE;
 		if (unlikely(refcache_bias_saturated(new))) {
-			refcache_bias_warn(obj, "saturated; leaking memory");
+			refcache_bias_warn(obj, REFCACHE_BIAS_WARN_SATURATED);
 			return true;
 		}
 	} while (!atomic_try_cmpxchg_relaxed(&obj->ref.refs, &raw, new));
