@@ -627,26 +627,31 @@ void refcache_obj_put(struct refcache_obj *obj)
 {
 	enum refcache_bias_put ret;
 	struct refcache_heap *heap;
+	bool mine;
 
-	might_sleep();
 	if (!obj)
 		return;
-	heap = obj->cache->heap;
-	if (heap_locked_by_me(heap)) {
-		refcache_obj_put_locked(heap, obj);
-		return;
-	}
+	/*
+	 * The count first, the lock only if the object died or must be
+	 * queued.  A dying heap's counts mean nothing; what matters is that
+	 * nothing is freed or queued then.
+	 */
 	ret = refcache_ref_put(obj);
 	if (likely(ret == REFCACHE_BIAS_PUT_DONE))
 		return;
-	refcache_objspace_lock(heap);
+	heap = obj->cache->heap;
+	/* From a callback, the lock is ours already: join the running release. */
+	mine = heap_locked_by_me(heap);
+	if (!mine)
+		refcache_objspace_lock(heap);
 	if (!heap->objs.dying) {
 		if (ret == REFCACHE_BIAS_PUT_DEAD)
 			refcache_obj_release_locked(heap, obj);
 		else
 			refcache_bias_queue_locked(heap, obj);
 	}
-	refcache_heap_unlock(heap);
+	if (!mine)
+		refcache_heap_unlock(heap);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_put, REFCACHE_NS);
 
