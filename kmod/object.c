@@ -79,6 +79,13 @@ void refcache_objspace_init(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
 
+	/* refcache.h's inline gets and puts see objects through this. */
+	BUILD_BUG_ON(offsetof(struct refcache_obj, ref) !=
+		     offsetof(struct refcache_obj_head, ref) ||
+		     offsetof(struct refcache_obj, flags) !=
+		     offsetof(struct refcache_obj_head, flags) ||
+		     REFCACHE_OBJ_BIASED != REFCACHE_OBJ_HEAD_BIASED);
+
 	mutex_init(&os->lock);
 	INIT_LIST_HEAD(&os->caches);
 	xa_init_flags(&os->cache_ids, XA_FLAGS_ALLOC1);
@@ -586,18 +593,17 @@ struct refcache_obj *refcache_obj_alloc(struct refcache_cache *cache)
 EXPORT_SYMBOL_NS_GPL(refcache_obj_alloc, REFCACHE_NS);
 
 /**
- * refcache_obj_get() - take another reference
+ * __refcache_obj_get() - refcache_obj_get() for a biased object
  * @obj: an object the caller holds a reference to
  *
- * Saturates instead of overflowing; warns on a get from zero.
  * Return: @obj.
  */
-struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
+struct refcache_obj *__refcache_obj_get(struct refcache_obj *obj)
 {
 	refcache_ref_get(obj);
 	return obj;
 }
-EXPORT_SYMBOL_NS_GPL(refcache_obj_get, REFCACHE_NS);
+EXPORT_SYMBOL_NS_GPL(__refcache_obj_get, REFCACHE_NS);
 
 /**
  * refcache_obj_get_unless_zero() - take a reference unless the object is dying
@@ -612,34 +618,16 @@ bool refcache_obj_get_unless_zero(struct refcache_obj *obj)
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_get_unless_zero, REFCACHE_NS);
 
-/**
- * refcache_obj_put() - drop a reference; the last one frees the object
- * @obj: the object; NULL is ignored
- *
- * At zero the object's slots are emptied, its clear and release callbacks
- * run and its memory goes back to the heap, iteratively for whatever that
- * frees in turn.  An underflow warns and leaks rather than freeing twice.
- *
- * Context: process context; may take the heap's mutex.  Safe to call
- * from a clear or release callback.
+/*
+ * The lock only if the object died or must be queued.  A dying heap's
+ * counts mean nothing; what matters is that nothing is freed or queued
+ * then.
  */
-void refcache_obj_put(struct refcache_obj *obj)
+static void obj_put_slow(struct refcache_obj *obj, enum refcache_bias_put ret)
 {
-	enum refcache_bias_put ret;
-	struct refcache_heap *heap;
+	struct refcache_heap *heap = obj->cache->heap;
 	bool mine;
 
-	if (!obj)
-		return;
-	/*
-	 * The count first, the lock only if the object died or must be
-	 * queued.  A dying heap's counts mean nothing; what matters is that
-	 * nothing is freed or queued then.
-	 */
-	ret = refcache_ref_put(obj);
-	if (likely(ret == REFCACHE_BIAS_PUT_DONE))
-		return;
-	heap = obj->cache->heap;
 	/* From a callback, the lock is ours already: join the running release. */
 	mine = heap_locked_by_me(heap);
 	if (!mine)
@@ -653,7 +641,29 @@ void refcache_obj_put(struct refcache_obj *obj)
 	if (!mine)
 		refcache_heap_unlock(heap);
 }
-EXPORT_SYMBOL_NS_GPL(refcache_obj_put, REFCACHE_NS);
+
+/**
+ * __refcache_obj_put() - refcache_obj_put() for a biased object
+ * @obj: the object
+ */
+void __refcache_obj_put(struct refcache_obj *obj)
+{
+	enum refcache_bias_put ret = refcache_ref_put(obj);
+
+	if (ret != REFCACHE_BIAS_PUT_DONE)
+		obj_put_slow(obj, ret);
+}
+EXPORT_SYMBOL_NS_GPL(__refcache_obj_put, REFCACHE_NS);
+
+/**
+ * __refcache_obj_release() - refcache_obj_put() took an atomic count to zero
+ * @obj: the object, to free
+ */
+void __refcache_obj_release(struct refcache_obj *obj)
+{
+	obj_put_slow(obj, REFCACHE_BIAS_PUT_DEAD);
+}
+EXPORT_SYMBOL_NS_GPL(__refcache_obj_release, REFCACHE_NS);
 
 /**
  * refcache_obj_payload() - the object's payload

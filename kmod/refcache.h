@@ -8,7 +8,9 @@
 #define _REFCACHE_H
 
 #include <linux/bits.h>
+#include <linux/compiler.h>
 #include <linux/gfp.h>
+#include <linux/refcount.h>
 #include <linux/types.h>
 
 struct refcache_heap;
@@ -150,9 +152,73 @@ struct refcache_cache *refcache_cache_create(struct refcache_heap *heap,
 					     const struct refcache_type_ops *ops);
 int refcache_cache_destroy(struct refcache_cache *cache);
 struct refcache_obj *refcache_obj_alloc(struct refcache_cache *cache);
-struct refcache_obj *refcache_obj_get(struct refcache_obj *obj);
 bool refcache_obj_get_unless_zero(struct refcache_obj *obj);
-void refcache_obj_put(struct refcache_obj *obj);
+struct refcache_obj *__refcache_obj_get(struct refcache_obj *obj);
+void __refcache_obj_put(struct refcache_obj *obj);
+void __refcache_obj_release(struct refcache_obj *obj);
+
+/*
+ * The first 8 bytes of every object (the rest of the header is private):
+ * what the inline get and put below need, so that the atomic mode costs
+ * a refcount_t operation and no call.
+ */
+struct refcache_obj_head {
+	refcount_t ref;
+	u32 flags;
+};
+
+#define REFCACHE_OBJ_HEAD_BIASED	0x20U	/* flags: a biased count */
+
+static inline bool refcache_obj_head_biased(const struct refcache_obj *obj)
+{
+	const struct refcache_obj_head *h = (const struct refcache_obj_head *)obj;
+
+	/* Constant for the object's life; the collector changes other bits. */
+	return data_race(READ_ONCE(h->flags)) & REFCACHE_OBJ_HEAD_BIASED;
+}
+
+/**
+ * refcache_obj_get() - take another reference
+ * @obj: an object the caller holds a reference to
+ *
+ * Saturates instead of overflowing; warns on a get from zero.  Never
+ * sleeps; may be called in any context.
+ *
+ * Return: @obj.
+ */
+static inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
+{
+	if (likely(!refcache_obj_head_biased(obj))) {
+		refcount_inc(&((struct refcache_obj_head *)obj)->ref);
+		return obj;
+	}
+	return __refcache_obj_get(obj);
+}
+
+/**
+ * refcache_obj_put() - drop a reference; the last one frees the object
+ * @obj: the object; NULL is ignored
+ *
+ * At zero the object's slots are emptied, its clear and release callbacks
+ * run and its memory goes back to the heap, iteratively for whatever that
+ * frees in turn.  An underflow warns and leaks rather than freeing twice.
+ *
+ * Context: process context; may take the heap's mutex (also a biased
+ * put that is not the last, to queue the object for its owner).  Safe to
+ * call from a clear or release callback.
+ */
+static inline void refcache_obj_put(struct refcache_obj *obj)
+{
+	if (!obj)
+		return;
+	if (likely(!refcache_obj_head_biased(obj))) {
+		if (refcount_dec_and_test(&((struct refcache_obj_head *)obj)->ref))
+			__refcache_obj_release(obj);
+		return;
+	}
+	__refcache_obj_put(obj);
+}
+
 void *refcache_obj_payload(struct refcache_obj *obj);
 unsigned int refcache_obj_refcount(const struct refcache_obj *obj);
 int refcache_obj_store(struct refcache_obj *obj, unsigned int slot,
