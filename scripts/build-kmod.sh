@@ -24,4 +24,4 @@ sync_tree "$top/uapi" "$out"
 for d in kunit bench inject; do
 	[ -d "$top/tests/$d" ] && sync_tree "$top/tests/$d" "$out/tests"
 done
-make -C "$kdir" M="$out" "$@" modules
+make -j"$(nproc)" -C "$kdir" M="$out" "$@" modules

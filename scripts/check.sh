@@ -32,10 +32,9 @@ step() {
 	fi
 }
 
-# vm ARGS...: a qemu run; its PASS/FAIL lines count one by one.
-vm() {
-	local out
-	out=$(tests/vm/run.sh "$@" 2>&1)
+# vm_count OUTPUT: a qemu run's PASS/FAIL lines count one by one.
+vm_count() {
+	local out=$1
 	echo "$out" | grep -v '^\(PASS\|FAIL\) '
 	echo "$out" | grep '^\(PASS\|FAIL\) ' | while read -r v n; do echo "$v $n"; done
 	pass=$((pass + $(echo "$out" | grep -c '^PASS ')))
@@ -43,12 +42,35 @@ vm() {
 	echo "$out" | grep '^FAIL ' | sed 's/^/  /' >> "$log"
 }
 
+# vm ARGS...: a qemu run, counted.
+vm() {
+	vm_count "$(tests/vm/run.sh "$@" 2>&1)"
+}
+
+# vm_bg NAME ARGS...: start a qemu run in the background; vm_wait NAME...
+# waits for them and counts them.  Most of a run keeps one emulated CPU
+# busy, so two at once use the machine's two cores.
+vm_bg() {
+	local name=$1
+	shift
+	mkdir -p "$B/logs"
+	tests/vm/run.sh --name "$name" "$@" > "$B/logs/vm-$name.out" 2>&1 &
+}
+
+vm_wait() {
+	local n
+	wait
+	for n; do
+		vm_count "$(cat "$B/logs/vm-$n.out")"
+	done
+}
+
 distro_kdir=$(ls -d /usr/src/linux-headers-6.12*-amd64 2>/dev/null | sort -V | tail -n 1)
 distro_image=/boot/vmlinuz-${distro_kdir#/usr/src/linux-headers-}
 compat_kdir=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null | sort -V | tail -n 1)
 
 # --- builds -----------------------------------------------------------
-step build_userspace make -C userspace
+step build_userspace make -C userspace -j"$(nproc)"
 # Modules for one kernel: refcache.ko, plus the test-only refcache_inject.ko
 # next to it for the splat and leak guards.
 build_mods() { # build_mods KDIR OUT
@@ -102,20 +124,20 @@ lib_symbols() { # every exported library symbol is versioned, nothing else leaks
 }
 step lib_symbols_versioned lib_symbols
 
-# --- distribution kernel in qemu --------------------------------------
-vm --kernel "$distro_image" --modules "$B/distro/kmod" --name distro
-# The splat guard itself: a deliberate warning must fail a run.
-vm --kernel "$distro_image" --modules "$B/distro/kmod" --name splat_guard \
-	--mode inject_warn --expect-splat
-
-# --- Debian's 6.1 kernel: the compatibility build, booted ----------------
+# --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
+vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod"
 if [ -r "$compat_image" ] && [ -f "$B/compat61/kmod/refcache.ko" ]; then
-	vm --kernel "$compat_image" --modules "$B/compat61/kmod" --name compat61
+	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod"
+	vm_wait distro compat61
 else
+	vm_wait distro
 	report FAIL compat61_boot
 	echo "  no $compat_image or no 6.1 module (scripts/install-deps.sh installs linux-image-amd64)"
 fi
+# The splat guard itself: a deliberate warning must fail a run.
+vm --kernel "$distro_image" --modules "$B/distro/kmod" --name splat_guard \
+	--mode inject_warn --expect-splat
 
 # --- debug kernel: KUnit, KASAN, lockdep, kmemleak ---------------------
 if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
@@ -129,9 +151,14 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 				cp "$B/debug/tests/kunit/refcache_kunit.ko" "$B/debug/kmod/"
 		}
 		step build_debug_kmod dbg
-		[ -f "$B/debug/kmod/refcache_kunit.ko" ] &&
-			vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
-				--name debug --mem 2048 --timeout 900
+		# The KUnit suites and the userspace programs, in two guests at once.
+		if [ -f "$B/debug/kmod/refcache_kunit.ko" ]; then
+			vm_bg debug_kunit --kernel "$debug_tree/arch/x86/boot/bzImage" \
+				--modules "$B/debug/kmod" --mem 2048 --timeout 900 --tests none
+			vm_bg debug --kernel "$debug_tree/arch/x86/boot/bzImage" \
+				--modules "$B/debug/kmod" --mem 2048 --timeout 900 --kunit none
+			vm_wait debug_kunit debug
+		fi
 		# The kmemleak guard: a deliberate leak must fail a run.
 		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
 			--name leak_guard --mem 2048 --mode inject_leak --expect-splat
