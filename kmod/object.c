@@ -621,9 +621,9 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_get_unless_zero, REFCACHE_NS);
 /*
  * The lock only if the object died or must be queued.  A dying heap's
  * counts mean nothing; what matters is that nothing is freed or queued
- * then.
+ * then.  Not inlined: the fast path of a put saves no registers for it.
  */
-static void obj_put_slow(struct refcache_obj *obj, enum refcache_bias_put ret)
+static noinline void obj_put_slow(struct refcache_obj *obj, enum refcache_bias_put ret)
 {
 	struct refcache_heap *heap = obj->cache->heap;
 	bool mine;
