@@ -396,13 +396,43 @@ void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, voi
 		ops->traverse(obj, visit, arg);
 }
 
-/* Teardown's counts are all merged: a biased one counts in steps of ONE. */
+/*
+ * Teardown's counts are all merged: a biased one counts in steps of ONE.
+ * Saturated counts stay put (those objects are leaked on purpose); for
+ * refcount_t that is any negative count, as refcount_t itself decides.
+ */
+static bool count_saturated(struct refcache_obj *obj)
+{
+	int raw = atomic_read(&obj->ref.refs);
+
+	return obj_is_biased(obj) ? refcache_bias_saturated(raw) : raw < 0;
+}
+
 static void visit_internal(struct refcache_obj *child, void *arg)
 {
-	/* Saturated counts stay put: those objects are leaked on purpose. */
-	if (!child || refcache_ref_read(child) == REFCOUNT_SATURATED)
+	int one;
+
+	if (!child || count_saturated(child))
 		return;
-	atomic_sub(obj_is_biased(child) ? REFCACHE_BIAS_ONE : 1, &child->ref.refs);
+	one = obj_is_biased(child) ? REFCACHE_BIAS_ONE : 1;
+	atomic_add(*(int *)arg * one, &child->ref.refs);
+}
+
+/* Call visit_internal() with @delta on every reference between objects. */
+static void internal_refs_add_locked(struct refcache_heap *heap, int delta)
+{
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_obj *obj;
+	unsigned long n = 0;
+	int i;
+
+	for (i = 0; i < OBJ_NLISTS; i++) {
+		list_for_each_entry(obj, obj_list(os, i), node) {
+			if (!(++n & 1023))
+				cond_resched();
+			refcache_obj_traverse(obj, visit_internal, &delta);
+		}
+	}
 }
 
 /*
@@ -410,28 +440,23 @@ static void visit_internal(struct refcache_obj *child, void *arg)
  * deletion over all of them, as the collector does over a generation:
  * take away the references from slots and traverse callbacks, and what
  * is left of a count came from outside the heap: a kernel user that put
- * the heap before its objects.  The counts are garbage afterwards, which
- * is fine for a heap about to go.
+ * the heap before its objects.  Then the references are given back, so
+ * that the puts of clear callbacks at teardown, or of that kernel user
+ * later, find true counts and warn only if they are wrong.
  */
 static unsigned long external_refs_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
-	unsigned long external = 0, n = 0;
+	unsigned long external = 0;
 	struct refcache_obj *obj;
 	int i;
 
-	for (i = 0; i < OBJ_NLISTS; i++) {
-		list_for_each_entry(obj, obj_list(os, i), node) {
-			if (!(++n & 1023))
-				cond_resched();
-			refcache_obj_traverse(obj, visit_internal, NULL);
-		}
-	}
+	internal_refs_add_locked(heap, -1);
 	for (i = 0; i < OBJ_NLISTS; i++) {
 		list_for_each_entry(obj, obj_list(os, i), node) {
 			int c = atomic_read(&obj->ref.refs);
 
-			if (refcache_ref_read(obj) == REFCOUNT_SATURATED)
+			if (count_saturated(obj))
 				continue;
 			if (obj_is_biased(obj))
 				c = refcache_bias_count(c);
@@ -439,6 +464,7 @@ static unsigned long external_refs_locked(struct refcache_heap *heap)
 				external += c;
 		}
 	}
+	internal_refs_add_locked(heap, 1);
 	return external;
 }
 
