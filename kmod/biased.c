@@ -230,12 +230,6 @@ static void bias_drain_locked(struct refcache_heap *heap, struct refcache_bias_o
 	}
 }
 
-/* The lists live objects of a heap are on: the generations, then untracked. */
-static struct list_head *bias_obj_list(struct refcache_objspace *os, int i)
-{
-	return i < REFCACHE_GC_LISTS ? &os->gc.gen[i] : &os->untracked;
-}
-
 /*
  * Merge every object of owner @owner (or of every owner, if 0).  An
  * unmerged object's owner still holds one reference, so none of them
@@ -249,8 +243,8 @@ static void bias_merge_owned_locked(struct refcache_heap *heap, u32 owner)
 	u32 o;
 	int i;
 
-	for (i = 0; i <= REFCACHE_GC_LISTS; i++) {
-		list_for_each_entry(obj, bias_obj_list(os, i), node) {
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
 			if (!(++n & 1023))
 				cond_resched();
 			if (!obj_is_biased(obj))

@@ -111,14 +111,6 @@ static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj
 	refcache_free(heap, obj_block(obj));
 }
 
-/* The lists live objects of a heap are on: the generations, then untracked. */
-#define OBJ_NLISTS	(REFCACHE_GC_LISTS + 1)
-
-static struct list_head *obj_list(struct refcache_objspace *os, int i)
-{
-	return i < REFCACHE_GC_LISTS ? &os->gc.gen[i] : &os->untracked;
-}
-
 /*
  * A kernel cache's clear callback: drop the references in the payload.
  * Once only: the collector may have run it already.
@@ -426,8 +418,8 @@ static void internal_refs_add_locked(struct refcache_heap *heap, int delta)
 	unsigned long n = 0;
 	int i;
 
-	for (i = 0; i < OBJ_NLISTS; i++) {
-		list_for_each_entry(obj, obj_list(os, i), node) {
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
 			if (!(++n & 1023))
 				cond_resched();
 			refcache_obj_traverse(obj, visit_internal, &delta);
@@ -452,8 +444,8 @@ static unsigned long external_refs_locked(struct refcache_heap *heap)
 	int i;
 
 	internal_refs_add_locked(heap, -1);
-	for (i = 0; i < OBJ_NLISTS; i++) {
-		list_for_each_entry(obj, obj_list(os, i), node) {
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
 			int c = atomic_read(&obj->ref.refs);
 
 			if (count_saturated(obj))
@@ -481,16 +473,16 @@ static void objspace_free_all_locked(struct refcache_heap *heap)
 	 * Two passes: a clear callback may put objects of the same cycle,
 	 * which must all still be there when it does (puts are ignored now).
 	 */
-	for (i = 0; i < OBJ_NLISTS; i++) {
-		list_for_each_entry(obj, obj_list(os, i), node) {
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
 			if (!(++freed & 1023))
 				cond_resched();
 			refcache_obj_clear_weak_locked(obj);
 			obj_clear_payload(obj);
 		}
 	}
-	for (i = 0; i < OBJ_NLISTS; i++) {
-		struct list_head *list = obj_list(os, i);
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		struct list_head *list = refcache_obj_list(os, i);
 
 		while ((obj = list_first_entry_or_null(list, struct refcache_obj, node))) {
 			if (!(++freed & 1023))

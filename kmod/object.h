@@ -187,6 +187,14 @@ int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op
 void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
 int refcache_handle_age_slot(struct refcache_heap *heap, u32 index, u32 gen);
 
+/* The lists live objects of a heap are on: the generations, then untracked. */
+#define REFCACHE_OBJ_LISTS	(REFCACHE_GC_LISTS + 1)
+
+static inline struct list_head *refcache_obj_list(struct refcache_objspace *os, int i)
+{
+	return i < REFCACHE_GC_LISTS ? &os->gc.gen[i] : &os->untracked;
+}
+
 static inline void *refcache_obj_payload_of(struct refcache_obj *obj)
 {
 	return &obj->slots[obj->cache->nslots];

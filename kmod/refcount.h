@@ -55,8 +55,7 @@ static inline int refcache_bias_count(int raw)
 
 static inline bool obj_is_biased(const struct refcache_obj *obj)
 {
-	/* The collector rewrites the other bits under the lock; this one is constant. */
-	return data_race(READ_ONCE(obj->flags)) & REFCACHE_OBJ_BIASED;
+	return refcache_obj_head_biased(obj);
 }
 
 static inline struct refcache_bias *obj_bias(const struct refcache_obj *obj)
