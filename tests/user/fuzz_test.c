@@ -480,7 +480,7 @@ struct ioc {
 static const struct ioc IOC_VERSION = { REFCACHE_IOC_VERSION, REFCACHE_VERSION_SIZE_VER0,
 	sizeof(struct refcache_version), 1, 0, 24 };
 static const struct ioc IOC_CC = { REFCACHE_IOC_CACHE_CREATE, REFCACHE_CACHE_CREATE_SIZE_VER0,
-	sizeof(struct refcache_cache_create), 1, REFCACHE_CACHE_TRACKED, 20 };
+	sizeof(struct refcache_cache_create), 1, REFCACHE_CACHE_FLAGS, 20 };
 static const struct ioc IOC_CD = { REFCACHE_IOC_CACHE_DESTROY, REFCACHE_CACHE_DESTROY_SIZE_VER0,
 	sizeof(struct refcache_cache_destroy), 0, 0, 12 };
 static const struct ioc IOC_HEAPINFO = { REFCACHE_IOC_HEAP_INFO, REFCACHE_HEAP_INFO_SIZE_VER0,
@@ -724,7 +724,7 @@ static int op_cache_create(struct mheap *M)
 	cc->payload_size = pct(5) ? REFCACHE_MAX_PAYLOAD + 1 + rn(1000) :
 		(uint32_t[]){ 0, 4, 8, 24, 64, 200, 480, 600, 1000 }[rn(9)];
 	cc->nslots = pct(4) ? REFCACHE_MAX_SLOTS + 1 + rn(100) : rn(MAXSL + 1);
-	cc->flags = pct(50) ? REFCACHE_CACHE_TRACKED : 0;
+	cc->flags = (pct(50) ? REFCACHE_CACHE_TRACKED : 0) | (pct(30) ? REFCACHE_CACHE_BIASED : 0);
 	if (pct(3))
 		cc->cache_id = 1 + rn(100);	/* an output field set on input */
 	name_for(cc->name, valid_name);
@@ -1879,7 +1879,8 @@ static int check_proc(struct mheap *M)
 				c = &M->c[i];
 		if (!c || c->psize != psize || c->nslots != nslots ||
 		    (long)active != c->live ||
-		    !strcmp(flags, "tracked") != !!(c->flags & REFCACHE_CACHE_TRACKED))
+		    strcmp(flags, (const char *[]){ "-", "tracked", "biased",
+						    "tracked,biased" }[c->flags & REFCACHE_CACHE_FLAGS]))
 			FAILF("step %ld: /proc/refcache/caches: '%s' does not match the model"
 			      " (%s)", step, line, c ? "differs" : "unknown name");
 	}
