@@ -53,6 +53,15 @@ static int bias_merged_raw(struct refcache_obj *obj, long c)
 	return (int)(c << REFCACHE_BIAS_SHIFT) | REFCACHE_BIAS_MERGED;
 }
 
+/* The object leaves its owner: one unmerged object fewer to find at its exit. */
+static void bias_disown(struct refcache_heap *heap, struct refcache_bias *b)
+{
+	if (!b->owner)
+		return;
+	atomic_long_dec(&heap->objs.bias.owners[b->owner - 1].owned);
+	WRITE_ONCE(b->owner, 0);
+}
+
 /**
  * refcache_bias_merge_zero() - the owner's local count reached zero
  * @obj: the object; called by its owner with preemption disabled
@@ -67,11 +76,8 @@ bool refcache_bias_merge_zero(struct refcache_obj *obj)
 {
 	int raw = atomic_read(&obj->ref.refs), new;
 
-	struct refcache_bias *b = obj_bias(obj);
-
 	/* No owner from here on: every later operation uses shared. */
-	atomic_long_dec(&obj->cache->heap->objs.bias.owners[b->owner - 1].owned);
-	WRITE_ONCE(b->owner, 0);
+	bias_disown(obj->cache->heap, obj_bias(obj));
 	do {
 		if (refcache_bias_saturated(raw))
 			return false;
@@ -113,10 +119,7 @@ bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj 
 		new = bias_merged_raw(obj, c);
 	} while (!atomic_try_cmpxchg(&obj->ref.refs, &raw, new));
 	WRITE_ONCE(b->local, 0);
-	if (b->owner) {
-		atomic_long_dec(&heap->objs.bias.owners[b->owner - 1].owned);
-		WRITE_ONCE(b->owner, 0);
-	}
+	bias_disown(heap, b);
 	return new == REFCACHE_BIAS_MERGED;
 }
 
@@ -486,10 +489,7 @@ void refcache_bias_destroy(struct refcache_heap *heap)
  */
 void refcache_bias_obj_free_locked(struct refcache_heap *heap, struct refcache_obj *obj)
 {
-	struct refcache_bias *b = obj_bias(obj);
-
-	if (b->owner)
-		atomic_long_dec(&heap->objs.bias.owners[b->owner - 1].owned);
+	bias_disown(heap, obj_bias(obj));
 }
 
 /**

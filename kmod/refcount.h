@@ -185,45 +185,47 @@ static __always_inline enum refcache_bias_put bias_shared_put(struct refcache_ob
 	return ret;
 }
 
-/* A reference for a holder of one, in either mode. */
-static __always_inline void refcache_ref_get(struct refcache_obj *obj)
+/*
+ * The owner's get, if current is the owner and its local count has room.
+ * The owner's count is at least one until it merges, so this is also a
+ * get that cannot meet a dead object.
+ */
+static __always_inline bool bias_own_get(struct refcache_obj *obj)
 {
 	struct refcache_bias *b;
+	bool done = false;
 
-	if (likely(!obj_is_biased(obj))) {
-		refcount_inc(&obj->ref);
-		return;
-	}
 	if (bias_own_begin(obj)) {
 		b = obj_bias(obj);
 		if (likely(b->local < REFCACHE_BIAS_LOCAL_MAX)) {
 			WRITE_ONCE(b->local, b->local + 1);
-			preempt_enable();
-			return;
+			done = true;
 		}
 		preempt_enable();
 	}
-	bias_shared_get(obj);
+	return done;
+}
+
+/* A reference for a holder of one, in either mode. */
+static __always_inline void refcache_ref_get(struct refcache_obj *obj)
+{
+	if (likely(!obj_is_biased(obj))) {
+		refcount_inc(&obj->ref);
+		return;
+	}
+	if (!bias_own_get(obj))
+		bias_shared_get(obj);
 }
 
 /* A reference unless the object is dead or dying. */
 static __always_inline bool refcache_ref_get_unless_zero(struct refcache_obj *obj)
 {
-	struct refcache_bias *b;
 	int raw, new;
 
 	if (likely(!obj_is_biased(obj)))
 		return refcount_inc_not_zero(&obj->ref);
-	if (bias_own_begin(obj)) {
-		b = obj_bias(obj);
-		if (likely(b->local < REFCACHE_BIAS_LOCAL_MAX)) {
-			/* The owner's count is at least one until it merges. */
-			WRITE_ONCE(b->local, b->local + 1);
-			preempt_enable();
-			return true;
-		}
-		preempt_enable();
-	}
+	if (bias_own_get(obj))
+		return true;
 	/* Unmerged: the owner holds one; queued: the queue does. */
 	raw = atomic_read(&obj->ref.refs);
 	do {
