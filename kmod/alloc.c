@@ -813,6 +813,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_alloc_stats_read, REFCACHE_NS);
  * For tests and debugging: allocation takes pools from the first arena,
  * so the counts must never decrease along the list.
  *
+ * Context: process context; takes the heap's allocator lock.
  * Return: the number of usable arenas (may exceed @max).
  */
 unsigned int refcache_alloc_usable_arenas(struct refcache_heap *heap,
@@ -837,6 +838,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_alloc_usable_arenas, REFCACHE_NS);
  * refcache_alloc_fail_next() - fault injection for tests
  * @heap: the heap
  * @n:    make the next @n arena or large-object allocations fail
+ *
+ * Context: any context; for tests.
  */
 void refcache_alloc_fail_next(struct refcache_heap *heap, unsigned int n)
 {

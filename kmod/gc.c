@@ -199,11 +199,30 @@ struct gc_scan {
 	struct refcache_heap *heap;
 };
 
-/* An object of the set being collected, of this heap? */
+/*
+ * A traverse callback reported an object of another heap, which the rule
+ * forbids (Documentation/objects.rst, "References across heaps"): it is
+ * treated as a reference from outside, never counted, never changed.
+ */
+static void foreign_ref(const struct refcache_heap *heap, const struct refcache_obj *child)
+{
+	WARN_ONCE(1, "refcache: heap %llu: a traverse callback reported an object of heap %llu; ignored\n",
+		  heap->id, child->cache->heap->id);
+}
+
+/*
+ * An object of the set being collected, of this heap?  The heap first:
+ * another heap's flags word belongs to that heap's collector.
+ */
 static bool in_set(const struct refcache_obj *child, const struct gc_scan *s)
 {
-	return child && (child->flags & REFCACHE_OBJ_COLLECTING) &&
-	       child->cache->heap == s->heap;
+	if (!child)
+		return false;
+	if (unlikely(child->cache->heap != s->heap)) {
+		foreign_ref(s->heap, child);
+		return false;
+	}
+	return child->flags & REFCACHE_OBJ_COLLECTING;
 }
 
 /* CPython's update_refs(): gc_refs = count; dying objects leave the set. */
@@ -384,8 +403,15 @@ static bool obj_clearable(const struct refcache_obj *obj)
 static void visit_finalizer_reachable(struct refcache_obj *child, void *arg)
 {
 	struct list_head *uncollectable = arg;
+	struct refcache_obj *first;
 
-	if (child && (child->flags & REFCACHE_OBJ_UNREACHABLE)) {
+	if (!child)
+		return;
+	/* Garbage is never of another heap: compare with any of ours. */
+	first = list_first_entry(uncollectable, struct refcache_obj, node);
+	if (child->cache->heap != first->cache->heap)
+		return;
+	if (child->flags & REFCACHE_OBJ_UNREACHABLE) {
 		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
 		list_move_tail(&child->node, uncollectable);
 	}
@@ -433,8 +459,11 @@ static u64 settle(struct refcache_heap *heap, struct list_head *list)
 	while ((obj = list_first_entry_or_null(list, struct refcache_obj, node))) {
 		obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
 		if (refcache_ref_read(obj) == 1) {
-			/* Ours is the last: the release path unlinks and frees it. */
-			list_del_init(&obj->node);
+			/*
+			 * Ours is the last (a get without a reference needs the
+			 * mutex we hold): the release path takes it off @list
+			 * and frees it, so it is on a list until it is gone.
+			 */
 			refcache_obj_put_locked(heap, obj);
 			freed++;
 		} else {
@@ -525,6 +554,88 @@ static u64 delete_garbage_nocb(struct refcache_heap *heap, struct list_head *unr
 	}
 	refcache_obj_free_collected_locked(heap, batch, nb);
 	return freed + nb;
+}
+
+/* ---- teardown's trial deletion --------------------------------------- */
+
+static void visit_teardown(struct refcache_obj *child, void *arg)
+{
+	struct refcache_heap *heap = arg;
+
+	if (!child)
+		return;
+	if (unlikely(child->cache->heap != heap)) {
+		foreign_ref(heap, child);
+		return;
+	}
+	if (child->flags & REFCACHE_OBJ_COLLECTING)
+		decref(child);
+}
+
+/**
+ * refcache_gc_external_refs_locked() - references to a heap's objects from outside it
+ * @heap: the heap, locked, being torn down: its handles closed, its biased
+ *        counts merged
+ *
+ * Trial deletion over every object of the heap, tracked or not, as a
+ * collection does over a generation, and in the same place: gc_refs in
+ * the flags word.  The counts themselves are only read, so a holder
+ * outside the heap, or another heap's collector, never sees one change.
+ * References reported from other heaps' objects are not subtracted, and
+ * references to them are ignored (with a warning).
+ *
+ * Return: the references that are left, held from outside the heap.  An
+ * object whose count is zero counts as one: its putter is on its way to
+ * the mutex we hold, and must find the heap still there.  Saturated
+ * counts are not counted (those objects are leaked on purpose).
+ */
+u64 refcache_gc_external_refs_locked(struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+	const struct refcache_type_ops *ops;
+	struct refcache_obj *obj, *child;
+	unsigned long n = 0;
+	u64 external = 0;
+	unsigned int c;
+	int i;
+	u32 j;
+
+	lockdep_assert_held(&os->lock);
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
+			c = refcache_ref_read(obj);
+			/* A saturated or huge count is never taken down to 0. */
+			set_gc_refs(obj, min_t(unsigned int, c, REFCACHE_OBJ_REFS_MAX));
+			obj->flags |= REFCACHE_OBJ_COLLECTING;
+			if (!c)
+				external++;
+			if (!(++n & 1023))
+				cond_resched();
+		}
+	}
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
+			for (j = 0; j < obj->cache->nslots; j++) {
+				child = obj->slots[j];
+				if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
+					decref(child);
+			}
+			ops = obj->cache->ops;
+			if (ops && ops->traverse)
+				ops->traverse(obj, visit_teardown, heap);
+			if (!(++n & 1023))
+				cond_resched();
+		}
+	}
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
+			if ((int)refcache_ref_read(obj) >= 0)
+				external += gc_refs(obj);
+			obj->flags &= ~(REFCACHE_OBJ_COLLECTING |
+					(REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT));
+		}
+	}
+	return external;
 }
 
 static void gc_event_queue(struct refcache_gc *gc, const struct refcache_gc_event *ev)
@@ -789,6 +900,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_collect, REFCACHE_NS);
  * refcache_gc_enable() - turn automatic collection on or off
  * @heap: the heap
  * @on:   gc.enable() or gc.disable()
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_enable(struct refcache_heap *heap, bool on)
 {
@@ -802,6 +915,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_enable, REFCACHE_NS);
  * refcache_gc_isenabled() - is automatic collection on?
  * @heap: the heap
  *
+ * Context: any context; a lockless snapshot.
  * Return: gc.isenabled().
  */
 bool refcache_gc_isenabled(struct refcache_heap *heap)
@@ -816,6 +930,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_isenabled, REFCACHE_NS);
  * @t0:   generation 0 threshold; 0 disables automatic collection
  * @t1:   generation 1 threshold
  * @t2:   generation 2 threshold
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_set_threshold(struct refcache_heap *heap, u32 t0, u32 t1, u32 t2)
 {
@@ -833,6 +949,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_set_threshold, REFCACHE_NS);
  * refcache_gc_get_threshold() - gc.get_threshold()
  * @heap: the heap
  * @t:    out: the three thresholds
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_get_threshold(struct refcache_heap *heap, u32 t[REFCACHE_GC_GENERATIONS])
 {
@@ -846,6 +964,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_get_threshold, REFCACHE_NS);
  * refcache_gc_get_count() - gc.get_count()
  * @heap: the heap
  * @c:    out: the three generation counts
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_get_count(struct refcache_heap *heap, u64 c[REFCACHE_GC_GENERATIONS])
 {
@@ -894,6 +1014,7 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze)
  *                        permanent generation, which is never collected
  * @heap: the heap
  *
+ * Context: process context; takes the heap's mutex.
  * Return: objects moved.
  */
 u64 refcache_gc_freeze(struct refcache_heap *heap)
@@ -912,6 +1033,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_freeze, REFCACHE_NS);
  *                          back into the oldest one
  * @heap: the heap
  *
+ * Context: process context; takes the heap's mutex.
  * Return: objects moved.
  */
 u64 refcache_gc_unfreeze(struct refcache_heap *heap)
@@ -929,6 +1051,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_unfreeze, REFCACHE_NS);
  * refcache_gc_get_freeze_count() - gc.get_freeze_count()
  * @heap: the heap
  *
+ * Context: any context; a lockless snapshot.
  * Return: objects in the permanent generation.
  */
 u64 refcache_gc_get_freeze_count(struct refcache_heap *heap)
@@ -941,6 +1064,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_get_freeze_count, REFCACHE_NS);
  * refcache_gc_get_stats() - gc.get_stats()
  * @heap: the heap
  * @st:   out: an array of REFCACHE_GC_GENERATIONS, per generation
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_get_stats(struct refcache_heap *heap, struct refcache_gc_gen_stats *st)
 {
@@ -955,6 +1080,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_get_stats, REFCACHE_NS);
  * @heap: the heap
  * @gen:  0..2
  *
+ * Context: any context; a lockless snapshot.
  * Return: the count, 0 for a bad generation.
  */
 u64 refcache_gc_collections(struct refcache_heap *heap, unsigned int gen)
@@ -981,6 +1107,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_flush, REFCACHE_NS);
  * refcache_obj_is_tracked() - gc.is_tracked()
  * @obj: an object
  *
+ * Context: any context; never sleeps.
  * Return: true if its cache is tracked by the collector.
  */
 bool refcache_obj_is_tracked(const struct refcache_obj *obj)
@@ -993,6 +1120,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_is_tracked, REFCACHE_NS);
  * refcache_obj_generation() - the generation an object is in
  * @obj: an object, with the heap's mutex held or a reference
  *
+ * Context: any context; a snapshot unless the heap's mutex is held.
  * Return: 0..2, 3 for the permanent generation, -1 for an untracked one.
  */
 int refcache_obj_generation(const struct refcache_obj *obj)

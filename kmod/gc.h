@@ -80,6 +80,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 int refcache_gc_events_read(struct refcache_heap *heap, char __user *buf, size_t len,
 			    bool nonblock);
 bool refcache_gc_events_ready(struct refcache_heap *heap);
+u64 refcache_gc_external_refs_locked(struct refcache_heap *heap);
 u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze);
 int refcache_gc_wq_init(void);
 void refcache_gc_wq_exit(void);

@@ -21,9 +21,12 @@ static int __init refcache_init(void)
 	ret = refcache_gc_wq_init();
 	if (ret)
 		return ret;
-	ret = refcache_alloc_cpuhp_init();
+	ret = refcache_heaps_init();
 	if (ret)
 		goto wq;
+	ret = refcache_alloc_cpuhp_init();
+	if (ret)
+		goto heaps;
 	ret = refcache_procfs_init();
 	if (ret)
 		goto cpuhp;
@@ -37,6 +40,8 @@ procfs:
 	refcache_procfs_exit();
 cpuhp:
 	refcache_alloc_cpuhp_exit();
+heaps:
+	refcache_heaps_exit();
 wq:
 	refcache_gc_wq_exit();
 	return ret;
@@ -47,6 +52,7 @@ static void __exit refcache_exit(void)
 	refcache_chardev_exit();
 	refcache_procfs_exit();
 	refcache_alloc_cpuhp_exit();
+	refcache_heaps_exit();
 	refcache_heaps_free_abandoned();
 	/* Every heap is gone, so no collection is queued: this only frees. */
 	refcache_gc_wq_exit();
