@@ -75,7 +75,8 @@ step build_userspace make -C userspace -j"$(nproc)"
 # next to it for the splat and leak guards.
 build_mods() { # build_mods KDIR OUT
 	scripts/build-kmod.sh "$1" "$2" &&
-		cp "$2/tests/inject/refcache_inject.ko" "$2/kmod/"
+		cp "$2/tests/inject/refcache_inject.ko" "$2/tests/misuse/refcache_misuse.ko" \
+			"$2/kmod/"
 }
 step build_distro_kmod build_mods "$distro_kdir" "$B/distro"
 step build_compat_6.1 scripts/build-kmod.sh "$compat_kdir" "$B/compat61"
@@ -159,6 +160,10 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 				--modules "$B/debug/kmod" --mem 2048 --timeout 900 --kunit none
 			vm_wait debug_kunit debug
 		fi
+		# A module that misuses the in-kernel API, then unloads, then
+		# refcache does: warnings, but no callback into freed code.
+		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
+			--name misuse --mode misuse --mem 2048 --kunit none --tests none
 		# The kmemleak guard: a deliberate leak must fail a run.
 		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
 			--name leak_guard --mem 2048 --mode inject_leak --expect-splat

@@ -11,6 +11,8 @@
 #                           if python3 is here), report their lines
 #   rcvm_mode=inject_warn   only trigger refcache_inject.ko's warning
 #   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
+#   rcvm_mode=misuse        refcache_misuse.ko misuses the in-kernel API,
+#                           is unloaded, then refcache is (tests/misuse/)
 #   rcvm_kunit=none         do not load refcache_kunit.ko
 #   rcvm_fuzz_seed, rcvm_fuzz_ops, rcvm_fuzz_secs, rcvm_fuzz_trace,
 #   rcvm_failnth_case:      REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE and
@@ -113,6 +115,30 @@ if [ "$rcvm_mode" = bench ]; then
 			rmmod "$m" 2>/dev/null
 		done
 	done
+	finish
+fi
+
+# A kernel module that puts a heap while holding its object, keeps
+# another heap forever, and unloads: its warnings are expected (and
+# checked here); anything while refcache itself unloads is not.
+expect_splat() { echo "refcache-expect-splat: $1" > /dev/kmsg; }
+logged() { dmesg | grep -q "$1"; }
+if [ "$rcvm_mode" = misuse ]; then
+	expect_splat begin
+	result misuse_insmod insmod /lib/refcache_misuse.ko
+	expect_splat end
+	if logged 'held outside it; leaking it'; then say "PASS misuse_heap_abandoned"; else say "FAIL misuse_heap_abandoned"; fi
+	result misuse_abandoned_counted grep -qx 'heaps_abandoned 1' /proc/refcache/stats
+	result misuse_rmmod_refused_while_used sh -c '! rmmod refcache'
+	expect_splat begin
+	result misuse_rmmod rmmod refcache_misuse
+	expect_splat end
+	if logged 'unloaded leaving 2 caches behind'; then say "PASS misuse_callbacks_disarmed"; else say "FAIL misuse_callbacks_disarmed"; fi
+	dmesg -c > /dev/null
+	result misuse_rmmod_refcache rmmod refcache
+	if logged 'was never put; freeing it'; then say "PASS misuse_never_put_freed"; else say "FAIL misuse_never_put_freed"; fi
+	if logged 'release callback ran'; then say "FAIL misuse_no_callback_after_unload"; else say "PASS misuse_no_callback_after_unload"; fi
+	dmesg | sed 's/^/LOG /' > $R
 	finish
 fi
 
