@@ -445,6 +445,15 @@ static u64 move_uncollectable(struct list_head *unreachable, struct list_head *u
 	return n;
 }
 
+/* A survivor of the garbage or of the uncollectable set: to the oldest generation. */
+static void settle_survivor(struct refcache_gc *gc, struct refcache_obj *obj)
+{
+	gc->nobjs[obj_gen(obj)]--;
+	obj_set_gen(obj, REFCACHE_GC_GENERATIONS - 1);
+	list_move_tail(&obj->node, &gc->gen[REFCACHE_GC_GENERATIONS - 1]);
+	gc->nobjs[REFCACHE_GC_GENERATIONS - 1]++;
+}
+
 /*
  * Drop the collector's own reference to each object of @list: the last
  * put frees an object through the release path; one that something else
@@ -458,21 +467,21 @@ static u64 settle(struct refcache_heap *heap, struct list_head *list)
 
 	while ((obj = list_first_entry_or_null(list, struct refcache_obj, node))) {
 		obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
-		if (refcache_ref_read(obj) == 1) {
-			/*
-			 * Ours is the last (a get without a reference needs the
-			 * mutex we hold): the release path takes it off @list
-			 * and frees it, so it is on a list until it is gone.
-			 */
+		if (refcache_ref_read(obj) != 1) {
+			settle_survivor(gc, obj);
 			refcache_obj_put_locked(heap, obj);
-			freed++;
-		} else {
-			gc->nobjs[obj_gen(obj)]--;
-			obj_set_gen(obj, REFCACHE_GC_GENERATIONS - 1);
-			list_move_tail(&obj->node, &gc->gen[REFCACHE_GC_GENERATIONS - 1]);
-			gc->nobjs[REFCACHE_GC_GENERATIONS - 1]++;
-			refcache_obj_put_locked(heap, obj);
+			continue;
 		}
+		/*
+		 * Ours is the last (a get without a reference needs the mutex
+		 * we hold): the release path takes it off @list and frees it,
+		 * so it is on a list until it is gone.
+		 */
+		refcache_obj_put_locked(heap, obj);
+		if (list_first_entry_or_null(list, struct refcache_obj, node) == obj)
+			settle_survivor(gc, obj);	/* not the last after all */
+		else
+			freed++;
 	}
 	return freed;
 }

@@ -129,13 +129,13 @@ void refcache_heap_shell_put(struct refcache_heap *heap)
  * now, so that the last close() returns with the memory back.  A /proc
  * reader may still hold the shell; it sees @dead and skips the heap.
  */
-static void heap_teardown(struct refcache_heap *heap)
+static void heap_teardown(struct refcache_heap *heap, bool orphan)
 {
 	bool abandon;
 
 	/* No collection may run or be queued from here on. */
 	refcache_gc_shutdown(heap);
-	abandon = refcache_objspace_destroy(heap);
+	abandon = refcache_objspace_destroy(heap, orphan);
 
 	/* No CPU-hotplug drain may touch the allocator from here on. */
 	mutex_lock(&refcache_heaps_lock);
@@ -170,7 +170,7 @@ static void heap_teardown(struct refcache_heap *heap)
 void refcache_heap_put(struct refcache_heap *heap)
 {
 	if (heap && refcount_dec_and_test(&heap->users))
-		heap_teardown(heap);
+		heap_teardown(heap, false);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_heap_put, REFCACHE_NS);
 
@@ -202,7 +202,7 @@ void refcache_heaps_free_abandoned(void)
 
 	while ((heap = heap_first_live())) {
 		pr_warn("heap %llu was never put; freeing it\n", heap->id);
-		heap_teardown(heap);
+		heap_teardown(heap, true);
 	}
 
 	list_for_each_entry_safe(heap, tmp, &refcache_abandoned, abandoned) {

@@ -476,18 +476,21 @@ static void objspace_free_all_locked(struct refcache_heap *heap)
  * Returns true if kernel code still holds some of the heap's objects:
  * then nothing is freed, puts are ignored from now on, and the heap is
  * kept until the module is unloaded (refcache_objspace_free_abandoned()).
+ * An @orphan, a heap no module put before refcache's unload, has no
+ * holder left to ask about: everything is freed.
  */
-bool refcache_objspace_destroy(struct refcache_heap *heap)
+bool refcache_objspace_destroy(struct refcache_heap *heap, bool orphan)
 {
 	struct refcache_objspace *os = &heap->objs;
-	unsigned long external;
+	unsigned long external = 0;
 
 	refcache_heap_lock(heap);
 	refcache_handles_destroy_locked(heap);
 	/* Every count merged and every queue empty: the counts below are true. */
 	refcache_bias_merge_all_locked(heap);
 	os->dying = true;
-	external = refcache_gc_external_refs_locked(heap);
+	if (!orphan)
+		external = refcache_gc_external_refs_locked(heap);
 	if (WARN(external,
 		 "refcache: heap %llu put with %lu references to its objects held outside it; leaking it\n",
 		 heap->id, external)) {

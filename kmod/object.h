@@ -161,7 +161,7 @@ struct refcache_objspace {
 /* object.c */
 void refcache_objspace_lock(struct refcache_heap *heap);
 void refcache_objspace_init(struct refcache_heap *heap);
-bool refcache_objspace_destroy(struct refcache_heap *heap);
+bool refcache_objspace_destroy(struct refcache_heap *heap, bool orphan);
 void refcache_objspace_free_abandoned(struct refcache_heap *heap);
 void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_obj_release_locked(struct refcache_heap *heap, struct refcache_obj *obj);

@@ -110,7 +110,7 @@ checkpatch() {
 	perl "$cp" --no-tree --strict --terse --show-types \
 		--ignore PARENTHESIS_ALIGNMENT,OPEN_ENDED_LINE -f kmod/trace.h &&
 	perl "$cp" --no-tree --strict --terse --show-types -f \
-		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c tests/inject/*.c |
+		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c tests/inject/*.c tests/misuse/*.c |
 			grep -v -e '\.mod\.c$' -e compat.h -e trace.h)
 }
 step checkpatch_strict checkpatch
