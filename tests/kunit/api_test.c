@@ -10,6 +10,7 @@
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/kthread.h>
 #include <linux/sched.h>
@@ -324,6 +325,56 @@ static void api_module_disarm(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, refcache_cache_destroy(xc), 0);
 }
 
+static int collect_loop(void *arg)
+{
+	struct refcache_heap *heap = arg;
+
+	while (!kthread_should_stop()) {
+		refcache_gc_collect(heap, 2, NULL);
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * A module's unload disarms its caches under each heap's mutex while
+ * collections of that heap run back to back on another CPU: none of
+ * them calls a callback afterwards.
+ */
+static void api_disarm_races_collections(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_cache *xc = new_cache(test, heap, sizeof(struct xobj), 0,
+					      REFCACHE_CACHE_TRACKED, &x_ops);
+	struct refcache_obj *objs[64];
+	struct task_struct *t;
+	unsigned int seen;
+	struct xctx ctx;
+	int i;
+
+	xctx_init(&ctx);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		objs[i] = new_x(test, xc, &ctx);
+	t = kthread_run(collect_loop, heap, "refcache-collect");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	/* Until a collection ran (read racily: it only paces the test). */
+	for (i = 0; i < 500 && !data_race(ctx.traverses); i++)
+		msleep(10);
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_objspace_disarm_module_locked(heap, THIS_MODULE), 1U);
+	seen = ctx.traverses;	/* no collection runs while we hold the mutex */
+	refcache_heap_unlock(heap);
+	msleep(20);
+	kthread_stop(t);
+	KUNIT_EXPECT_GT(test, seen, 0U);
+	KUNIT_EXPECT_EQ(test, ctx.traverses, seen);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		refcache_obj_put(objs[i]);
+	KUNIT_EXPECT_EQ(test, ctx.clears, 0U);
+	KUNIT_EXPECT_EQ(test, ctx.releases, 0U);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
 static struct kunit_case refcache_api_cases[] = {
 	KUNIT_CASE(api_teardown_counts_untouched),
 	KUNIT_CASE(api_teardown_cross_heap_collect),
@@ -331,6 +382,7 @@ static struct kunit_case refcache_api_cases[] = {
 	KUNIT_CASE(api_cross_heap_traverse_ignored),
 	KUNIT_CASE(api_get_unless_zero_locked),
 	KUNIT_CASE(api_module_disarm),
+	KUNIT_CASE(api_disarm_races_collections),
 	{}
 };
 
