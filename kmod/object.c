@@ -396,7 +396,8 @@ int refcache_cache_destroy_locked(struct refcache_cache *cache)
  * their callbacks: nothing calls into the module's code after this, not
  * the collector, not a put, not teardown or the module's own unload.
  *
- * Return: how many caches of @mod the heap held.
+ * Return: how many caches of @mod the heap held, if it is not being torn
+ * down (an abandoned heap was warned about when it was put); 0 else.
  */
 unsigned int refcache_objspace_disarm_module_locked(struct refcache_heap *heap,
 						    struct module *mod)
@@ -408,14 +409,16 @@ unsigned int refcache_objspace_disarm_module_locked(struct refcache_heap *heap,
 	list_for_each_entry(cache, &heap->objs.caches, node) {
 		if (cache->owner != mod)
 			continue;
-		pr_warn("heap %llu: module %s unloaded, leaving cache %s with %llu objects; its callbacks will not run\n",
-			heap->id, module_name(mod), cache->name, cache->active);
+		/* An abandoned heap was warned about when it was put. */
+		if (!heap->objs.dying)
+			pr_warn("heap %llu: module %s unloaded, leaving cache %s with %llu objects; its callbacks will not run\n",
+				heap->id, module_name(mod), cache->name, cache->active);
 		cache->ops = NULL;
 		cache->owner = NULL;
 		atomic_dec(&kernel_caches);
 		n++;
 	}
-	return n;
+	return heap->objs.dying ? 0 : n;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_objspace_disarm_module_locked);
 

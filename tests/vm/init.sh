@@ -133,7 +133,7 @@ if [ "$rcvm_mode" = misuse ]; then
 	expect_splat begin
 	result misuse_rmmod rmmod refcache_misuse
 	expect_splat end
-	if logged 'unloaded leaving 2 caches behind'; then say "PASS misuse_callbacks_disarmed"; else say "FAIL misuse_callbacks_disarmed"; fi
+	if logged 'unloaded leaving 1 caches behind'; then say "PASS misuse_callbacks_disarmed"; else say "FAIL misuse_callbacks_disarmed"; fi
 	dmesg -c > /dev/null
 	result misuse_rmmod_refcache rmmod refcache
 	if logged 'was never put; freeing it'; then say "PASS misuse_never_put_freed"; else say "FAIL misuse_never_put_freed"; fi
