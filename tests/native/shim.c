@@ -8,6 +8,7 @@
 #include <native/kernel.h>
 
 #include <linux/membarrier.h>
+#include <malloc.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -63,10 +64,13 @@ void native_warn(const char *file, int line, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	while (n > 0 && n < (int)sizeof(buf) && buf[n - 1] == '\n')
+		buf[--n] = 0;
 	splat("WARNING", file, line, buf);
 }
 
@@ -1309,6 +1313,12 @@ void *xa_find_after(struct xarray *xa, unsigned long *index, unsigned long max,
 
 void native_init(void)
 {
+	/*
+	 * Arenas and large objects from the heap, reused, rather than fresh
+	 * mmap()s that fault in every page: the buddy allocator does not.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	system_wq = alloc_workqueue("events", 0, 0);
 	system_unbound_wq = system_wq;
 }

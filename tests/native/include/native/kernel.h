@@ -60,7 +60,16 @@
  */
 #undef READ_ONCE
 #undef WRITE_ONCE
+#ifdef NATIVE_TSAN
+/*
+ * TSan does not model fences, so a READ_ONCE() that an smp_rmb() or a
+ * control dependency orders is an acquire load here.  It synchronises
+ * only with release stores and RMWs: a WRITE_ONCE() stays relaxed.
+ */
+#define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#else
 #define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#endif
 #define WRITE_ONCE(x, val)	__atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
 
 #ifdef NATIVE_TSAN
