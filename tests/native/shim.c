@@ -23,6 +23,7 @@
 atomic_long_t native_splats;		/* unexpected warnings, ever */
 static atomic_t splat_expected;		/* inside expect_splat markers */
 bool native_quiet;			/* printk only to the log file */
+bool native_printk_stdout;		/* a benchmark's output */
 FILE *native_log;
 
 void native_printk(int level, const char *fmt, ...)
@@ -43,7 +44,9 @@ void native_printk(int level, const char *fmt, ...)
 	if (native_log)
 		fprintf(native_log, "<%d>%s%s", level, buf,
 			n && buf[n - 1] == '\n' ? "" : "\n");
-	if (!native_quiet && level <= 4)
+	if (native_printk_stdout)
+		fprintf(stdout, "%s%s", buf, n && buf[n - 1] == '\n' ? "" : "\n");
+	else if (!native_quiet && level <= 4)
 		fprintf(stderr, "%s%s", buf, n && buf[n - 1] == '\n' ? "" : "\n");
 }
 
@@ -1020,6 +1023,44 @@ void seq_puts(struct seq_file *m, const char *s)
 void seq_putc(struct seq_file *m, char c)
 {
 	seq_printf(m, "%c", c);
+}
+
+/* Module parameters, settable by name from a native program. */
+#define MAX_PARAMS	64
+static struct { const char *name, *type; void *p; } params[MAX_PARAMS];
+static int nparams;
+
+void native_param_register(const char *name, const char *type, void *p)
+{
+	if (nparams < MAX_PARAMS)
+		params[nparams++] = (typeof(params[0])){ name, type, p };
+}
+
+/* "name=value" for a registered parameter; false if there is none. */
+bool native_param_set(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	int i;
+
+	if (!eq)
+		return false;
+	for (i = 0; i < nparams; i++) {
+		if (strlen(params[i].name) != (size_t)(eq - arg) ||
+		    strncmp(params[i].name, arg, eq - arg))
+			continue;
+		if (!strcmp(params[i].type, "uint"))
+			*(unsigned int *)params[i].p = strtoul(eq + 1, NULL, 0);
+		else if (!strcmp(params[i].type, "int"))
+			*(int *)params[i].p = strtol(eq + 1, NULL, 0);
+		else if (!strcmp(params[i].type, "ullong"))
+			*(unsigned long long *)params[i].p = strtoull(eq + 1, NULL, 0);
+		else if (!strcmp(params[i].type, "bool"))
+			*(bool *)params[i].p = eq[1] == '1' || eq[1] == 'y' || eq[1] == 'Y';
+		else
+			return false;
+		return true;
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,6 +7,8 @@
 
 extern atomic_long_t native_splats;
 extern bool native_quiet;
+extern bool native_printk_stdout;
+bool native_param_set(const char *arg);
 extern FILE *native_log;
 
 void native_init(void);

@@ -1055,6 +1055,11 @@ void native_no_timers(const char *what);
 #define timer_delete_sync(t)		del_timer_sync(t)
 #define destroy_timer_on_stack(t)	do { (void)(t); } while (0)
 
+static inline u64 div64_u64(u64 a, u64 b) { return a / b; }
+static inline u64 div_u64(u64 a, u32 b) { return a / b; }
+static inline s64 div_s64(s64 a, s32 b) { return a / b; }
+static inline u64 div64_u64_rem(u64 a, u64 b, u64 *r) { *r = a % b; return a / b; }
+
 /* ------------------------------------------------------------------ */
 /* random                                                                */
 
@@ -1148,6 +1153,7 @@ int wake_up_process(struct task_struct *t);
 int kthread_stop(struct task_struct *t);
 bool kthread_should_stop(void);
 __attribute__((noreturn)) void do_exit(long code);
+#define kthread_complete_and_exit(c, code) do { complete(c); do_exit(code); } while (0)
 #define kthread_exit(c)		do_exit(c)
 #define TASK_RUNNING		0
 #define TASK_INTERRUPTIBLE	1
@@ -1283,11 +1289,25 @@ struct module;
 #define MODULE_AUTHOR(s)
 #define MODULE_VERSION(s)
 #define MODULE_PARM_DESC(n, s)
-#define module_param(n, t, p)
+void native_param_register(const char *name, const char *type, void *p);
+#define module_param(n, t, p)						\
+	static void __attribute__((constructor)) __native_param_##n(void) \
+	{								\
+		native_param_register(#n, #t, &(n));			\
+	}
 #define module_param_named(n, v, t, p)
 #define module_param_cb(n, ops, arg, p)
+/*
+ * A module's init function is what a native program calls: a benchmark
+ * module compiled natively defines NATIVE_MODULE_INIT to its name.
+ */
+#ifdef NATIVE_MODULE_INIT
+#define module_init(f)	int NATIVE_MODULE_INIT(void) { return f(); }
+#define module_exit(f)	void NATIVE_MODULE_EXIT(void) { f(); }
+#else
 #define module_init(f)
 #define module_exit(f)
+#endif
 #define LINUX_VERSION_CODE	KERNEL_VERSION(6, 12, 0)
 #ifndef KERNEL_VERSION
 #define KERNEL_VERSION(a, b, c)	(((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))
