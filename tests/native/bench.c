@@ -20,7 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <native/kernel.h>
-#include <mimalloc.h>
+#include <dlfcn.h>
 
 #include "internal.h"
 #include "shim.h"
@@ -38,6 +38,43 @@ enum side { RC, MALLOC, MIMALLOC, NSIDES };
 static const char *const side_name[NSIDES] = { "refcache", "malloc", "mimalloc" };
 
 static struct refcache_heap *heap;
+/*
+ * mimalloc through dlopen(): linked in, it would replace malloc() for
+ * the whole program, glibc's side of the comparison and the shim's
+ * kmalloc() included.
+ */
+static void *(*mi_malloc)(size_t size);
+static void (*mi_free)(void *p);
+
+static int load_mimalloc(void)
+{
+	void *h = dlopen("libmimalloc.so.2", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		fprintf(stderr, "bench: no mimalloc (libmimalloc-dev): %s\n", dlerror());
+		return -ENOENT;
+	}
+	mi_malloc = (void *(*)(size_t))dlsym(h, "mi_malloc");
+	mi_free = (void (*)(void *))dlsym(h, "mi_free");
+	return mi_malloc && mi_free ? 0 : -ENOENT;
+}
+
+/* The shim's local_lock (an xchg and a store) costs what the kernel's
+ * (preemption off) does not: priced alone, for the reader to weigh. */
+static noinline double time_local_lock(void)
+{
+	local_lock_t l;
+	ktime_t t0;
+	unsigned int i;
+
+	local_lock_init(&l);
+	t0 = ktime_get();
+	for (i = 0; i < pairs; i++) {
+		native_local_lock(&l);
+		native_local_unlock(&l);
+	}
+	return (double)(ktime_get() - t0) / pairs;
+}
 
 static __always_inline void *side_alloc(enum side s, unsigned int size)
 {
@@ -137,6 +174,10 @@ static int bench_alloc(void)
 	unsigned int i, r, z;
 	int s;
 
+	double ll[MAX_ROUNDS];
+
+	if (load_mimalloc())
+		return -ENOENT;
 	heap = refcache_heap_create();
 	if (IS_ERR(heap))
 		return PTR_ERR(heap);
@@ -174,6 +215,12 @@ static int bench_alloc(void)
 		       sizes[z], BATCH, bs[RC].median, bs[MALLOC].median, bs[MIMALLOC].median,
 		       bs[RC].median / bs[MALLOC].median, bs[RC].median / bs[MIMALLOC].median);
 	}
+	for (r = 0; r < rounds; r++)
+		ll[r] = time_local_lock();
+	ps[0] = stat_of(ll, rounds);
+	printf("shim local_lock+local_unlock: %.1f/%.1f ns (in the kernel: preemption off and on); refcache pays it once per alloc and once per free\n",
+	       ps[0].best, ps[0].median);
+	printf("bench native alloc shim_local_lock_ns=%.1f\n", ps[0].median);
 	for (i = 0; i < NSIDES; i++)
 		(void)side_name[i];
 	refcache_heap_put(heap);
