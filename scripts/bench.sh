@@ -73,10 +73,12 @@ native_bench() {
 	}
 	$1 == "refcache" && $2 ~ /^shape=/ {
 		s = val("shape"); if (!(s in rn)) order[++n] = s
-		rn[s] = val("objects"); r[s] = (s in r) ? r[s] "," val("ns") : val("ns")
+		rn[s] = val("objects")
+		if (s in r) r[s] = r[s] "," val("ns"); else r[s] = val("ns")
 	}
 	$1 == "cpython" && $2 ~ /^shape=/ {
-		s = val("shape"); cn[s] = val("objects"); c[s] = (s in c) ? c[s] "," val("ns") : val("ns")
+		s = val("shape"); cn[s] = val("objects")
+		if (s in c) c[s] = c[s] "," val("ns"); else c[s] = val("ns")
 	}
 	END {
 		printf "native gc (%d rounds each, taking turns): ns per object, best/median (refcache | cpython)\n", rounds

@@ -59,8 +59,10 @@ static int load_mimalloc(void)
 	return mi_malloc && mi_free ? 0 : -ENOENT;
 }
 
-/* The shim's local_lock (an xchg and a store) costs what the kernel's
- * (preemption off) does not: priced alone, for the reader to weigh. */
+/*
+ * The shim's local_lock (an xchg and a store) costs what the kernel's
+ * (preemption off) does not: priced alone, for the reader to weigh.
+ */
 static noinline double time_local_lock(void)
 {
 	local_lock_t l;

@@ -381,7 +381,8 @@ void native_yield(void)
 /* RCU: a grace period waits until every thread that was inside a
  * preemption-disabled section when it began has left it.  Readers only
  * store to their own counter; membarrier() makes those stores visible
- * (and orders them before the readers' loads) for the writer.          */
+ * (and orders them before the readers' loads) for the writer.
+ */
 
 static bool have_membarrier;
 
@@ -613,8 +614,10 @@ void native_wait_for(wait_queue_head_t *wq, unsigned long seq, long timeout_ns)
 }
 
 /* ------------------------------------------------------------------ */
-/* workqueues: a few worker threads per queue; one lock for them all.
- * A work runs on one worker at a time (the kernel's non-reentrancy).  */
+/*
+ * workqueues: a few worker threads per queue; one lock for them all.
+ * A work runs on one worker at a time (the kernel's non-reentrancy).
+ */
 
 #define WQ_WORKERS	2
 
@@ -797,8 +800,10 @@ struct work_struct *current_work(void)
 	return current->native_work;
 }
 
-/* The kernel runs @fn on a kworker bound to @cpu; here the caller runs it
- * as @cpu, whose local_lock (a real lock here) keeps that CPU's owners out. */
+/*
+ * The kernel runs @fn on a kworker bound to @cpu; here the caller runs it
+ * as @cpu, whose local_lock (a real lock here) keeps that CPU's owners out.
+ */
 long work_on_cpu(int cpu, long (*fn)(void *), void *arg)
 {
 	struct task_struct *t = current;
