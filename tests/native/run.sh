@@ -32,17 +32,18 @@ for v in $variants; do
 	pids+=($!)
 done
 built=()
+builds=
 i=0
 for v in $variants; do
 	if wait "${pids[$i]}"; then
-		echo "PASS native.$v.build"
+		builds+="PASS native.$v.build"$'\n'
 		built+=("$v")
 	else
-		echo "FAIL native.$v.build"
-		tail -n 25 "$B/build-$v.log" | sed 's/^/  | /'
+		builds+="FAIL native.$v.build"$'\n'$(tail -n 25 "$B/build-$v.log" | sed 's/^/  | /')$'\n'
 	fi
 	i=$((i + 1))
 done
+printf '%s' "$builds"
 
 # --- run: each build's selftest, then its cases -------------------------
 # A sanitizer's report inside a case fails that case (the runner counts
@@ -97,6 +98,7 @@ report() {
 }
 out=$(report)
 echo "$out"
+out=$builds$out
 echo "native took $(( $(date +%s) - t0 )) s"
 echo "native: $(echo "$out" | grep -c '^PASS ') passed, $(echo "$out" | grep -c '^FAIL ') failed," \
 	"$(echo "$out" | grep -c '^SKIP ') skipped (builds: $variants)"
