@@ -28,6 +28,7 @@
 int native_bench_gc(void);
 int native_bench_ref(void);
 int refcache_gc_wq_init(void);
+int refcache_heaps_init(void) __attribute__((weak));
 
 #define BATCH	64
 #define MAX_ROUNDS	64
@@ -263,7 +264,8 @@ int main(int argc, char **argv)
 	native_task_self("insmod");
 	native_printk_stdout = true;
 	refcache_limits_init();
-	if (refcache_gc_wq_init() || refcache_alloc_cpuhp_init())
+	if (refcache_gc_wq_init() || (refcache_heaps_init && refcache_heaps_init()) ||
+	    refcache_alloc_cpuhp_init())
 		return 1;
 	if (alloc)
 		ret = bench_alloc();

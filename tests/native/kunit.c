@@ -23,9 +23,14 @@
 #include "internal.h"
 #include "shim.h"
 
-/* kmod/main.c's init and exit, without chardev and procfs. */
+/*
+ * kmod/main.c's init and exit, without chardev and procfs.  Weak: the
+ * heaps' init (a module notifier) exists only in trees that have it.
+ */
 int refcache_gc_wq_init(void);
 void refcache_gc_wq_exit(void);
+int refcache_heaps_init(void) __attribute__((weak));
+void refcache_heaps_exit(void) __attribute__((weak));
 
 /* --- what needs a real kernel ---------------------------------------- */
 
@@ -470,6 +475,8 @@ int main(int argc, char **argv)
 	native_task_self("insmod");
 	refcache_limits_init();
 	ret = refcache_gc_wq_init();
+	if (!ret && refcache_heaps_init)
+		ret = refcache_heaps_init();
 	if (!ret)
 		ret = refcache_alloc_cpuhp_init();
 	if (ret) {
@@ -497,6 +504,8 @@ int main(int argc, char **argv)
 
 	/* kmod/main.c's exit. */
 	refcache_alloc_cpuhp_exit();
+	if (refcache_heaps_exit)
+		refcache_heaps_exit();
 	refcache_heaps_free_abandoned();
 	refcache_gc_wq_exit();
 	if (atomic_long_read(&native_splats) != splats_in_cases) {

@@ -1030,6 +1030,40 @@ void seq_putc(struct seq_file *m, char c)
 	seq_printf(m, "%c", c);
 }
 
+/* Modules, by name; never freed. */
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct module modules[8];
+static int nmodules;
+
+struct module *native_module(const char *name)
+{
+	struct module *m = NULL;
+	int i;
+
+	pthread_mutex_lock(&modules_lock);
+	for (i = 0; i < nmodules; i++)
+		if (!strcmp(modules[i].name, name))
+			m = &modules[i];
+	if (!m && nmodules < (int)ARRAY_SIZE(modules)) {
+		m = &modules[nmodules++];
+		snprintf(m->name, sizeof(m->name), "%s", name);
+	}
+	pthread_mutex_unlock(&modules_lock);
+	if (!m)
+		abort();
+	return m;
+}
+
+int register_module_notifier(struct notifier_block *nb)
+{
+	return 0;
+}
+
+int unregister_module_notifier(struct notifier_block *nb)
+{
+	return 0;
+}
+
 /* Module parameters, settable by name from a native program. */
 #define MAX_PARAMS	64
 static struct { const char *name, *type; void *p; } params[MAX_PARAMS];

@@ -1275,8 +1275,38 @@ void sort(void *base, size_t num, size_t size,
 /* ------------------------------------------------------------------ */
 /* modules                                                              */
 
-#define THIS_MODULE		((struct module *)0)
-struct module;
+/*
+ * Modules: one struct per KBUILD_MODNAME (refcache, refcache_kunit,
+ * ...), so THIS_MODULE names the same module in every file of it.  None
+ * is ever unloaded natively: module notifiers are kept, never called.
+ */
+#define MODULE_NAME_LEN		56
+struct module {
+	char name[MODULE_NAME_LEN];
+};
+struct module *native_module(const char *name);
+#define THIS_MODULE		native_module(KBUILD_MODNAME)
+static inline const char *module_name(const struct module *mod)
+{
+	return mod ? mod->name : "kernel";
+}
+static inline bool try_module_get(struct module *mod) { return true; }
+static inline void module_put(struct module *mod) { }
+static inline void __module_get(struct module *mod) { }
+
+enum module_state { MODULE_STATE_LIVE, MODULE_STATE_COMING, MODULE_STATE_GOING,
+		    MODULE_STATE_UNFORMED };
+#define NOTIFY_DONE		0x0000
+#define NOTIFY_OK		0x0001
+#define NOTIFY_STOP_MASK	0x8000
+#define NOTIFY_BAD		(NOTIFY_STOP_MASK | 0x0002)
+struct notifier_block {
+	int (*notifier_call)(struct notifier_block *nb, unsigned long action, void *data);
+	struct notifier_block *next;
+	int priority;
+};
+int register_module_notifier(struct notifier_block *nb);
+int unregister_module_notifier(struct notifier_block *nb);
 #define EXPORT_SYMBOL(s)
 #define EXPORT_SYMBOL_GPL(s)
 #define EXPORT_SYMBOL_NS(s, ns)
