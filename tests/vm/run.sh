@@ -89,7 +89,11 @@ fi
 
 # oops=panic: a test that oopses the kernel ends the run at once (panic=-1
 # reboots, -no-reboot stops qemu) instead of hanging until --timeout.
-append="console=ttyS0 panic=-1 oops=panic loglevel=7 printk.time=1 rcvm_mode=${mode:-tests}"
+# hung_task_timeout_secs: insmod of the KUnit module waits for all its
+# suites, which under emulation on a busy host can take past the default
+# 120 s; a real hang is still caught, by --timeout.
+append="console=ttyS0 panic=-1 oops=panic loglevel=7 printk.time=1 hung_task_timeout_secs=600"
+append="$append rcvm_mode=${mode:-tests}"
 case "$kunit" in
 all) ;;
 none) append="$append rcvm_kunit=none" ;;
