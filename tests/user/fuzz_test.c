@@ -1610,8 +1610,9 @@ static int op_gc_freeze(struct mheap *M)
 			moved++;
 		}
 	}
-	if (!unfreeze)
-		M->count[0] = 0;
+	/* As CPython's _PyGC_Freeze(): every generation's count. */
+	for (i = 0; !unfreeze && i < NGEN; i++)
+		M->count[i] = 0;
 	if (gf->moved != moved)
 		FAILF("step %ld: gc_%sfreeze moved %llu, model %llu", step, unfreeze ? "un" : "",
 		      (unsigned long long)gf->moved, (unsigned long long)moved);
