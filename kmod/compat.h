@@ -42,10 +42,12 @@
  * A shrinker of our own: shrinker_alloc() and shrinker_register() replaced
  * a caller-provided struct and register_shrinker() in 6.7.
  */
+typedef unsigned long (*refcache_shrink_fn)(struct shrinker *s, struct shrink_control *sc);
+
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 static inline struct shrinker *refcache_shrinker_create(const char *name,
-		unsigned long (*count)(struct shrinker *, struct shrink_control *),
-		unsigned long (*scan)(struct shrinker *, struct shrink_control *))
+							refcache_shrink_fn count,
+							refcache_shrink_fn scan)
 {
 	struct shrinker *s = shrinker_alloc(0, "%s", name);
 
@@ -64,8 +66,8 @@ static inline void refcache_shrinker_destroy(struct shrinker *s)
 }
 #else
 static inline struct shrinker *refcache_shrinker_create(const char *name,
-		unsigned long (*count)(struct shrinker *, struct shrink_control *),
-		unsigned long (*scan)(struct shrinker *, struct shrink_control *))
+							refcache_shrink_fn count,
+							refcache_shrink_fn scan)
 {
 	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
 
