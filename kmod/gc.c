@@ -695,6 +695,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	lockdep_assert_held(&heap->objs.lock);
 	if (generation >= REFCACHE_GC_GENERATIONS)
 		return -EINVAL;
+	gc->collecting = true;
 	trace_gc_start(heap->id, generation, reason);
 	t0 = ktime_get();
 	/* Biased objects: queues drained, local counts still until the end. */
@@ -786,6 +787,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		res->uncollectable = nuncoll;
 	}
 	refcache_bias_still_end(heap);
+	gc->collecting = false;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_gc_collect_locked);
@@ -813,6 +815,181 @@ static void gc_work_fn(struct work_struct *work)
 	}
 	refcache_heap_unlock(heap);
 	refcache_heap_shell_put(heap);
+}
+
+/* ---- collections for memory: under pressure, before a quota error ---- */
+
+/* Objects a full collection would examine: generations 0..2. */
+static u64 gc_tracked(const struct refcache_gc *gc)
+{
+	u64 n = 0;
+	int g;
+
+	for (g = 0; g < REFCACHE_GC_GENERATIONS; g++)
+		n += READ_ONCE(gc->nobjs[g]);
+	return n;
+}
+
+/*
+ * Could a collection for memory find garbage the last one did not?  Not
+ * if since then no collection ran (@seq), no reference was dropped under
+ * the mutex (@puts: closes, stores, the release of an object) and no
+ * object entered or left generations 0..2 (allocations, unfreeze).  In a
+ * heap of /dev/refcache every count changes under the mutex, so that is
+ * exact; in-kernel holders may put without it, so a kernel heap is looked
+ * at again once a second whatever the counters say.  Read without the
+ * mutex by the shrinker's count: a snapshot is all it needs.
+ */
+static bool gc_mem_clean(const struct refcache_heap *heap)
+{
+	const struct refcache_gc *gc = &heap->objs.gc;
+
+	if (!READ_ONCE(gc->mem_seq) || READ_ONCE(gc->mem_seq) != READ_ONCE(gc->seq) ||
+	    READ_ONCE(gc->mem_puts) != READ_ONCE(gc->puts) ||
+	    READ_ONCE(gc->mem_tracked) != gc_tracked(gc))
+		return false;
+	return heap->objs.bias.chardev ||
+	       time_before(jiffies, READ_ONCE(gc->mem_jiffies) + HZ);
+}
+
+/* May a collection for memory run?  As CPython would: not after gc.disable(). */
+static bool gc_mem_allowed(const struct refcache_heap *heap)
+{
+	const struct refcache_gc *gc = &heap->objs.gc;
+
+	return READ_ONCE(gc->enabled) && READ_ONCE(gc->threshold[0]) &&
+	       !READ_ONCE(gc->shutdown) && !READ_ONCE(heap->objs.dying);
+}
+
+/*
+ * One full collection of a locked heap for memory, unless it may not
+ * run, a collection or a release loop is running further up this call
+ * chain, or it could find nothing new (gc_mem_clean()).  Returns the
+ * objects it freed, *@candidates those it examined; -1 if it did not run.
+ */
+static s64 gc_collect_mem_locked(struct refcache_heap *heap, unsigned int reason,
+				 u64 *candidates)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_gc_collect r = {};
+	unsigned int g = REFCACHE_GC_GENERATIONS - 1;
+	u64 before = gc->stats[g].candidates;
+
+	lockdep_assert_held(&heap->objs.lock);
+	if (!gc_mem_allowed(heap) || gc->collecting || heap->objs.releasing ||
+	    gc_mem_clean(heap))
+		return -1;
+	refcache_gc_collect_locked(heap, g, reason, &r);
+	if (candidates)
+		*candidates = gc->stats[g].candidates - before;
+	if (reason == REFCACHE_GC_REASON_PRESSURE)
+		gc->pressure++;
+	else
+		gc->quota++;
+	WRITE_ONCE(gc->mem_seq, gc->seq);
+	WRITE_ONCE(gc->mem_puts, gc->puts);
+	WRITE_ONCE(gc->mem_tracked, gc_tracked(gc));
+	WRITE_ONCE(gc->mem_jiffies, jiffies);
+	return r.collected;
+}
+
+/**
+ * refcache_gc_collect_quota_locked() - collect before a quota error
+ * @heap: the heap, locked by a caller that may sleep
+ *
+ * An allocation of @heap failed its heap's or its user's budget, or the
+ * module's: one full collection (reason REFCACHE_GC_REASON_QUOTA) may
+ * free enough for it.  Never from inside a collection or a release, and
+ * not again while nothing changed since the last one, so a caller that
+ * retries once cannot loop.
+ *
+ * Return: true if the collection freed something, so a retry may succeed.
+ */
+bool refcache_gc_collect_quota_locked(struct refcache_heap *heap)
+{
+	return gc_collect_mem_locked(heap, REFCACHE_GC_REASON_QUOTA, NULL) > 0;
+}
+
+/*
+ * The shrinker.  count_objects answers from the collectors' own counts:
+ * the objects a full collection of each heap that may run one, and could
+ * find something new, would examine.  scan_objects runs those
+ * collections, one heap at a time, reason REFCACHE_GC_REASON_PRESSURE,
+ * and reports the objects freed.  Reclaim may come from an allocation
+ * made under any heap's mutex or under refcache_heaps_lock, so no mutex
+ * is ever waited for here: each is tried, and a heap that is busy is left
+ * for the next call.  One scan runs at a time (a collection's own
+ * allocations may enter reclaim again).
+ */
+static struct shrinker *gc_shrinker;
+static DEFINE_MUTEX(gc_shrink_lock);
+
+static unsigned long gc_shrink_count(struct shrinker *shrink, struct shrink_control *sc)
+{
+	struct refcache_heap *heap;
+	unsigned long n = 0;
+
+	if (!mutex_trylock(&refcache_heaps_lock))
+		return 0;
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (!heap->dead && gc_mem_allowed(heap) && !gc_mem_clean(heap))
+			n += gc_tracked(&heap->objs.gc);
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	return n ?: SHRINK_EMPTY;
+}
+
+static unsigned long gc_shrink_scan(struct shrinker *shrink, struct shrink_control *sc)
+{
+	struct refcache_heap *heap, *prev = NULL;
+	unsigned long freed = 0, scanned = 0;
+	u64 cand;
+	s64 got;
+
+	if (!mutex_trylock(&gc_shrink_lock))
+		return SHRINK_STOP;
+	if (!mutex_trylock(&refcache_heaps_lock))
+		goto out;
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (scanned >= sc->nr_to_scan)
+			break;
+		if (heap->dead || !gc_mem_allowed(heap) || gc_mem_clean(heap) ||
+		    !kref_get_unless_zero(&heap->ref))
+			continue;
+		/* The shell's reference keeps the heap on the list to go on from. */
+		mutex_unlock(&refcache_heaps_lock);
+		refcache_heap_shell_put(prev);
+		prev = heap;
+		if (mutex_trylock(&heap->objs.lock)) {
+			WRITE_ONCE(heap->objs.locker, current);
+			cand = 0;
+			got = gc_collect_mem_locked(heap, REFCACHE_GC_REASON_PRESSURE, &cand);
+			if (got > 0)
+				freed += got;
+			scanned += cand;
+			refcache_heap_unlock(heap);
+		}
+		if (!mutex_trylock(&refcache_heaps_lock))
+			goto out;
+	}
+	mutex_unlock(&refcache_heaps_lock);
+out:
+	refcache_heap_shell_put(prev);
+	mutex_unlock(&gc_shrink_lock);
+	/* The collections examined that many: no need to call again for them. */
+	sc->nr_scanned = max_t(unsigned long, scanned, sc->nr_to_scan);
+	return scanned ? freed : SHRINK_STOP;
+}
+
+int refcache_gc_shrinker_init(void)
+{
+	gc_shrinker = refcache_shrinker_create("refcache-gc", gc_shrink_count, gc_shrink_scan);
+	return gc_shrinker ? 0 : -ENOMEM;
+}
+
+void refcache_gc_shrinker_exit(void)
+{
+	refcache_shrinker_destroy(gc_shrinker);
 }
 
 /* ---- events on the heap's file -------------------------------------- */
@@ -1012,7 +1189,8 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze)
 			gc_merge_into(gc, &gc->gen[g], n, REFCACHE_GC_PERMANENT);
 			moved += n;
 		}
-		gc->count[0] = 0;
+		/* As CPython's _PyGC_Freeze(): every generation's count. */
+		memset(gc->count, 0, sizeof(gc->count));
 	}
 	refcache_bias_still_end(heap);
 	return moved;

@@ -30,12 +30,17 @@ static int __init refcache_init(void)
 	ret = refcache_procfs_init();
 	if (ret)
 		goto cpuhp;
-	ret = refcache_chardev_init();
+	ret = refcache_gc_shrinker_init();
 	if (ret)
 		goto procfs;
+	ret = refcache_chardev_init();
+	if (ret)
+		goto shrinker;
 	pr_info("ABI %u.%u loaded\n", REFCACHE_ABI_MAJOR, REFCACHE_ABI_MINOR);
 	return 0;
 
+shrinker:
+	refcache_gc_shrinker_exit();
 procfs:
 	refcache_procfs_exit();
 cpuhp:
@@ -50,6 +55,7 @@ wq:
 static void __exit refcache_exit(void)
 {
 	refcache_chardev_exit();
+	refcache_gc_shrinker_exit();
 	refcache_procfs_exit();
 	refcache_alloc_cpuhp_exit();
 	refcache_heaps_exit();

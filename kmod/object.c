@@ -221,6 +221,8 @@ void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *ob
 	lockdep_assert_held(&heap->objs.lock);
 	if (heap->objs.dying)
 		return;
+	/* The graph changed: a collection for memory may find something new. */
+	heap->objs.gc.puts++;
 	switch (refcache_ref_put(obj)) {
 	case REFCACHE_BIAS_PUT_DEAD:
 		refcache_obj_release_locked(heap, obj);
@@ -234,7 +236,7 @@ void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *ob
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_put_locked);
 
-struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp)
+static struct refcache_obj *obj_new_once(struct refcache_cache *cache, gfp_t gfp)
 {
 	struct refcache_heap *heap = cache->heap;
 	struct refcache_objspace *os = &heap->objs;
@@ -242,7 +244,6 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	void *block;
 	int err;
 
-	lockdep_assert_held(&os->lock);
 	if (os->objects >= os->max_objects)
 		return ERR_PTR(-EDQUOT);
 	if (refcache_charge_object())
@@ -267,6 +268,24 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	cache->active++;
 	cache->total++;
 	os->objects++;
+	return obj;
+}
+
+/*
+ * A new object with one reference.  Over the heap's or its user's budget
+ * (-EDQUOT) or the module's (-ENOMEM), a caller that may sleep first has
+ * the heap's garbage collected, once, and tries once more
+ * (Documentation/limits.rst).
+ */
+struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp)
+{
+	struct refcache_obj *obj;
+
+	lockdep_assert_held(&cache->heap->objs.lock);
+	obj = obj_new_once(cache, gfp);
+	if (IS_ERR(obj) && (PTR_ERR(obj) == -EDQUOT || PTR_ERR(obj) == -ENOMEM) &&
+	    gfpflags_allow_blocking(gfp) && refcache_gc_collect_quota_locked(cache->heap))
+		obj = obj_new_once(cache, gfp);
 	return obj;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_new_locked);

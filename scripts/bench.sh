@@ -16,7 +16,9 @@
 # tests/bench/gc_bench.py, CPython's side of refcache_bench_gc.ko, in
 # the same boot; the two sides' lines are joined here into
 #   bench gc shape=<s> objects=<n> refcache_ns_per_obj=<x> cpython_ns_per_obj=<y> ratio=<r>
-# with ratio = refcache / cpython (the target is <= 0.5).
+# with ratio = refcache / cpython (the target is <= 0.5), and the pauses
+# (the heap's mutex held by one collection, best round):
+#   bench gc pause kind=<young|full|young_biased|full_biased> objects=<n> ns=<t> ms=<t>
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -145,6 +147,12 @@ $2 == "bench" && $3 == "gc" {
 	if ($4 ~ /^young_pause_ns=/) best(m, "ry", val("young_pause_ns"))
 	else if ($4 ~ /^full_pause_1m_live_ns=/) best(m, "full", val("full_pause_1m_live_ns"))
 	else if ($4 ~ /^header_bytes=/) hdr = val("header_bytes")
+	else if ($4 == "pause") {
+		k = val("kind") " " val("objects")
+		if (!(k in pause))
+			porder[++np] = k
+		best(pause, k, val("ns"))
+	}
 }
 END {
 	bad = 0
@@ -161,6 +169,12 @@ END {
 			m["ry"], m["cy"], m["ry"] / m["cy"]
 	if ("full" in m)
 		printf "bench gc full_pause_1m_live_ns=%d\n", m["full"]
+	# Pauses: how long a collection holds the heap mutex (best round).
+	for (i = 1; i <= np; i++) {
+		split(porder[i], kp, " ")
+		printf "bench gc pause kind=%s objects=%s ns=%d ms=%.2f\n", kp[1], kp[2],
+			pause[porder[i]], pause[porder[i]] / 1e6
+	}
 	for (i = 1; i <= n; i++) {
 		s = order[i]
 		if (!(s in cns) || cn[s] != rn[s] || rns[s] <= 0 || cns[s] <= 0) {

@@ -17,6 +17,7 @@
 #   rcvm_fuzz_seed, rcvm_fuzz_ops, rcvm_fuzz_secs, rcvm_fuzz_trace,
 #   rcvm_failnth_case:      REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE and
 #                           REFCACHE_FAILNTH_CASE for the test programs
+#   rcvm_gc_case:           REFCACHE_GC_CASE (gc_test's cases, a glob)
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
 mount -t proc proc /proc
@@ -177,6 +178,7 @@ fi
 [ -n "${rcvm_fuzz_secs:-}" ] && export REFCACHE_FUZZ_SECS="$rcvm_fuzz_secs"
 [ -n "${rcvm_fuzz_trace:-}" ] && export REFCACHE_FUZZ_TRACE="$rcvm_fuzz_trace"
 [ -n "${rcvm_failnth_case:-}" ] && export REFCACHE_FAILNTH_CASE="$rcvm_failnth_case"
+[ -n "${rcvm_gc_case:-}" ] && export REFCACHE_GC_CASE="$rcvm_gc_case"
 
 for t in /tests/*_test; do
 	[ -x "$t" ] || continue
