@@ -11,10 +11,14 @@
 #                           if python3 is here), report their lines
 #   rcvm_mode=inject_warn   only trigger refcache_inject.ko's warning
 #   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
+#   rcvm_mode=inject_race   only race two threads on a plain variable
+#                           (refcache_inject.ko; the KCSAN kernel's guard)
 #   rcvm_kunit=none         do not load refcache_kunit.ko
 #   rcvm_fuzz_seed, rcvm_fuzz_ops, rcvm_fuzz_secs, rcvm_fuzz_trace,
-#   rcvm_failnth_case:      REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE and
-#                           REFCACHE_FAILNTH_CASE for the test programs
+#   rcvm_failnth_case,
+#   rcvm_gc_case:           REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE,
+#                           REFCACHE_FAILNTH_CASE and REFCACHE_GC_CASE
+#                           for the test programs
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
 mount -t proc proc /proc
@@ -118,13 +122,16 @@ fi
 
 # The guards: refcache_inject.ko (tests/inject/, never part of
 # refcache.ko) warns or leaks on request; the host expects the splat.
-if [ "$rcvm_mode" = inject_leak ] || [ "$rcvm_mode" = inject_warn ]; then
+if [ "$rcvm_mode" = inject_leak ] || [ "$rcvm_mode" = inject_warn ] ||
+   [ "$rcvm_mode" = inject_race ]; then
 	if ! insmod /lib/refcache_inject.ko; then
 		say "FAIL insmod_refcache_inject"
 		finish
 	fi
 	if [ "$rcvm_mode" = inject_leak ]; then
 		echo 16 > /sys/module/refcache_inject/parameters/inject_leak
+	elif [ "$rcvm_mode" = inject_race ]; then
+		echo 1000 > /sys/module/refcache_inject/parameters/inject_race
 	else
 		echo 1 > /sys/module/refcache_inject/parameters/inject_warn
 		rmmod refcache_inject
@@ -151,6 +158,7 @@ fi
 [ -n "${rcvm_fuzz_secs:-}" ] && export REFCACHE_FUZZ_SECS="$rcvm_fuzz_secs"
 [ -n "${rcvm_fuzz_trace:-}" ] && export REFCACHE_FUZZ_TRACE="$rcvm_fuzz_trace"
 [ -n "${rcvm_failnth_case:-}" ] && export REFCACHE_FAILNTH_CASE="$rcvm_failnth_case"
+[ -n "${rcvm_gc_case:-}" ] && export REFCACHE_GC_CASE="$rcvm_gc_case"
 
 for t in /tests/*_test; do
 	[ -x "$t" ] || continue
