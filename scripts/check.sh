@@ -1,7 +1,8 @@
 #!/bin/bash
 # make check: every build, static check and qemu test of refcache.
 # Each check prints PASS/FAIL lines; the last line is "N passed, N failed".
-# REFCACHE_CHECK_SKIP_DEBUG=1 skips the debug kernel (for a quick loop).
+# REFCACHE_CHECK_SKIP_DEBUG=1 skips the debug kernel (for a quick loop),
+# REFCACHE_CHECK_SKIP_KCSAN=1 the KCSAN kernel.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -172,6 +173,39 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 		# The kmemleak guard: a deliberate leak must fail a run.
 		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
 			--name leak_guard --mem 2048 --mode inject_leak --expect-splat
+	fi
+fi
+
+# --- KCSAN kernel: the race tests under the data-race detector ----------
+# KCSAN cannot be combined with KASAN, so it has a kernel of its own
+# (tests/kunit/kcsan.config).  It runs what races: the KUnit suites of the
+# biased counts, the collector and the allocator (their hammers and races),
+# the eight mutators against a collector (gc_test's gc_concurrent*) and
+# hardening_test (the concurrent ioctl stress, create/destroy and CPU
+# hotplug races).  Any "BUG: KCSAN:" report fails the run (run.sh), and a
+# deliberate race beside it must be reported, or the detector is not on.
+if [ "${REFCACHE_CHECK_SKIP_KCSAN:-0}" != 1 ]; then
+	kcsan_tree=
+	get_kcsan_tree() {
+		kcsan_tree=$(scripts/debug-kernel.sh tests/kunit/kcsan.config) && echo "$kcsan_tree"
+	}
+	step kcsan_kernel_build get_kcsan_tree
+	kcsan_tree=$(tail -n 1 "$B/logs/kcsan_kernel_build.log")
+	if [ -f "$kcsan_tree/.refcache-built" ]; then
+		kcsan_mods() {
+			build_mods "$kcsan_tree" "$B/kcsan" &&
+				cp "$B/kcsan/tests/kunit/refcache_kunit.ko" "$B/kcsan/kmod/"
+		}
+		step build_kcsan_kmod kcsan_mods
+		if [ -f "$B/kcsan/kmod/refcache_kunit.ko" ]; then
+			vm_bg kcsan --kernel "$kcsan_tree/arch/x86/boot/bzImage" \
+				--modules "$B/kcsan/kmod" --mem 2048 --timeout 900 \
+				--kunit 'refcache_[abg]*' --tests 'gc_test hardening_test' \
+				--append 'rcvm_gc_case=gc_concurrent*'
+			vm_bg kcsan_guard --kernel "$kcsan_tree/arch/x86/boot/bzImage" \
+				--modules "$B/kcsan/kmod" --mode inject_race --expect-splat
+			vm_wait kcsan kcsan_guard
+		fi
 	fi
 fi
 

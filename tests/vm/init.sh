@@ -13,11 +13,14 @@
 #   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
 #   rcvm_mode=misuse        refcache_misuse.ko misuses the in-kernel API,
 #                           is unloaded, then refcache is (tests/misuse/)
+#   rcvm_mode=inject_race   only race two threads on a plain variable
+#                           (refcache_inject.ko; the KCSAN kernel's guard)
 #   rcvm_kunit=none         do not load refcache_kunit.ko
 #   rcvm_fuzz_seed, rcvm_fuzz_ops, rcvm_fuzz_secs, rcvm_fuzz_trace,
-#   rcvm_failnth_case:      REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE and
-#                           REFCACHE_FAILNTH_CASE for the test programs
-#   rcvm_gc_case:           REFCACHE_GC_CASE (gc_test's cases, a glob)
+#   rcvm_failnth_case,
+#   rcvm_gc_case:           REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE,
+#                           REFCACHE_FAILNTH_CASE and REFCACHE_GC_CASE
+#                           for the test programs
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
 mount -t proc proc /proc
@@ -145,13 +148,16 @@ fi
 
 # The guards: refcache_inject.ko (tests/inject/, never part of
 # refcache.ko) warns or leaks on request; the host expects the splat.
-if [ "$rcvm_mode" = inject_leak ] || [ "$rcvm_mode" = inject_warn ]; then
+if [ "$rcvm_mode" = inject_leak ] || [ "$rcvm_mode" = inject_warn ] ||
+   [ "$rcvm_mode" = inject_race ]; then
 	if ! insmod /lib/refcache_inject.ko; then
 		say "FAIL insmod_refcache_inject"
 		finish
 	fi
 	if [ "$rcvm_mode" = inject_leak ]; then
 		echo 16 > /sys/module/refcache_inject/parameters/inject_leak
+	elif [ "$rcvm_mode" = inject_race ]; then
+		echo 1000 > /sys/module/refcache_inject/parameters/inject_race
 	else
 		echo 1 > /sys/module/refcache_inject/parameters/inject_warn
 		rmmod refcache_inject
