@@ -79,6 +79,17 @@ build_mods() { # build_mods KDIR OUT
 }
 step build_distro_kmod build_mods "$distro_kdir" "$B/distro"
 step build_compat_6.1 scripts/build-kmod.sh "$compat_kdir" "$B/compat61"
+# make modules_install into a staging tree for each kernel; the guests
+# below load it with modprobe after depmod, and open /dev/refcache to
+# load it again through its alias.
+modinst() { # modinst KDIR STAGE
+	rm -rf "$2" && make modules_install KDIR="$1" INSTALL_MOD_PATH="$2" &&
+		find "$2" -name 'refcache.ko*' | grep . &&
+		grep -q '^alias char-major-10-250 refcache$' "$2"/lib/modules/*/modules.alias &&
+		grep -q '^refcache refcache c10:250$' "$2"/lib/modules/*/modules.devname
+}
+step modules_install_6.12 modinst "$distro_kdir" "$B/modinst-distro"
+step modules_install_6.1 modinst "$compat_kdir" "$B/modinst-compat61"
 
 # --- static checks ----------------------------------------------------
 no_warnings() { # no_warnings LOG: fail if the build log has a warning
@@ -126,9 +137,10 @@ step lib_symbols_versioned lib_symbols
 
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
-vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod"
+vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --modtree "$B/modinst-distro"
 if [ -r "$compat_image" ] && [ -f "$B/compat61/kmod/refcache.ko" ]; then
-	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod"
+	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod" \
+		--modtree "$B/modinst-compat61"
 	vm_wait distro compat61
 else
 	vm_wait distro

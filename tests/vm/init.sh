@@ -12,6 +12,12 @@
 #   rcvm_mode=inject_warn   only trigger refcache_inject.ko's warning
 #   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
 #   rcvm_kunit=none         do not load refcache_kunit.ko
+#   rcvm_version=V          with /lib/modules/$(uname -r) in the initramfs
+#                           (run.sh --modtree, what make modules_install
+#                           staged): depmod, modprobe refcache, check the
+#                           node's default mode and the version V, then
+#                           unload and check that opening /dev/refcache
+#                           loads the module again
 #   rcvm_fuzz_seed, rcvm_fuzz_ops, rcvm_fuzz_secs, rcvm_fuzz_trace,
 #   rcvm_failnth_case:      REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE and
 #                           REFCACHE_FAILNTH_CASE for the test programs
@@ -46,7 +52,34 @@ finish() {
 }
 
 say "LOG guest up: $(uname -r)"
-if ! insmod /lib/refcache.ko; then
+
+# The module as make modules_install put it, found by modprobe after depmod.
+if [ -d "/lib/modules/$(uname -r)" ]; then
+	echo /bin/modprobe > /proc/sys/kernel/modprobe
+	result depmod depmod
+	result modprobe_refcache modprobe refcache
+	v=$(cat /sys/module/refcache/version 2>/dev/null)
+	if [ "$v" = "${rcvm_version:-none}" ]; then say "PASS modinfo_version"; else
+		say "FAIL modinfo_version (module says '$v', expected '${rcvm_version:-}')"; fi
+	m=$(stat -c '%a %u %g' /dev/refcache 2>/dev/null)
+	if [ "$m" = "660 0 0" ]; then say "PASS default_mode_0660"; else
+		say "FAIL default_mode_0660 (/dev/refcache: '$m')"; fi
+	result rmmod_modprobed rmmod refcache
+	# What kmod static-nodes makes from modules.devname at boot; the first
+	# open(2) then loads the module (request_module of char-major-10-250).
+	mknod /dev/refcache c 10 250
+	if exec 3< /dev/refcache && [ -d /sys/module/refcache ]; then
+		say "PASS autoload_on_open"
+	else
+		say "FAIL autoload_on_open"
+	fi
+	exec 3<&-
+	rmmod refcache 2>/dev/null
+	rm -f /dev/refcache
+fi
+
+# The tests run as other users too (hardening_test): every user may open it.
+if ! insmod /lib/refcache.ko mode=0666; then
 	say "FAIL insmod_refcache"
 	finish
 fi
