@@ -25,7 +25,7 @@ DKMS_SRC := $(DESTDIR)/usr/src/refcache-$(VERSION)
 UDEVDIR ?= /lib/udev/rules.d
 
 .PHONY: all modules userspace deps demo check bench fuzz vm-one clean help \
-	install uninstall modules_install dkms-source dkms dkms-remove udev_install
+	install uninstall uninstall-udev modules_install dkms-source dkms dkms-remove udev_install
 
 all: modules userspace
 
@@ -53,10 +53,12 @@ udev_install:
 install: modules_install udev_install
 	$(MAKE) -C userspace install
 
-uninstall:
+uninstall-udev:
+	rm -f $(DESTDIR)$(UDEVDIR)/60-refcache.rules
+
+uninstall: uninstall-udev
 	rm -f $(INSTALL_MOD_PATH)/lib/modules/$(KRELEASE)/*/refcache.ko*
 	depmod -b $(or $(INSTALL_MOD_PATH),/) $(KRELEASE)
-	rm -f $(DESTDIR)$(UDEVDIR)/60-refcache.rules
 	$(MAKE) -C userspace uninstall
 
 # The module's source as DKMS wants it; dkms.conf reads the version from

@@ -135,6 +135,10 @@ lib_symbols() { # every exported library symbol is versioned, nothing else leaks
 }
 step lib_symbols_versioned lib_symbols
 
+# make install under DESTDIR: the staged CLI starts, pkg-config, a program
+# built against the staged tree, uninstall leaves nothing.
+step install_test scripts/install-test.sh "$B/install-test"
+
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
 vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --modtree "$B/modinst-distro"

@@ -206,6 +206,17 @@ result cli_version refcachectl version
 result cli_stats refcachectl stats
 result cli_demo refcachectl demo
 result cli_caches refcachectl caches
+# refcachectl demo stops at the first failed call and names the limit:
+# with the module's budget (and so a root heap's own limit) below a first
+# arena, the first new() fails.
+saved=$(cat /sys/module/refcache/parameters/max_bytes)
+echo 20000 > /sys/module/refcache/parameters/max_bytes
+if refcachectl demo > /tmp/out 2>&1; then say "FAIL cli_demo_stops_at_failure (exit 0)"
+elif grep -q "cascade freed\|objects are alive" /tmp/out; then say "FAIL cli_demo_stops_at_failure (narrated on)"
+elif ! grep -q "limit was hit\|budget was hit" /tmp/out; then say "FAIL cli_demo_stops_at_failure (no limit named)"
+else say "PASS cli_demo_stops_at_failure"; fi
+sed 's/^/LOG /' /tmp/out > $R
+echo "$saved" > /sys/module/refcache/parameters/max_bytes
 
 # Unloading must be refused while a heap is open, and work after close.
 exec 3< /dev/refcache

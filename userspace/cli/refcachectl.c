@@ -1,41 +1,100 @@
 // SPDX-License-Identifier: GPL-2.0
 /* refcachectl: command-line front end to /dev/refcache and /proc/refcache. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "refcache.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: refcachectl [--help] COMMAND\n"
+		"usage: refcachectl [-h|--help] [--version] COMMAND\n"
 		"\n"
 		"commands:\n"
-		"  version   ABI version and features of the loaded module\n"
+		"  version   versions of the module, the library and the ABI; features\n"
 		"  stats     module-wide counters from /proc/refcache/stats\n"
 		"  caches    one line per cache of every heap, /proc/refcache/caches\n"
 		"  demo      refcounts of a chain and a cycle, and the collector finding the cycle\n"
 		"  gc        a new heap's cycle collector: state, collect, thresholds, freeze\n"
 		"  bench     operations per second: single ioctls against batches of 64\n"
 		"\n"
-		"refcachectl COMMAND --help describes one command.\n"
+		"refcachectl COMMAND --help describes one command; --version is\n"
+		"\"refcachectl version\".\n"
 		"Exit status: 0 on success, 1 on failure, 2 on a usage error.\n");
+}
+
+/*
+ * Why open(2) of the device failed, in words that say what to do.
+ */
+static void open_failed(int err)
+{
+	fprintf(stderr, "refcachectl: open %s: %s\n", REFCACHE_DEVICE, strerror(err));
+	if (err == ENOENT || err == ENODEV || err == ENXIO)
+		fprintf(stderr, "refcachectl: the refcache module is not loaded: "
+			"load it with \"modprobe refcache\" (as root)\n");
+	else if (err == EACCES || err == EPERM)
+		fprintf(stderr, "refcachectl: %s is mode 0660 by default: join its group "
+			"(\"refcache\" with the shipped udev rule), or load the module with "
+			"mode=0666 (Documentation/limits.rst)\n", REFCACHE_DEVICE);
+	else if (err == EDQUOT)
+		fprintf(stderr, "refcachectl: a new heap would exceed your user's budget, "
+			"module parameter user_max_bytes (/proc/refcache/users)\n");
+	else if (err == ENOMEM)
+		fprintf(stderr, "refcachectl: a new heap would exceed the module's budget, "
+			"module parameter max_bytes, or the kernel is out of memory\n");
+}
+
+/*
+ * Say which limit an allocating call on heap @fd ran into: -EDQUOT is the
+ * heap's own limit or its user's budget, -ENOMEM the module's.
+ */
+static void explain_limit(int fd, int err)
+{
+	struct refcache_heap_info hi;
+
+	if (err == EDQUOT) {
+		/* The kernel checks the heap first; an allocation is at most ~1 MiB. */
+		if (refcache_heap_info(fd, &hi) == 0 &&
+		    (hi.objects >= hi.max_objects || hi.bytes >= hi.max_bytes ||
+		     hi.max_bytes - hi.bytes <= REFCACHE_MAX_PAYLOAD + 4096))
+			fprintf(stderr, "refcachectl: the heap's own limit was hit: %llu of "
+				"%llu objects, %llu of %llu bytes.  A new heap starts at "
+				"module parameter user_max_bytes (max_bytes for a "
+				"CAP_SYS_RESOURCE opener); REFCACHE_IOC_SET_LIMITS only "
+				"lowers it\n",
+				(unsigned long long)hi.objects,
+				(unsigned long long)hi.max_objects,
+				(unsigned long long)hi.bytes,
+				(unsigned long long)hi.max_bytes);
+		else
+			fprintf(stderr, "refcachectl: the user's budget was hit: module "
+				"parameter user_max_bytes (your total is in "
+				"/proc/refcache/users)\n");
+	} else if (err == ENOMEM) {
+		fprintf(stderr, "refcachectl: the module's budget was hit (module "
+			"parameters max_bytes and max_objects), or the kernel is out "
+			"of memory\n");
+	}
 }
 
 static int cmd_version(void)
 {
 	struct refcache_version v;
+	char mod[64] = "";
 	int fd, ret;
+	FILE *f;
 
+	printf("library %s\n", refcache_lib_version());
 	fd = refcache_open();
 	if (fd < 0) {
-		fprintf(stderr, "refcachectl: open %s: %s\n", REFCACHE_DEVICE,
-			strerror(-fd));
+		open_failed(-fd);
 		return 1;
 	}
 	ret = refcache_version(fd, &v);
@@ -44,6 +103,14 @@ static int cmd_version(void)
 		fprintf(stderr, "refcachectl: version: %s\n", strerror(-ret));
 		return 1;
 	}
+	f = fopen("/sys/module/refcache/version", "r");
+	if (f) {
+		if (!fgets(mod, sizeof(mod), f))
+			mod[0] = 0;
+		mod[strcspn(mod, "\n")] = 0;
+		fclose(f);
+	}
+	printf("module %s\n", mod[0] ? mod : "(no /sys/module/refcache/version)");
 	printf("abi %u.%u (library built for %u.%u)\n", v.major, v.minor,
 	       REFCACHE_ABI_MAJOR, REFCACHE_ABI_MINOR);
 	printf("features 0x%llx%s%s%s%s\n", (unsigned long long)v.features,
@@ -76,7 +143,7 @@ static int open_heap(void)
 	int fd = refcache_open();
 
 	if (fd < 0)
-		fprintf(stderr, "refcachectl: open %s: %s\n", REFCACHE_DEVICE, strerror(-fd));
+		open_failed(-fd);
 	return fd;
 }
 
@@ -136,10 +203,16 @@ static int print_gc_events(int fd, const char *indent)
 static int demo_fd;
 static int demo_err;
 
+/*
+ * Note the first failed call; the demo stops at the next step rather
+ * than narrate what did not happen.
+ */
 static void must(const char *what, int ret)
 {
 	if (ret < 0 && !demo_err) {
-		fprintf(stderr, "refcachectl: demo: %s: %s\n", what, strerror(-ret));
+		fflush(stdout);
+		fprintf(stderr, "refcachectl: demo: %s failed: %s\n", what, strerror(-ret));
+		explain_limit(demo_fd, -ret);
 		demo_err = 1;
 	}
 }
@@ -211,7 +284,9 @@ static void show_heap(void)
 	       (unsigned long long)hi.handles);
 }
 
-#define STEP(...) do { printf(">>> "); printf(__VA_ARGS__); printf("\n"); } while (0)
+/* Each step, and each line of narration, first checks that all went well. */
+#define OK_SO_FAR() do { if (demo_err) goto out; } while (0)
+#define STEP(...) do { OK_SO_FAR(); printf(">>> "); printf(__VA_ARGS__); printf("\n"); } while (0)
 
 static int cmd_demo(void)
 {
@@ -224,7 +299,7 @@ static int cmd_demo(void)
 		return 1;
 	cache = refcache_cache_create(demo_fd, "demo", 16, 2, REFCACHE_CACHE_TRACKED);
 	if (cache < 0) {
-		fprintf(stderr, "refcachectl: demo: cache_create: %s\n", strerror(-cache));
+		must("cache_create", cache);
 		refcache_close(demo_fd);
 		return 1;
 	}
@@ -272,6 +347,7 @@ static int cmd_demo(void)
 	STEP("close(a)               # a drops to 0: freed, its slot drops b, b drops c");
 	must("close", refcache_handle_close(demo_fd, a));
 	show_heap();
+	OK_SO_FAR();
 	printf("      the cascade freed %lld objects\n\n", before - heap_objects());
 
 	STEP("x = new(); y = new(); x.slot[0] = y; y.slot[0] = x   # a 2-cycle");
@@ -288,6 +364,7 @@ static int cmd_demo(void)
 	must("close", refcache_handle_close(demo_fd, x));
 	must("close", refcache_handle_close(demo_fd, y));
 	show_heap();
+	OK_SO_FAR();
 	printf("      no handle reaches x or y, yet %lld objects are alive: each holds the\n"
 	       "      other's last reference.  Refcounting alone never frees a cycle.\n",
 	       heap_objects());
@@ -302,16 +379,14 @@ static int cmd_demo(void)
 
 		STEP("gc.collect(2)          # a full collection: generations 0, 1 and 2");
 		ret = refcache_gc_collect_ex(demo_fd, 2, &gc);
-		if (ret < 0) {
-			must("gc_collect", ret);
-		} else {
-			printf("      gc.collect(2) = %llu   # unreachable objects found%s\n",
-			       (unsigned long long)gc.unreachable,
-			       gc.unreachable == 2 ? ": x and y" : "");
-			printf("      (%llu collected, %llu uncollectable)\n",
-			       (unsigned long long)gc.collected,
-			       (unsigned long long)gc.uncollectable);
-		}
+		must("gc_collect", ret);
+		OK_SO_FAR();
+		printf("      gc.collect(2) = %llu   # unreachable objects found%s\n",
+		       (unsigned long long)gc.unreachable,
+		       gc.unreachable == 2 ? ": x and y" : "");
+		printf("      (%llu collected, %llu uncollectable)\n",
+		       (unsigned long long)gc.collected,
+		       (unsigned long long)gc.uncollectable);
 		show_heap();
 		STEP("w()                    # weak handles to garbage are cleared first");
 		show_weak("w", w);
@@ -334,9 +409,12 @@ static int cmd_demo(void)
 	printf("\n");
 
 	STEP("close the heap        # closing /dev/refcache frees everything in it");
+out:
 	ret = refcache_close(demo_fd);
 	if (ret < 0)
 		must("close heap", ret);
+	if (demo_err)
+		fprintf(stderr, "refcachectl: demo: stopped at the first failed call\n");
 	return demo_err ? 1 : 0;
 }
 
@@ -676,8 +754,10 @@ static int cmd_bench(int work, long nops)
 }
 
 static const char *const cmd_help[][2] = {
-	{ "version", "usage: refcachectl version\n"
-		"Print the ABI version and the feature bits of the loaded module.\n" },
+	{ "version", "usage: refcachectl version | refcachectl --version\n"
+		"Print the library's version, then the loaded module's version, ABI\n"
+		"version and feature bits (one release has one version: module 1.3 is\n"
+		"ABI 1.3 and library 1.3.x).\n" },
 	{ "stats", "usage: refcachectl stats\n"
 		"Print the module-wide counters of /proc/refcache/stats.\n" },
 	{ "caches", "usage: refcachectl caches\n"
@@ -734,6 +814,11 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		if (argc > 2)
+			goto extra;
+		return cmd_version();
 	}
 	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
 		return command_help(argv[1]);
