@@ -24,4 +24,6 @@ sync_tree "$top/uapi" "$out"
 for d in kunit bench inject; do
 	[ -d "$top/tests/$d" ] && sync_tree "$top/tests/$d" "$out/tests"
 done
+mkdir -p "$out/examples"
+sync_tree "$top/examples/module" "$out/examples"
 make -j"$(nproc)" -C "$kdir" M="$out" "$@" modules

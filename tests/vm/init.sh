@@ -218,8 +218,18 @@ else say "PASS cli_demo_stops_at_failure"; fi
 sed 's/^/LOG /' /tmp/out > $R
 echo "$saved" > /sys/module/refcache/parameters/max_bytes
 
+# The example user of the in-kernel API (examples/module/): its init
+# builds a cycle, collects it and fails unless the collector freed it.
+if [ -f /lib/refcache_example.ko ]; then
+	result example_module insmod /lib/refcache_example.ko
+	dmesg | grep 'refcache_example: ' | sed 's/^/LOG /' > $R
+	rmmod refcache_example 2>/dev/null
+fi
+
 # Unloading must be refused while a heap is open, and work after close.
 exec 3< /dev/refcache
+# What one new heap is charged (Documentation/limits.rst quotes it).
+say "LOG a new heap: $(grep -v '^#' /proc/refcache/users)"
 if rmmod refcache 2>/dev/null; then say "FAIL rmmod_refused_while_open"; else say "PASS rmmod_refused_while_open"; fi
 exec 3<&-
 result rmmod_after_close rmmod refcache

@@ -220,8 +220,11 @@ static void must(const char *what, int ret)
 static void show_refcount(const char *name, uint64_t h)
 {
 	struct refcache_obj_info info;
-	int ret = refcache_info(demo_fd, h, &info);
+	int ret;
 
+	if (demo_err)
+		return;
+	ret = refcache_info(demo_fd, h, &info);
 	if (ret < 0) {
 		must("info", ret);
 		return;
@@ -244,8 +247,11 @@ static int weak_alive(uint64_t weak)
 static void show_weak(const char *name, uint64_t weak)
 {
 	uint64_t h;
-	int ret = refcache_weak_upgrade(demo_fd, weak, &h);
+	int ret;
 
+	if (demo_err)
+		return;
+	ret = refcache_weak_upgrade(demo_fd, weak, &h);
 	if (ret == -ENOENT) {
 		printf("      %s() = None: the object is gone\n", name);
 		return;
@@ -273,8 +279,11 @@ static long long heap_objects(void)
 static void show_heap(void)
 {
 	struct refcache_heap_info hi;
-	int ret = refcache_heap_info(demo_fd, &hi);
+	int ret;
 
+	if (demo_err)
+		return;
+	ret = refcache_heap_info(demo_fd, &hi);
 	if (ret < 0) {
 		must("heap_info", ret);
 		return;
@@ -284,7 +293,11 @@ static void show_heap(void)
 	       (unsigned long long)hi.handles);
 }
 
-/* Each step, and each line of narration, first checks that all went well. */
+/*
+ * Each step, each line of narration and each call first checks that all
+ * went well: after a failure the demo makes no more calls.
+ */
+#define MUST(what, call) do { if (!demo_err) must(what, call); } while (0)
 #define OK_SO_FAR() do { if (demo_err) goto out; } while (0)
 #define STEP(...) do { OK_SO_FAR(); printf(">>> "); printf(__VA_ARGS__); printf("\n"); } while (0)
 
@@ -299,7 +312,7 @@ static int cmd_demo(void)
 		return 1;
 	cache = refcache_cache_create(demo_fd, "demo", 16, 2, REFCACHE_CACHE_TRACKED);
 	if (cache < 0) {
-		must("cache_create", cache);
+		MUST("cache_create", cache);
 		refcache_close(demo_fd);
 		return 1;
 	}
@@ -307,62 +320,62 @@ static int cmd_demo(void)
 	       "Each handle owns one reference, each filled slot one more.\n\n");
 
 	STEP("a = new(); b = new(); c = new()");
-	must("new a", refcache_new(demo_fd, cache, &a));
-	must("new b", refcache_new(demo_fd, cache, &b));
-	must("new c", refcache_new(demo_fd, cache, &c));
-	must("write", refcache_write(demo_fd, a, 0, "a", 2));
-	must("write", refcache_write(demo_fd, b, 0, "b", 2));
-	must("write", refcache_write(demo_fd, c, 0, "c", 2));
+	MUST("new a", refcache_new(demo_fd, cache, &a));
+	MUST("new b", refcache_new(demo_fd, cache, &b));
+	MUST("new c", refcache_new(demo_fd, cache, &c));
+	MUST("write", refcache_write(demo_fd, a, 0, "a", 2));
+	MUST("write", refcache_write(demo_fd, b, 0, "b", 2));
+	MUST("write", refcache_write(demo_fd, c, 0, "c", 2));
 	show_refcount("a", a);
 	show_heap();
 
 	STEP("a2 = dup(a)            # like a2 = a in Python");
-	must("dup", refcache_dup(demo_fd, a, &a2));
+	MUST("dup", refcache_dup(demo_fd, a, &a2));
 	show_refcount("a", a);
 	STEP("close(a2)              # del a2");
-	must("close", refcache_handle_close(demo_fd, a2));
+	MUST("close", refcache_handle_close(demo_fd, a2));
 	show_refcount("a", a);
 
 	STEP("a.slot[0] = b; b.slot[0] = c   # the chain a -> b -> c");
-	must("store", refcache_store(demo_fd, a, 0, b));
-	must("store", refcache_store(demo_fd, b, 0, c));
+	MUST("store", refcache_store(demo_fd, a, 0, b));
+	MUST("store", refcache_store(demo_fd, b, 0, c));
 	show_refcount("a", a);
 	show_refcount("b", b);
 	show_refcount("c", c);
 
 	STEP("t = load(a.slot[0])    # t = a.next: a new handle to b");
-	must("load", refcache_load(demo_fd, a, 0, &t));
+	MUST("load", refcache_load(demo_fd, a, 0, &t));
 	show_refcount("b", t);
 	STEP("close(t)");
-	must("close", refcache_handle_close(demo_fd, t));
+	MUST("close", refcache_handle_close(demo_fd, t));
 	show_refcount("b", b);
 
 	STEP("close(b); close(c)     # only the slots keep them now");
-	must("close", refcache_handle_close(demo_fd, b));
-	must("close", refcache_handle_close(demo_fd, c));
+	MUST("close", refcache_handle_close(demo_fd, b));
+	MUST("close", refcache_handle_close(demo_fd, c));
 	show_refcount("a", a);
 	show_heap();
 
 	before = heap_objects();
 	STEP("close(a)               # a drops to 0: freed, its slot drops b, b drops c");
-	must("close", refcache_handle_close(demo_fd, a));
+	MUST("close", refcache_handle_close(demo_fd, a));
 	show_heap();
 	OK_SO_FAR();
 	printf("      the cascade freed %lld objects\n\n", before - heap_objects());
 
 	STEP("x = new(); y = new(); x.slot[0] = y; y.slot[0] = x   # a 2-cycle");
-	must("new x", refcache_new(demo_fd, cache, &x));
-	must("new y", refcache_new(demo_fd, cache, &y));
-	must("store", refcache_store(demo_fd, x, 0, y));
-	must("store", refcache_store(demo_fd, y, 0, x));
+	MUST("new x", refcache_new(demo_fd, cache, &x));
+	MUST("new y", refcache_new(demo_fd, cache, &y));
+	MUST("store", refcache_store(demo_fd, x, 0, y));
+	MUST("store", refcache_store(demo_fd, y, 0, x));
 	show_refcount("x", x);
 	show_refcount("y", y);
 	STEP("w = weak(x)            # w = weakref.ref(x): no reference of its own");
-	must("weak_new", refcache_weak_new(demo_fd, x, &w));
+	MUST("weak_new", refcache_weak_new(demo_fd, x, &w));
 	show_refcount("x", x);
 	STEP("close(x); close(y)");
-	must("close", refcache_handle_close(demo_fd, x));
-	must("close", refcache_handle_close(demo_fd, y));
+	MUST("close", refcache_handle_close(demo_fd, x));
+	MUST("close", refcache_handle_close(demo_fd, y));
 	show_heap();
 	OK_SO_FAR();
 	printf("      no handle reaches x or y, yet %lld objects are alive: each holds the\n"
@@ -379,7 +392,7 @@ static int cmd_demo(void)
 
 		STEP("gc.collect(2)          # a full collection: generations 0, 1 and 2");
 		ret = refcache_gc_collect_ex(demo_fd, 2, &gc);
-		must("gc_collect", ret);
+		MUST("gc_collect", ret);
 		OK_SO_FAR();
 		printf("      gc.collect(2) = %llu   # unreachable objects found%s\n",
 		       (unsigned long long)gc.unreachable,
@@ -396,13 +409,13 @@ static int cmd_demo(void)
 		}
 		STEP("read(heap)             # like gc.callbacks: one record per collection");
 		fflush(stdout);
-		must("read events", print_gc_events(demo_fd, "      "));
+		MUST("read events", print_gc_events(demo_fd, "      "));
 		STEP("cat /proc/refcache/gc");
 		fflush(stdout);
 		cat_proc("/proc/refcache/gc");
 	}
 	STEP("close(w)");
-	must("close", refcache_handle_close(demo_fd, w));
+	MUST("close", refcache_handle_close(demo_fd, w));
 	STEP("cat /proc/refcache/caches");
 	fflush(stdout);
 	cat_proc("/proc/refcache/caches");
@@ -412,7 +425,7 @@ static int cmd_demo(void)
 out:
 	ret = refcache_close(demo_fd);
 	if (ret < 0)
-		must("close heap", ret);
+		MUST("close heap", ret);
 	if (demo_err)
 		fprintf(stderr, "refcachectl: demo: stopped at the first failed call\n");
 	return demo_err ? 1 : 0;
