@@ -151,6 +151,16 @@ step lib_symbols_versioned lib_symbols
 # built against the staged tree, uninstall leaves nothing.
 step install_test scripts/install-test.sh "$B/install-test"
 
+# DKMS: make dkms-source's tree, added, built and installed by dkms for
+# Debian's 6.12 and 6.1 kernels, in private DKMS trees.
+step dkms_build scripts/dkms-test.sh "$B/dkms-test" \
+	"$(basename "$(readlink -f "$distro_kdir")" | sed 's/^linux-headers-//')" \
+	"$(basename "$compat_kdir" | sed 's/^linux-headers-//')"
+
+# The docs describe what the code offers: man pages match the header,
+# every ioctl, module parameter and /proc file is documented.
+step doc_check scripts/doc-check.sh
+
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
 vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --modtree "$B/modinst-distro"
