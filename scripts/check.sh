@@ -147,6 +147,9 @@ lib_symbols() { # every exported library symbol is versioned, nothing else leaks
 }
 step lib_symbols_versioned lib_symbols
 
+# refcachectl top under a pty (script(1)), against a /proc fixture.
+step cli_top_tty tests/cli/top-test.sh userspace/build/refcachectl
+
 # make install under DESTDIR: the staged CLI starts, pkg-config, a program
 # built against the staged tree, uninstall leaves nothing.
 step install_test scripts/install-test.sh "$B/install-test"

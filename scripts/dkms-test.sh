@@ -27,6 +27,7 @@ for k; do
 	modinfo -F version "$ko" | grep -qx "$v"
 	modinfo -F vermagic "$ko" | grep -q "^$k "
 	echo "== dkms install for $k (into $T/install)"
+	mkdir -p "$T/install/$k"
 	dkms install "refcache/$v" -k "$k" "${trees[@]}" --no-depmod --force
 	find "$T/install" -name 'refcache.ko*' | grep "/$k/"
 done

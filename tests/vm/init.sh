@@ -206,6 +206,12 @@ result cli_version refcachectl version
 result cli_stats refcachectl stats
 result cli_demo refcachectl demo
 result cli_caches refcachectl caches
+result cli_allocator refcachectl allocator
+result cli_users refcachectl users
+# top's batch form against the real /proc/refcache, with a heap open.
+exec 4< /dev/refcache
+result cli_top refcachectl top -n 2 -d 0.1
+exec 4<&-
 # refcachectl demo stops at the first failed call and names the limit:
 # with the module's budget (and so a root heap's own limit) below a first
 # arena, the first new() fails.

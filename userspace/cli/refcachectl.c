@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +23,9 @@ static void usage(FILE *out)
 		"  version   versions of the module, the library and the ABI; features\n"
 		"  stats     module-wide counters from /proc/refcache/stats\n"
 		"  caches    one line per cache of every heap, /proc/refcache/caches\n"
+		"  allocator each heap's small-object allocator, /proc/refcache/allocator\n"
+		"  users     bytes charged per user and the budget, /proc/refcache/users\n"
+		"  top       a live view of caches, objects, bytes and the collector\n"
 		"  demo      refcounts of a chain and a cycle, and the collector finding the cycle\n"
 		"  gc        a new heap's cycle collector: state, collect, thresholds, freeze\n"
 		"  bench     operations per second: single ioctls against batches of 64\n"
@@ -129,7 +134,12 @@ static int cat_proc(const char *path)
 
 	f = fopen(path, "r");
 	if (!f) {
+		int err = errno;
+
 		perror(path);
+		if (err == ENOENT)
+			fprintf(stderr, "refcachectl: the refcache module is not loaded: "
+				"load it with \"modprobe refcache\" (as root)\n");
 		return 1;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
@@ -622,6 +632,242 @@ conflict:
 	return 2;
 }
 
+/* --- top: a live view, as slabtop ----------------------------------- */
+
+/* The /proc directory top reads; REFCACHE_PROC_DIR points it at a fixture. */
+static const char *proc_dir(void)
+{
+	const char *d = getenv("REFCACHE_PROC_DIR");
+
+	return d && *d ? d : "/proc/refcache";
+}
+
+static FILE *open_proc(const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", proc_dir(), name);
+	return fopen(path, "r");
+}
+
+struct top_cache {
+	unsigned long long heap, active, total, bytes;
+	unsigned int payload, slots;
+	int pid;
+	char name[40], flags[16];
+};
+
+struct top_gen {
+	unsigned long long count, objects, collections, collected, uncollectable;
+	unsigned long long pause_total, pause_max;
+	unsigned int heaps;
+};
+
+static int cmp_cache(const void *a, const void *b)
+{
+	const struct top_cache *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->heap < y->heap ? -1 : x->heap > y->heap;
+}
+
+/* One screen: what /proc/refcache shows the caller, biggest caches first. */
+static int top_frame(FILE *out, unsigned int rows)
+{
+	static struct top_cache c[4096];
+	struct top_gen gen[REFCACHE_GC_GENERATIONS];
+	unsigned long long heaps = 0, objects = 0, bytes = 0, sum_active = 0, sum_bytes = 0;
+	char line[512], key[64];
+	unsigned long long v;
+	unsigned int n = 0, i, shown;
+	FILE *f;
+
+	memset(gen, 0, sizeof(gen));
+	f = open_proc("stats");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %llu", key, &v) == 2) {
+			if (!strcmp(key, "heaps_open"))
+				heaps = v;
+			else if (!strcmp(key, "objects"))
+				objects = v;
+			else if (!strcmp(key, "bytes"))
+				bytes = v;
+		}
+	fclose(f);
+
+	f = open_proc("caches");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f) && n < sizeof(c) / sizeof(c[0])) {
+		struct top_cache *t = &c[n];
+
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%llu %d %39s %u %u %15s %llu %llu %llu", &t->heap, &t->pid,
+			   t->name, &t->payload, &t->slots, t->flags, &t->active, &t->total,
+			   &t->bytes) == 9) {
+			sum_active += t->active;
+			sum_bytes += t->bytes;
+			n++;
+		}
+	}
+	fclose(f);
+	qsort(c, n, sizeof(c[0]), cmp_cache);
+
+	f = open_proc("gc");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long heap, count, objs, colls, coll, uncoll, ptot, pmax;
+			unsigned int g, thr;
+
+			if (line[0] == '#' ||
+			    sscanf(line, "%llu %u %llu %u %llu %llu %llu %llu %llu %llu", &heap, &g,
+				   &count, &thr, &objs, &colls, &coll, &uncoll, &ptot, &pmax) != 10 ||
+			    g >= REFCACHE_GC_GENERATIONS)
+				continue;
+			gen[g].heaps++;
+			gen[g].count += count;
+			gen[g].objects += objs;
+			gen[g].collections += colls;
+			gen[g].collected += coll;
+			gen[g].uncollectable += uncoll;
+			gen[g].pause_total += ptot;
+			if (pmax > gen[g].pause_max)
+				gen[g].pause_max = pmax;
+		}
+		fclose(f);
+	}
+
+	fprintf(out, "refcache: %llu heaps open, %llu objects, %llu bytes charged (module-wide)\n",
+		heaps, objects, bytes);
+	fprintf(out, "visible: %u caches, %llu active objects, %llu object bytes\n\n",
+		n, sum_active, sum_bytes);
+	fprintf(out, "%6s %7s %-24s %7s %5s %-14s %9s %9s %12s\n", "HEAP", "PID", "CACHE",
+		"PAYLOAD", "SLOTS", "FLAGS", "ACTIVE", "TOTAL", "BYTES");
+	shown = rows > 16 ? rows - 16 : 4;
+	for (i = 0; i < n && i < shown; i++)
+		fprintf(out, "%6llu %7d %-24.24s %7u %5u %-14s %9llu %9llu %12llu\n",
+			c[i].heap, c[i].pid, c[i].name, c[i].payload, c[i].slots, c[i].flags,
+			c[i].active, c[i].total, c[i].bytes);
+	if (n > shown)
+		fprintf(out, "  ... %u more caches\n", n - shown);
+	fprintf(out, "\ncollector, all visible heaps (gc.get_count() and gc.get_stats() summed):\n");
+	fprintf(out, "%3s %6s %9s %9s %11s %10s %13s %14s %12s\n", "GEN", "HEAPS", "COUNT",
+		"OBJECTS", "COLLECTIONS", "COLLECTED", "UNCOLLECTABLE", "PAUSE_TOTAL_NS",
+		"PAUSE_MAX_NS");
+	for (i = 0; i < REFCACHE_GC_GENERATIONS; i++)
+		fprintf(out, "%3u %6u %9llu %9llu %11llu %10llu %13llu %14llu %12llu\n", i,
+			gen[i].heaps, gen[i].count, gen[i].objects, gen[i].collections,
+			gen[i].collected, gen[i].uncollectable, gen[i].pause_total,
+			gen[i].pause_max);
+	return 0;
+}
+
+static struct termios top_saved;
+static int top_raw;
+
+static void top_restore(void)
+{
+	if (top_raw)
+		tcsetattr(0, TCSANOW, &top_saved);
+	top_raw = 0;
+}
+
+static void top_signal(int sig)
+{
+	top_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Redraw every @delay_ms until 'q' (or @iterations frames, if not 0).  On
+ * a terminal the screen is cleared before each frame; otherwise frames
+ * follow each other, as top -b does.
+ */
+static int cmd_top(unsigned int delay_ms, unsigned long iterations)
+{
+	int tty = isatty(1), in_tty = isatty(0), ret;
+	unsigned long frame = 0;
+	unsigned int rows = 40;
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+
+	if (in_tty && tcgetattr(0, &top_saved) == 0) {
+		struct termios raw = top_saved;
+
+		raw.c_lflag &= ~(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		if (tcsetattr(0, TCSANOW, &raw) == 0) {
+			top_raw = 1;
+			signal(SIGINT, top_signal);
+			signal(SIGTERM, top_signal);
+		}
+	}
+	if (getenv("LINES"))
+		rows = (unsigned int)atoi(getenv("LINES"));
+	for (;;) {
+		if (tty)
+			fputs("\033[H\033[2J", stdout);
+		else if (frame)
+			putchar('\n');
+		ret = top_frame(stdout, rows);
+		if (ret < 0) {
+			top_restore();
+			fprintf(stderr, "refcachectl: top: %s/: %s\n", proc_dir(), strerror(-ret));
+			if (ret == -ENOENT)
+				fprintf(stderr, "refcachectl: the refcache module is not loaded: "
+					"load it with \"modprobe refcache\" (as root)\n");
+			return 1;
+		}
+		if (tty && in_tty)
+			printf("\n(refreshing every %u ms; q quits)\n", delay_ms);
+		fflush(stdout);
+		if (iterations && ++frame >= iterations)
+			break;
+		if (!iterations)
+			frame++;
+		if (in_tty ? poll(&pfd, 1, (int)delay_ms) > 0 : (usleep(delay_ms * 1000), 0)) {
+			char ch;
+
+			if (read(0, &ch, 1) == 1 && (ch == 'q' || ch == 'Q'))
+				break;
+		}
+	}
+	top_restore();
+	return 0;
+}
+
+static int top_main(int argc, char **argv)
+{
+	unsigned long iterations = 0;
+	double delay = 1.0;
+	char *end;
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-d") && i + 1 < argc) {
+			delay = strtod(argv[++i], &end);
+			if (*end || delay < 0.05 || delay > 3600)
+				goto bad;
+		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			iterations = strtoul(argv[++i], &end, 10);
+			if (*end || !iterations)
+				goto bad;
+		} else {
+			goto bad;
+		}
+	}
+	return cmd_top((unsigned int)(delay * 1000), iterations);
+bad:
+	fprintf(stderr, "refcachectl: top: bad or incomplete argument '%s'\n", argv[i]);
+	command_help("top");
+	return 2;
+}
+
 /* --- bench: single ioctls against REFCACHE_IOC_BATCH ---------------- */
 
 #define BENCH_OPS	204800L
@@ -776,6 +1022,22 @@ static const char *const cmd_help[][2] = {
 	{ "caches", "usage: refcachectl caches\n"
 		"Print /proc/refcache/caches: a header line, then one line per cache\n"
 		"of every open heap.\n" },
+	{ "allocator", "usage: refcachectl allocator\n"
+		"Print /proc/refcache/allocator: the allocator's geometry, then per\n"
+		"visible heap its size classes, arenas and byte counts.\n" },
+	{ "users", "usage: refcachectl users\n"
+		"Print /proc/refcache/users: per uid with heaps, the heaps, the bytes\n"
+		"charged to them and the per-user budget (user_max_bytes).\n" },
+	{ "top", "usage: refcachectl top [-d SECONDS] [-n FRAMES]\n"
+		"A live view, like slabtop, of what /proc/refcache shows the caller:\n"
+		"module-wide heaps, objects and bytes; the visible caches, biggest\n"
+		"first (heap, pid, name, payload, slots, flags, active and total\n"
+		"objects, bytes); and the collector per generation summed over the\n"
+		"visible heaps (count, tracked objects, collections, collected,\n"
+		"uncollectable, pauses).  Redrawn every SECONDS (default 1) until q\n"
+		"is pressed, or FRAMES times.  Not on a terminal, frames are printed\n"
+		"one after another.  REFCACHE_PROC_DIR reads another directory than\n"
+		"/proc/refcache (for tests); LINES bounds the cache rows.\n" },
 	{ "demo", "usage: refcachectl demo\n"
 		"Build a chain a -> b -> c and a cycle x <-> y in a new heap and print\n"
 		"refcounts (like Python's sys.getrefcount) as handles are duplicated\n"
@@ -863,6 +1125,8 @@ bad_bench:
 	}
 	if (!strcmp(argv[1], "gc"))
 		return gc_main(argc, argv);
+	if (!strcmp(argv[1], "top"))
+		return top_main(argc, argv);
 	if (argc > 2)
 		goto extra;
 	if (!strcmp(argv[1], "version"))
@@ -871,6 +1135,10 @@ bad_bench:
 		return cat_proc("/proc/refcache/stats");
 	if (!strcmp(argv[1], "caches"))
 		return cat_proc("/proc/refcache/caches");
+	if (!strcmp(argv[1], "allocator"))
+		return cat_proc("/proc/refcache/allocator");
+	if (!strcmp(argv[1], "users"))
+		return cat_proc("/proc/refcache/users");
 	if (!strcmp(argv[1], "demo"))
 		return cmd_demo();
 	fprintf(stderr, "refcachectl: unknown command '%s'\n", argv[1]);
