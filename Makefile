@@ -9,7 +9,7 @@
 #   make dkms       copy the module's source to /usr/src/refcache-VERSION and
 #                   dkms install it (rebuilt for each new kernel)
 #   make uninstall  remove what make install installed
-#   make demo       install deps, build, boot qemu and show the module working
+#   make demo       install what the demo needs, build, boot qemu and show the module working
 #   make check      every test and static check; ends with "N passed, N failed"
 #   make bench      benchmarks in one boot of the distribution kernel
 #   make fuzz       the fuzz target alone for long (SEED= OPS= SECS=), debug kernel
@@ -106,6 +106,7 @@ vm-one: deps
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean 2>/dev/null
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/examples/module clean 2>/dev/null
 	$(MAKE) -C userspace clean
 	rm -rf build
 
