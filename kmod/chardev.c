@@ -740,15 +740,48 @@ static const struct file_operations refcache_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 };
 
+/*
+ * /dev/refcache is misc minor REFCACHE_MINOR, one of the minors
+ * Documentation/admin-guide/devices.txt reserves for local use, so that
+ * its number is known before the module is loaded: depmod writes the
+ * devname: alias below into modules.devname, kmod static-nodes creates
+ * the node at boot, and the first open(2) loads the module through the
+ * char-major-10-REFCACHE_MINOR alias (MODULE_ALIAS_MISCDEV).
+ */
+#define REFCACHE_MINOR		250
+
+/*
+ * The node's mode; its group comes from udev (60-refcache.rules), as
+ * /dev/kvm's does, since a misc device names no group of its own.  The
+ * default lets every local user in, which the per-user budgets are
+ * sized for; mode=0660 keeps it to root and that group
+ * (Documentation/limits.rst).  Read once, when the module loads.
+ */
+static ushort mode = 0666;
+module_param(mode, ushort, 0444);
+MODULE_PARM_DESC(mode, "Mode of /dev/refcache (default 0666: every local user; 0660: root and the group udev gives it)");
+
 static struct miscdevice refcache_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
+	.minor	= REFCACHE_MINOR,
 	.name	= "refcache",
 	.fops	= &refcache_fops,
-	.mode	= 0666,
 };
 
 int refcache_chardev_init(void)
 {
+	int ret;
+
+	if (mode & ~0777) {
+		pr_err("refcache: mode %#o is not a permission mode\n", mode);
+		return -EINVAL;
+	}
+	refcache_misc.mode = mode;
+	ret = misc_register(&refcache_misc);
+	if (ret != -EBUSY)
+		return ret;
+	/* Someone else took the minor: work, but without autoloading. */
+	pr_warn("refcache: misc minor %d is taken, using a dynamic one\n", REFCACHE_MINOR);
+	refcache_misc.minor = MISC_DYNAMIC_MINOR;
 	return misc_register(&refcache_misc);
 }
 
@@ -756,3 +789,6 @@ void refcache_chardev_exit(void)
 {
 	misc_deregister(&refcache_misc);
 }
+
+MODULE_ALIAS_MISCDEV(REFCACHE_MINOR);
+MODULE_ALIAS("devname:refcache");

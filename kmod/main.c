@@ -8,6 +8,7 @@
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/stringify.h>
 
 #include <linux/refcache.h>
 
@@ -71,4 +72,8 @@ module_exit(refcache_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Refcounted object caches with a generational cycle collector");
 MODULE_AUTHOR("refcache developers");
-MODULE_VERSION("0.1");
+/*
+ * One version for the release: the ABI's, from uapi/linux/refcache.h,
+ * which the library, refcache.pc, the man pages and dkms.conf also read.
+ */
+MODULE_VERSION(__stringify(REFCACHE_ABI_MAJOR) "." __stringify(REFCACHE_ABI_MINOR));

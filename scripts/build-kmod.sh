@@ -13,7 +13,11 @@ mkdir -p "$out/tests"
 sync_tree() { # SRC DSTDIR
 	local f dst
 	dst=$2/$(basename "$1")
-	(cd "$1" && find . -type f) | while read -r f; do
+	# Sources only: not what an in-tree build (make, make modules_install,
+	# make demo) left next to them for another kernel.
+	(cd "$1" && find . -type f ! -name '*.o' ! -name '*.ko' ! -name '*.mod' \
+		! -name '*.mod.c' ! -name '.*.cmd' ! -name '*.a' ! -name '*.d' \
+		! -name Module.symvers ! -name modules.order) | while read -r f; do
 		mkdir -p "$dst/$(dirname "$f")"
 		cmp -s "$1/$f" "$dst/$f" || cp "$1/$f" "$dst/$f"
 	done
@@ -24,4 +28,6 @@ sync_tree "$top/uapi" "$out"
 for d in kunit bench inject misuse; do
 	[ -d "$top/tests/$d" ] && sync_tree "$top/tests/$d" "$out/tests"
 done
+mkdir -p "$out/examples"
+sync_tree "$top/examples/module" "$out/examples"
 make -j"$(nproc)" -C "$kdir" M="$out" "$@" modules

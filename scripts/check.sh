@@ -84,8 +84,30 @@ build_mods() { # build_mods KDIR OUT
 		cp "$2/tests/inject/refcache_inject.ko" "$2/tests/misuse/refcache_misuse.ko" \
 			"$2/kmod/"
 }
+# The example module as Documentation/kernel-api.rst says to build it: out
+# of tree, with refcache's Module.symvers in KBUILD_EXTRA_SYMBOLS.  The
+# guest loads it; its init fails unless the collector freed its cycle.
+example_module() { # example_module KDIR OUT
+	rm -rf "$2" && mkdir -p "$2" && cp examples/module/* "$2/" &&
+		make -C "$2" KDIR="$1" REFCACHE_SRC="$top" \
+			REFCACHE_SYMVERS="$B/distro/Module.symvers" &&
+		modinfo "$2/refcache_example.ko" | grep -q '^depends: *refcache$' &&
+		cp "$2/refcache_example.ko" "$B/distro/kmod/"
+}
 step build_distro_kmod build_mods "$distro_kdir" "$B/distro"
+step example_module_build example_module "$distro_kdir" "$B/example"
 step build_compat_6.1 scripts/build-kmod.sh "$compat_kdir" "$B/compat61"
+# make modules_install into a staging tree for each kernel; the guests
+# below load it with modprobe after depmod, and open /dev/refcache to
+# load it again through its alias.
+modinst() { # modinst KDIR STAGE
+	rm -rf "$2" && make modules_install KDIR="$1" INSTALL_MOD_PATH="$2" &&
+		find "$2" -name 'refcache.ko*' | grep . &&
+		grep -q '^alias char-major-10-250 refcache$' "$2"/lib/modules/*/modules.alias &&
+		grep -q '^refcache refcache c10:250$' "$2"/lib/modules/*/modules.devname
+}
+step modules_install_6.12 modinst "$distro_kdir" "$B/modinst-distro"
+step modules_install_6.1 modinst "$compat_kdir" "$B/modinst-compat61"
 
 # --- static checks ----------------------------------------------------
 no_warnings() { # no_warnings LOG: fail if the build log has a warning
@@ -116,7 +138,8 @@ checkpatch() {
 	perl "$cp" --no-tree --strict --terse --show-types \
 		--ignore PARENTHESIS_ALIGNMENT,OPEN_ENDED_LINE -f kmod/trace.h &&
 	perl "$cp" --no-tree --strict --terse --show-types -f \
-		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c tests/inject/*.c tests/misuse/*.c |
+		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c tests/inject/*.c tests/misuse/*.c \
+			examples/module/*.c |
 			grep -v -e '\.mod\.c$' -e compat.h -e trace.h)
 }
 step checkpatch_strict checkpatch
@@ -131,11 +154,29 @@ lib_symbols() { # every exported library symbol is versioned, nothing else leaks
 }
 step lib_symbols_versioned lib_symbols
 
+# refcachectl top under a pty (script(1)), against a /proc fixture.
+step cli_top_tty tests/cli/top-test.sh userspace/build/refcachectl
+
+# make install under DESTDIR: the staged CLI starts, pkg-config, a program
+# built against the staged tree, uninstall leaves nothing.
+step install_test scripts/install-test.sh "$B/install-test"
+
+# DKMS: make dkms-source's tree, added, built and installed by dkms for
+# Debian's 6.12 and 6.1 kernels, in private DKMS trees.
+step dkms_build scripts/dkms-test.sh "$B/dkms-test" \
+	"$(basename "$(readlink -f "$distro_kdir")" | sed 's/^linux-headers-//')" \
+	"$(basename "$compat_kdir" | sed 's/^linux-headers-//')"
+
+# The docs describe what the code offers: man pages match the header,
+# every ioctl, module parameter and /proc file is documented.
+step doc_check scripts/doc-check.sh
+
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
-vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod"
+vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --modtree "$B/modinst-distro"
 if [ -r "$compat_image" ] && [ -f "$B/compat61/kmod/refcache.ko" ]; then
-	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod"
+	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod" \
+		--modtree "$B/modinst-compat61"
 	vm_wait distro compat61
 else
 	vm_wait distro

@@ -1,28 +1,52 @@
 #!/bin/bash
-# Install the Debian packages refcache needs to build and test, skipping
-# what is already there.  Idempotent; needs root and apt-get only when
-# something is missing.
+# Install the Debian packages refcache needs, skipping what is already
+# there.  Idempotent; needs root and apt-get only when something is missing.
+# usage: scripts/install-deps.sh           everything make check, bench,
+#                                           fuzz and install need
+#        scripts/install-deps.sh --demo    only what make demo needs: a
+#                                           compiler, the 6.12 headers and
+#                                           kernel, qemu and busybox
 set -euo pipefail
 
-pkgs=(
-	build-essential gcc-multilib bc flex bison libelf-dev libssl-dev dwarves cpio
-	xz-utils gzip kmod perl
-	python3 libc-bin	# make bench copies Debian's python3 and what ldd names into the guest
+demo=0
+case "${1:-}" in
+--demo) demo=1 ;;
+'') ;;
+*) sed -n '2,8p' "$0" >&2; exit 2 ;;
+esac
+
+# make demo: build the module against the 6.12 headers (dwarves: pahole
+# for the module's BTF) and the static refcachectl, boot the 6.12 kernel
+# in qemu with a busybox initramfs (cpio, gzip).  Debian's headers
+# package depends on its kernel image, whose vmlinuz the demo boots.
+demo_pkgs=(
+	build-essential dwarves cpio gzip
 	linux-headers-6.12-amd64	# the distribution kernel's headers
 	linux-image-6.12-amd64		# its vmlinuz, booted in qemu
+	qemu-system-x86 busybox-static
+)
+check_pkgs=(
+	"${demo_pkgs[@]}"
+	gcc-multilib bc flex bison libelf-dev libssl-dev xz-utils kmod perl
+	python3 libc-bin	# make bench copies Debian's python3 and what ldd names into the guest
 	linux-headers-amd64		# 6.1 headers, for the compatibility build
 	linux-image-amd64		# Debian 12's 6.1 kernel, booted in qemu
 	linux-source-6.12		# debug kernel, checkpatch.pl
-	qemu-system-x86 busybox-static sparse
+	sparse
 	libmimalloc-dev	# make bench: the native allocator against mimalloc
 	linux-perf	# profiles of the native benchmarks
+	dkms			# make dkms, and make check's DKMS builds
+	pkgconf man-db		# make check's install and doc checks
 )
+if [ "$demo" = 1 ]; then pkgs=("${demo_pkgs[@]}"); else pkgs=("${check_pkgs[@]}"); fi
+
+installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
 
 missing=()
 for p in "${pkgs[@]}"; do
-	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
-		missing+=("$p")
+	installed "$p" || missing+=("$p")
 done
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

@@ -751,7 +751,7 @@ static int t_set_get(void)
 	CHECKF(gc_enable(fd, 0) == 0, "disable");
 	CHECKF(gc_get(fd, &gi) == 0 && gi.enabled == 0 && gi.threshold[0] == 700,
 	       "disabled: %u, thresholds kept %u", gi.enabled, gi.threshold[0]);
-	/* Fields a call does not use must be zero (DESIGN.md's ABI rules). */
+	/* Fields a call does not use must be zero (the ABI rules in uapi/linux/refcache.h). */
 	r = gc_set(fd, REFCACHE_GC_SET_THRESHOLD, 1, 1, 2, 3);
 	CHECKF(r == -EINVAL, "thresholds only, with enabled 1: %d", r);
 	r = gc_set(fd, REFCACHE_GC_SET_ENABLED, 1, 0, 0, 3);

@@ -16,6 +16,12 @@
 #   rcvm_mode=inject_race   only race two threads on a plain variable
 #                           (refcache_inject.ko; the KCSAN kernel's guard)
 #   rcvm_kunit=none         do not load refcache_kunit.ko
+#   rcvm_version=V          with /lib/modules/$(uname -r) in the initramfs
+#                           (run.sh --modtree, what make modules_install
+#                           staged): depmod, modprobe refcache, check the
+#                           node's default mode and the version V, then
+#                           unload and check that opening /dev/refcache
+#                           loads the module again
 #   rcvm_fuzz_seed, rcvm_fuzz_ops, rcvm_fuzz_secs, rcvm_fuzz_trace,
 #   rcvm_failnth_case,
 #   rcvm_gc_case:           REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE,
@@ -52,6 +58,34 @@ finish() {
 }
 
 say "LOG guest up: $(uname -r)"
+
+# The module as make modules_install put it, found by modprobe after depmod.
+if [ -d "/lib/modules/$(uname -r)" ]; then
+	echo /bin/modprobe > /proc/sys/kernel/modprobe
+	result depmod depmod
+	result modprobe_refcache modprobe refcache
+	v=$(cat /sys/module/refcache/version 2>/dev/null)
+	if [ "$v" = "${rcvm_version:-none}" ]; then say "PASS modinfo_version"; else
+		say "FAIL modinfo_version (module says '$v', expected '${rcvm_version:-}')"; fi
+	m=$(stat -c '%a %u %g' /dev/refcache 2>/dev/null)
+	if [ "$m" = "666 0 0" ]; then say "PASS default_mode_0666"; else
+		say "FAIL default_mode_0666 (/dev/refcache: '$m')"; fi
+	result rmmod_modprobed rmmod refcache
+	# What kmod static-nodes makes from modules.devname at boot; the first
+	# open(2) then loads the module (request_module of char-major-10-250).
+	mknod /dev/refcache c 10 250
+	if exec 3< /dev/refcache && [ -d /sys/module/refcache ]; then
+		say "PASS autoload_on_open"
+	else
+		say "FAIL autoload_on_open"
+	fi
+	exec 3<&-
+	rmmod refcache 2>/dev/null
+	rm -f /dev/refcache
+fi
+
+# The tests run as other users too (hardening_test): every user may open
+# it, as by default.
 if ! insmod /lib/refcache.ko; then
 	say "FAIL insmod_refcache"
 	finish
@@ -207,9 +241,36 @@ result cli_version refcachectl version
 result cli_stats refcachectl stats
 result cli_demo refcachectl demo
 result cli_caches refcachectl caches
+result cli_allocator refcachectl allocator
+result cli_users refcachectl users
+# top's batch form against the real /proc/refcache, with a heap open.
+exec 4< /dev/refcache
+result cli_top refcachectl top -n 2 -d 0.1
+exec 4<&-
+# refcachectl demo stops at the first failed call and names the limit:
+# with the module's budget (and so a root heap's own limit) below a first
+# arena, the first new() fails.
+saved=$(cat /sys/module/refcache/parameters/max_bytes)
+echo 20000 > /sys/module/refcache/parameters/max_bytes
+if refcachectl demo > /tmp/out 2>&1; then say "FAIL cli_demo_stops_at_failure (exit 0)"
+elif grep -q "cascade freed\|objects are alive" /tmp/out; then say "FAIL cli_demo_stops_at_failure (narrated on)"
+elif ! grep -q "limit was hit\|budget was hit" /tmp/out; then say "FAIL cli_demo_stops_at_failure (no limit named)"
+else say "PASS cli_demo_stops_at_failure"; fi
+sed 's/^/LOG /' /tmp/out > $R
+echo "$saved" > /sys/module/refcache/parameters/max_bytes
+
+# The example user of the in-kernel API (examples/module/): its init
+# builds a cycle, collects it and fails unless the collector freed it.
+if [ -f /lib/refcache_example.ko ]; then
+	result example_module insmod /lib/refcache_example.ko
+	dmesg | grep 'refcache_example: ' | sed 's/^/LOG /' > $R
+	rmmod refcache_example 2>/dev/null
+fi
 
 # Unloading must be refused while a heap is open, and work after close.
 exec 3< /dev/refcache
+# What one new heap is charged (Documentation/limits.rst quotes it).
+say "LOG a new heap: $(grep -v '^#' /proc/refcache/users)"
 if rmmod refcache 2>/dev/null; then say "FAIL rmmod_refused_while_open"; else say "PASS rmmod_refused_while_open"; fi
 exec 3<&-
 result rmmod_after_close rmmod refcache

@@ -8,10 +8,14 @@
 #                        [--timeout SEC] [--mem MB] [--out DIR]
 #                        [--append "KERNEL ARGS"] [--tests GLOB]
 #                        [--kunit all|none|GLOB] [--with-python]
+#                        [--modtree DIR]
 # --tests picks the userspace test programs (default: all, "*_test"); a
 # list of globs separated by spaces picks several ("gc_test hardening_test").
 # --kunit none does not load refcache_kunit.ko; a GLOB runs only the
 # KUnit suites it matches (kunit.filter_glob).
+# --modtree DIR copies DIR/lib/modules (make modules_install
+# INSTALL_MOD_PATH=DIR) into the guest, which then loads refcache with
+# modprobe after depmod before its other tests (tests/vm/init.sh).
 # --with-python puts Debian's python3 into the guest (for make bench:
 # tests/bench/gc_bench.py, CPython's side of the collector benchmark).
 #
@@ -22,7 +26,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 kernel= moddir= name=vm mode= extra= tests='*_test'  expect_splat=0 timeout=300 mem=1024 out=
-kunit=all with_python=0
+kunit=all with_python=0 modtree=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--tests) tests=$2; shift ;;
 	--kunit) kunit=$2; shift ;;
 	--with-python) with_python=1 ;;
+	--modtree) modtree=$2; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -60,6 +65,11 @@ for t in "${globs[@]}"; do
 	cp "$top"/userspace/build/tests/$t "$root/tests/" 2>/dev/null
 done
 cp "$top/userspace/build/refcachectl-static" "$root/bin/refcachectl"
+if [ -n "$modtree" ]; then
+	cp -a "$modtree/lib/modules" "$root/lib/" ||
+		{ echo "run.sh: no $modtree/lib/modules" >&2; exit 2; }
+	extra="rcvm_version=$("$top/scripts/version.sh") $extra"
+fi
 if [ "$with_python" = 1 ]; then
 	# Debian's interpreter (/usr/bin/python3, python3.11 on bookworm) at
 	# its own path, the shared libraries ldd names, and of the standard

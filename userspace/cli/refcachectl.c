@@ -1,41 +1,105 @@
 // SPDX-License-Identifier: GPL-2.0
 /* refcachectl: command-line front end to /dev/refcache and /proc/refcache. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "refcache.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: refcachectl [--help] COMMAND\n"
+		"usage: refcachectl [-h|--help] [--version] COMMAND\n"
 		"\n"
 		"commands:\n"
-		"  version   ABI version and features of the loaded module\n"
+		"  version   versions of the module, the library and the ABI; features\n"
 		"  stats     module-wide counters from /proc/refcache/stats\n"
 		"  caches    one line per cache of every heap, /proc/refcache/caches\n"
+		"  allocator each heap's small-object allocator, /proc/refcache/allocator\n"
+		"  users     bytes charged per user and the budget, /proc/refcache/users\n"
+		"  top       a live view of caches, objects, bytes and the collector\n"
 		"  demo      refcounts of a chain and a cycle, and the collector finding the cycle\n"
 		"  gc        a new heap's cycle collector: state, collect, thresholds, freeze\n"
 		"  bench     operations per second: single ioctls against batches of 64\n"
 		"\n"
-		"refcachectl COMMAND --help describes one command.\n"
+		"refcachectl COMMAND --help describes one command; --version is\n"
+		"\"refcachectl version\".\n"
 		"Exit status: 0 on success, 1 on failure, 2 on a usage error.\n");
+}
+
+/*
+ * Why open(2) of the device failed, in words that say what to do.
+ */
+static void open_failed(int err)
+{
+	fprintf(stderr, "refcachectl: open %s: %s\n", REFCACHE_DEVICE, strerror(err));
+	if (err == ENOENT || err == ENODEV || err == ENXIO)
+		fprintf(stderr, "refcachectl: the refcache module is not loaded: "
+			"load it with \"modprobe refcache\" (as root)\n");
+	else if (err == EACCES || err == EPERM)
+		fprintf(stderr, "refcachectl: %s was made mode 0660 (module parameter mode): "
+			"join its group (\"refcache\" with the shipped udev rule), or load "
+			"the module with mode=0666 (Documentation/limits.rst)\n", REFCACHE_DEVICE);
+	else if (err == EDQUOT)
+		fprintf(stderr, "refcachectl: a new heap would exceed your user's budget, "
+			"module parameter user_max_bytes (/proc/refcache/users)\n");
+	else if (err == ENOMEM)
+		fprintf(stderr, "refcachectl: a new heap would exceed the module's budget, "
+			"module parameter max_bytes, or the kernel is out of memory\n");
+}
+
+/*
+ * Say which limit an allocating call on heap @fd ran into: -EDQUOT is the
+ * heap's own limit or its user's budget, -ENOMEM the module's.
+ */
+static void explain_limit(int fd, int err)
+{
+	struct refcache_heap_info hi;
+
+	if (err == EDQUOT) {
+		/* The kernel checks the heap first; an allocation is at most ~1 MiB. */
+		if (refcache_heap_info(fd, &hi) == 0 &&
+		    (hi.objects >= hi.max_objects || hi.bytes >= hi.max_bytes ||
+		     hi.max_bytes - hi.bytes <= REFCACHE_MAX_PAYLOAD + 4096))
+			fprintf(stderr, "refcachectl: the heap's own limit was hit: %llu of "
+				"%llu objects, %llu of %llu bytes.  A new heap starts at "
+				"module parameter user_max_bytes (max_bytes for a "
+				"CAP_SYS_RESOURCE opener); REFCACHE_IOC_SET_LIMITS only "
+				"lowers it\n",
+				(unsigned long long)hi.objects,
+				(unsigned long long)hi.max_objects,
+				(unsigned long long)hi.bytes,
+				(unsigned long long)hi.max_bytes);
+		else
+			fprintf(stderr, "refcachectl: the user's budget was hit: module "
+				"parameter user_max_bytes (your total is in "
+				"/proc/refcache/users)\n");
+	} else if (err == ENOMEM) {
+		fprintf(stderr, "refcachectl: the module's budget was hit (module "
+			"parameters max_bytes and max_objects), or the kernel is out "
+			"of memory\n");
+	}
 }
 
 static int cmd_version(void)
 {
 	struct refcache_version v;
+	char mod[64] = "";
 	int fd, ret;
+	FILE *f;
 
+	printf("library %s\n", refcache_lib_version());
 	fd = refcache_open();
 	if (fd < 0) {
-		fprintf(stderr, "refcachectl: open %s: %s\n", REFCACHE_DEVICE,
-			strerror(-fd));
+		open_failed(-fd);
 		return 1;
 	}
 	ret = refcache_version(fd, &v);
@@ -44,6 +108,14 @@ static int cmd_version(void)
 		fprintf(stderr, "refcachectl: version: %s\n", strerror(-ret));
 		return 1;
 	}
+	f = fopen("/sys/module/refcache/version", "r");
+	if (f) {
+		if (!fgets(mod, sizeof(mod), f))
+			mod[0] = 0;
+		mod[strcspn(mod, "\n")] = 0;
+		fclose(f);
+	}
+	printf("module %s\n", mod[0] ? mod : "(no /sys/module/refcache/version)");
 	printf("abi %u.%u (library built for %u.%u)\n", v.major, v.minor,
 	       REFCACHE_ABI_MAJOR, REFCACHE_ABI_MINOR);
 	printf("features 0x%llx%s%s%s%s\n", (unsigned long long)v.features,
@@ -62,7 +134,12 @@ static int cat_proc(const char *path)
 
 	f = fopen(path, "r");
 	if (!f) {
+		int err = errno;
+
 		perror(path);
+		if (err == ENOENT)
+			fprintf(stderr, "refcachectl: the refcache module is not loaded: "
+				"load it with \"modprobe refcache\" (as root)\n");
 		return 1;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
@@ -76,7 +153,7 @@ static int open_heap(void)
 	int fd = refcache_open();
 
 	if (fd < 0)
-		fprintf(stderr, "refcachectl: open %s: %s\n", REFCACHE_DEVICE, strerror(-fd));
+		open_failed(-fd);
 	return fd;
 }
 
@@ -140,10 +217,16 @@ static int print_gc_events(int fd, const char *indent)
 static int demo_fd;
 static int demo_err;
 
+/*
+ * Note the first failed call; the demo stops at the next step rather
+ * than narrate what did not happen.
+ */
 static void must(const char *what, int ret)
 {
 	if (ret < 0 && !demo_err) {
-		fprintf(stderr, "refcachectl: demo: %s: %s\n", what, strerror(-ret));
+		fflush(stdout);
+		fprintf(stderr, "refcachectl: demo: %s failed: %s\n", what, strerror(-ret));
+		explain_limit(demo_fd, -ret);
 		demo_err = 1;
 	}
 }
@@ -151,8 +234,11 @@ static void must(const char *what, int ret)
 static void show_refcount(const char *name, uint64_t h)
 {
 	struct refcache_obj_info info;
-	int ret = refcache_info(demo_fd, h, &info);
+	int ret;
 
+	if (demo_err)
+		return;
+	ret = refcache_info(demo_fd, h, &info);
 	if (ret < 0) {
 		must("info", ret);
 		return;
@@ -175,8 +261,11 @@ static int weak_alive(uint64_t weak)
 static void show_weak(const char *name, uint64_t weak)
 {
 	uint64_t h;
-	int ret = refcache_weak_upgrade(demo_fd, weak, &h);
+	int ret;
 
+	if (demo_err)
+		return;
+	ret = refcache_weak_upgrade(demo_fd, weak, &h);
 	if (ret == -ENOENT) {
 		printf("      %s() = None: the object is gone\n", name);
 		return;
@@ -204,8 +293,11 @@ static long long heap_objects(void)
 static void show_heap(void)
 {
 	struct refcache_heap_info hi;
-	int ret = refcache_heap_info(demo_fd, &hi);
+	int ret;
 
+	if (demo_err)
+		return;
+	ret = refcache_heap_info(demo_fd, &hi);
 	if (ret < 0) {
 		must("heap_info", ret);
 		return;
@@ -215,7 +307,13 @@ static void show_heap(void)
 	       (unsigned long long)hi.handles);
 }
 
-#define STEP(...) do { printf(">>> "); printf(__VA_ARGS__); printf("\n"); } while (0)
+/*
+ * Each step, each line of narration and each call first checks that all
+ * went well: after a failure the demo makes no more calls.
+ */
+#define MUST(what, call) do { if (!demo_err) must(what, call); } while (0)
+#define OK_SO_FAR() do { if (demo_err) goto out; } while (0)
+#define STEP(...) do { OK_SO_FAR(); printf(">>> "); printf(__VA_ARGS__); printf("\n"); } while (0)
 
 static int cmd_demo(void)
 {
@@ -228,7 +326,7 @@ static int cmd_demo(void)
 		return 1;
 	cache = refcache_cache_create(demo_fd, "demo", 16, 2, REFCACHE_CACHE_TRACKED);
 	if (cache < 0) {
-		fprintf(stderr, "refcachectl: demo: cache_create: %s\n", strerror(-cache));
+		MUST("cache_create", cache);
 		refcache_close(demo_fd);
 		return 1;
 	}
@@ -236,62 +334,64 @@ static int cmd_demo(void)
 	       "Each handle owns one reference, each filled slot one more.\n\n");
 
 	STEP("a = new(); b = new(); c = new()");
-	must("new a", refcache_new(demo_fd, cache, &a));
-	must("new b", refcache_new(demo_fd, cache, &b));
-	must("new c", refcache_new(demo_fd, cache, &c));
-	must("write", refcache_write(demo_fd, a, 0, "a", 2));
-	must("write", refcache_write(demo_fd, b, 0, "b", 2));
-	must("write", refcache_write(demo_fd, c, 0, "c", 2));
+	MUST("new a", refcache_new(demo_fd, cache, &a));
+	MUST("new b", refcache_new(demo_fd, cache, &b));
+	MUST("new c", refcache_new(demo_fd, cache, &c));
+	MUST("write", refcache_write(demo_fd, a, 0, "a", 2));
+	MUST("write", refcache_write(demo_fd, b, 0, "b", 2));
+	MUST("write", refcache_write(demo_fd, c, 0, "c", 2));
 	show_refcount("a", a);
 	show_heap();
 
 	STEP("a2 = dup(a)            # like a2 = a in Python");
-	must("dup", refcache_dup(demo_fd, a, &a2));
+	MUST("dup", refcache_dup(demo_fd, a, &a2));
 	show_refcount("a", a);
 	STEP("close(a2)              # del a2");
-	must("close", refcache_handle_close(demo_fd, a2));
+	MUST("close", refcache_handle_close(demo_fd, a2));
 	show_refcount("a", a);
 
 	STEP("a.slot[0] = b; b.slot[0] = c   # the chain a -> b -> c");
-	must("store", refcache_store(demo_fd, a, 0, b));
-	must("store", refcache_store(demo_fd, b, 0, c));
+	MUST("store", refcache_store(demo_fd, a, 0, b));
+	MUST("store", refcache_store(demo_fd, b, 0, c));
 	show_refcount("a", a);
 	show_refcount("b", b);
 	show_refcount("c", c);
 
 	STEP("t = load(a.slot[0])    # t = a.next: a new handle to b");
-	must("load", refcache_load(demo_fd, a, 0, &t));
+	MUST("load", refcache_load(demo_fd, a, 0, &t));
 	show_refcount("b", t);
 	STEP("close(t)");
-	must("close", refcache_handle_close(demo_fd, t));
+	MUST("close", refcache_handle_close(demo_fd, t));
 	show_refcount("b", b);
 
 	STEP("close(b); close(c)     # only the slots keep them now");
-	must("close", refcache_handle_close(demo_fd, b));
-	must("close", refcache_handle_close(demo_fd, c));
+	MUST("close", refcache_handle_close(demo_fd, b));
+	MUST("close", refcache_handle_close(demo_fd, c));
 	show_refcount("a", a);
 	show_heap();
 
 	before = heap_objects();
 	STEP("close(a)               # a drops to 0: freed, its slot drops b, b drops c");
-	must("close", refcache_handle_close(demo_fd, a));
+	MUST("close", refcache_handle_close(demo_fd, a));
 	show_heap();
+	OK_SO_FAR();
 	printf("      the cascade freed %lld objects\n\n", before - heap_objects());
 
 	STEP("x = new(); y = new(); x.slot[0] = y; y.slot[0] = x   # a 2-cycle");
-	must("new x", refcache_new(demo_fd, cache, &x));
-	must("new y", refcache_new(demo_fd, cache, &y));
-	must("store", refcache_store(demo_fd, x, 0, y));
-	must("store", refcache_store(demo_fd, y, 0, x));
+	MUST("new x", refcache_new(demo_fd, cache, &x));
+	MUST("new y", refcache_new(demo_fd, cache, &y));
+	MUST("store", refcache_store(demo_fd, x, 0, y));
+	MUST("store", refcache_store(demo_fd, y, 0, x));
 	show_refcount("x", x);
 	show_refcount("y", y);
 	STEP("w = weak(x)            # w = weakref.ref(x): no reference of its own");
-	must("weak_new", refcache_weak_new(demo_fd, x, &w));
+	MUST("weak_new", refcache_weak_new(demo_fd, x, &w));
 	show_refcount("x", x);
 	STEP("close(x); close(y)");
-	must("close", refcache_handle_close(demo_fd, x));
-	must("close", refcache_handle_close(demo_fd, y));
+	MUST("close", refcache_handle_close(demo_fd, x));
+	MUST("close", refcache_handle_close(demo_fd, y));
 	show_heap();
+	OK_SO_FAR();
 	printf("      no handle reaches x or y, yet %lld objects are alive: each holds the\n"
 	       "      other's last reference.  Refcounting alone never frees a cycle.\n",
 	       heap_objects());
@@ -306,16 +406,14 @@ static int cmd_demo(void)
 
 		STEP("gc.collect(2)          # a full collection: generations 0, 1 and 2");
 		ret = refcache_gc_collect_ex(demo_fd, 2, &gc);
-		if (ret < 0) {
-			must("gc_collect", ret);
-		} else {
-			printf("      gc.collect(2) = %llu   # unreachable objects found%s\n",
-			       (unsigned long long)gc.unreachable,
-			       gc.unreachable == 2 ? ": x and y" : "");
-			printf("      (%llu collected, %llu uncollectable)\n",
-			       (unsigned long long)gc.collected,
-			       (unsigned long long)gc.uncollectable);
-		}
+		MUST("gc_collect", ret);
+		OK_SO_FAR();
+		printf("      gc.collect(2) = %llu   # unreachable objects found%s\n",
+		       (unsigned long long)gc.unreachable,
+		       gc.unreachable == 2 ? ": x and y" : "");
+		printf("      (%llu collected, %llu uncollectable)\n",
+		       (unsigned long long)gc.collected,
+		       (unsigned long long)gc.uncollectable);
 		show_heap();
 		STEP("w()                    # weak handles to garbage are cleared first");
 		show_weak("w", w);
@@ -325,22 +423,25 @@ static int cmd_demo(void)
 		}
 		STEP("read(heap)             # like gc.callbacks: one record per collection");
 		fflush(stdout);
-		must("read events", print_gc_events(demo_fd, "      "));
+		MUST("read events", print_gc_events(demo_fd, "      "));
 		STEP("cat /proc/refcache/gc");
 		fflush(stdout);
 		cat_proc("/proc/refcache/gc");
 	}
 	STEP("close(w)");
-	must("close", refcache_handle_close(demo_fd, w));
+	MUST("close", refcache_handle_close(demo_fd, w));
 	STEP("cat /proc/refcache/caches");
 	fflush(stdout);
 	cat_proc("/proc/refcache/caches");
 	printf("\n");
 
 	STEP("close the heap        # closing /dev/refcache frees everything in it");
+out:
 	ret = refcache_close(demo_fd);
 	if (ret < 0)
-		must("close heap", ret);
+		MUST("close heap", ret);
+	if (demo_err)
+		fprintf(stderr, "refcachectl: demo: stopped at the first failed call\n");
 	return demo_err ? 1 : 0;
 }
 
@@ -535,6 +636,242 @@ conflict:
 	return 2;
 }
 
+/* --- top: a live view, as slabtop ----------------------------------- */
+
+/* The /proc directory top reads; REFCACHE_PROC_DIR points it at a fixture. */
+static const char *proc_dir(void)
+{
+	const char *d = getenv("REFCACHE_PROC_DIR");
+
+	return d && *d ? d : "/proc/refcache";
+}
+
+static FILE *open_proc(const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", proc_dir(), name);
+	return fopen(path, "r");
+}
+
+struct top_cache {
+	unsigned long long heap, active, total, bytes;
+	unsigned int payload, slots;
+	int pid;
+	char name[40], flags[16];
+};
+
+struct top_gen {
+	unsigned long long count, objects, collections, collected, uncollectable;
+	unsigned long long pause_total, pause_max;
+	unsigned int heaps;
+};
+
+static int cmp_cache(const void *a, const void *b)
+{
+	const struct top_cache *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->heap < y->heap ? -1 : x->heap > y->heap;
+}
+
+/* One screen: what /proc/refcache shows the caller, biggest caches first. */
+static int top_frame(FILE *out, unsigned int rows)
+{
+	static struct top_cache c[4096];
+	struct top_gen gen[REFCACHE_GC_GENERATIONS];
+	unsigned long long heaps = 0, objects = 0, bytes = 0, sum_active = 0, sum_bytes = 0;
+	char line[512], key[64];
+	unsigned long long v;
+	unsigned int n = 0, i, shown;
+	FILE *f;
+
+	memset(gen, 0, sizeof(gen));
+	f = open_proc("stats");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %llu", key, &v) == 2) {
+			if (!strcmp(key, "heaps_open"))
+				heaps = v;
+			else if (!strcmp(key, "objects"))
+				objects = v;
+			else if (!strcmp(key, "bytes"))
+				bytes = v;
+		}
+	fclose(f);
+
+	f = open_proc("caches");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f) && n < sizeof(c) / sizeof(c[0])) {
+		struct top_cache *t = &c[n];
+
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%llu %d %39s %u %u %15s %llu %llu %llu", &t->heap, &t->pid,
+			   t->name, &t->payload, &t->slots, t->flags, &t->active, &t->total,
+			   &t->bytes) == 9) {
+			sum_active += t->active;
+			sum_bytes += t->bytes;
+			n++;
+		}
+	}
+	fclose(f);
+	qsort(c, n, sizeof(c[0]), cmp_cache);
+
+	f = open_proc("gc");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long heap, count, objs, colls, coll, uncoll, ptot, pmax;
+			unsigned int g, thr;
+
+			if (line[0] == '#' ||
+			    sscanf(line, "%llu %u %llu %u %llu %llu %llu %llu %llu %llu", &heap, &g,
+				   &count, &thr, &objs, &colls, &coll, &uncoll, &ptot, &pmax) != 10 ||
+			    g >= REFCACHE_GC_GENERATIONS)
+				continue;
+			gen[g].heaps++;
+			gen[g].count += count;
+			gen[g].objects += objs;
+			gen[g].collections += colls;
+			gen[g].collected += coll;
+			gen[g].uncollectable += uncoll;
+			gen[g].pause_total += ptot;
+			if (pmax > gen[g].pause_max)
+				gen[g].pause_max = pmax;
+		}
+		fclose(f);
+	}
+
+	fprintf(out, "refcache: %llu heaps open, %llu objects, %llu bytes charged (module-wide)\n",
+		heaps, objects, bytes);
+	fprintf(out, "visible: %u caches, %llu active objects, %llu object bytes\n\n",
+		n, sum_active, sum_bytes);
+	fprintf(out, "%6s %7s %-24s %7s %5s %-14s %9s %9s %12s\n", "HEAP", "PID", "CACHE",
+		"PAYLOAD", "SLOTS", "FLAGS", "ACTIVE", "TOTAL", "BYTES");
+	shown = rows > 16 ? rows - 16 : 4;
+	for (i = 0; i < n && i < shown; i++)
+		fprintf(out, "%6llu %7d %-24.24s %7u %5u %-14s %9llu %9llu %12llu\n",
+			c[i].heap, c[i].pid, c[i].name, c[i].payload, c[i].slots, c[i].flags,
+			c[i].active, c[i].total, c[i].bytes);
+	if (n > shown)
+		fprintf(out, "  ... %u more caches\n", n - shown);
+	fprintf(out, "\ncollector, all visible heaps (gc.get_count() and gc.get_stats() summed):\n");
+	fprintf(out, "%3s %6s %9s %9s %11s %10s %13s %14s %12s\n", "GEN", "HEAPS", "COUNT",
+		"OBJECTS", "COLLECTIONS", "COLLECTED", "UNCOLLECTABLE", "PAUSE_TOTAL_NS",
+		"PAUSE_MAX_NS");
+	for (i = 0; i < REFCACHE_GC_GENERATIONS; i++)
+		fprintf(out, "%3u %6u %9llu %9llu %11llu %10llu %13llu %14llu %12llu\n", i,
+			gen[i].heaps, gen[i].count, gen[i].objects, gen[i].collections,
+			gen[i].collected, gen[i].uncollectable, gen[i].pause_total,
+			gen[i].pause_max);
+	return 0;
+}
+
+static struct termios top_saved;
+static int top_raw;
+
+static void top_restore(void)
+{
+	if (top_raw)
+		tcsetattr(0, TCSANOW, &top_saved);
+	top_raw = 0;
+}
+
+static void top_signal(int sig)
+{
+	top_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Redraw every @delay_ms until 'q' (or @iterations frames, if not 0).  On
+ * a terminal the screen is cleared before each frame; otherwise frames
+ * follow each other, as top -b does.
+ */
+static int cmd_top(unsigned int delay_ms, unsigned long iterations)
+{
+	int tty = isatty(1), in_tty = isatty(0), ret;
+	unsigned long frame = 0;
+	unsigned int rows = 40;
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+
+	if (in_tty && tcgetattr(0, &top_saved) == 0) {
+		struct termios raw = top_saved;
+
+		raw.c_lflag &= ~(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		if (tcsetattr(0, TCSANOW, &raw) == 0) {
+			top_raw = 1;
+			signal(SIGINT, top_signal);
+			signal(SIGTERM, top_signal);
+		}
+	}
+	if (getenv("LINES"))
+		rows = (unsigned int)atoi(getenv("LINES"));
+	for (;;) {
+		if (tty)
+			fputs("\033[H\033[2J", stdout);
+		else if (frame)
+			putchar('\n');
+		ret = top_frame(stdout, rows);
+		if (ret < 0) {
+			top_restore();
+			fprintf(stderr, "refcachectl: top: %s/: %s\n", proc_dir(), strerror(-ret));
+			if (ret == -ENOENT)
+				fprintf(stderr, "refcachectl: the refcache module is not loaded: "
+					"load it with \"modprobe refcache\" (as root)\n");
+			return 1;
+		}
+		if (tty && in_tty)
+			printf("\n(refreshing every %u ms; q quits)\n", delay_ms);
+		fflush(stdout);
+		if (iterations && ++frame >= iterations)
+			break;
+		if (!iterations)
+			frame++;
+		if (in_tty ? poll(&pfd, 1, (int)delay_ms) > 0 : (usleep(delay_ms * 1000), 0)) {
+			char ch;
+
+			if (read(0, &ch, 1) == 1 && (ch == 'q' || ch == 'Q'))
+				break;
+		}
+	}
+	top_restore();
+	return 0;
+}
+
+static int top_main(int argc, char **argv)
+{
+	unsigned long iterations = 0;
+	double delay = 1.0;
+	char *end;
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-d") && i + 1 < argc) {
+			delay = strtod(argv[++i], &end);
+			if (*end || delay < 0.05 || delay > 3600)
+				goto bad;
+		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			iterations = strtoul(argv[++i], &end, 10);
+			if (*end || !iterations)
+				goto bad;
+		} else {
+			goto bad;
+		}
+	}
+	return cmd_top((unsigned int)(delay * 1000), iterations);
+bad:
+	fprintf(stderr, "refcachectl: top: bad or incomplete argument '%s'\n", argv[i]);
+	command_help("top");
+	return 2;
+}
+
 /* --- bench: single ioctls against REFCACHE_IOC_BATCH ---------------- */
 
 #define BENCH_OPS	204800L
@@ -680,13 +1017,31 @@ static int cmd_bench(int work, long nops)
 }
 
 static const char *const cmd_help[][2] = {
-	{ "version", "usage: refcachectl version\n"
-		"Print the ABI version and the feature bits of the loaded module.\n" },
+	{ "version", "usage: refcachectl version | refcachectl --version\n"
+		"Print the library's version, then the loaded module's version, ABI\n"
+		"version and feature bits (one release has one version: module 1.3 is\n"
+		"ABI 1.3 and library 1.3.x).\n" },
 	{ "stats", "usage: refcachectl stats\n"
 		"Print the module-wide counters of /proc/refcache/stats.\n" },
 	{ "caches", "usage: refcachectl caches\n"
 		"Print /proc/refcache/caches: a header line, then one line per cache\n"
 		"of every open heap.\n" },
+	{ "allocator", "usage: refcachectl allocator\n"
+		"Print /proc/refcache/allocator: the allocator's geometry, then per\n"
+		"visible heap its size classes, arenas and byte counts.\n" },
+	{ "users", "usage: refcachectl users\n"
+		"Print /proc/refcache/users: per uid with heaps, the heaps, the bytes\n"
+		"charged to them and the per-user budget (user_max_bytes).\n" },
+	{ "top", "usage: refcachectl top [-d SECONDS] [-n FRAMES]\n"
+		"A live view, like slabtop, of what /proc/refcache shows the caller:\n"
+		"module-wide heaps, objects and bytes; the visible caches, biggest\n"
+		"first (heap, pid, name, payload, slots, flags, active and total\n"
+		"objects, bytes); and the collector per generation summed over the\n"
+		"visible heaps (count, tracked objects, collections, collected,\n"
+		"uncollectable, pauses).  Redrawn every SECONDS (default 1) until q\n"
+		"is pressed, or FRAMES times.  Not on a terminal, frames are printed\n"
+		"one after another.  REFCACHE_PROC_DIR reads another directory than\n"
+		"/proc/refcache (for tests); LINES bounds the cache rows.\n" },
 	{ "demo", "usage: refcachectl demo\n"
 		"Build a chain a -> b -> c and a cycle x <-> y in a new heap and print\n"
 		"refcounts (like Python's sys.getrefcount) as handles are duplicated\n"
@@ -739,6 +1094,11 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		if (argc > 2)
+			goto extra;
+		return cmd_version();
+	}
 	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
 		return command_help(argv[1]);
 	if (!strcmp(argv[1], "bench")) {
@@ -769,6 +1129,8 @@ bad_bench:
 	}
 	if (!strcmp(argv[1], "gc"))
 		return gc_main(argc, argv);
+	if (!strcmp(argv[1], "top"))
+		return top_main(argc, argv);
 	if (argc > 2)
 		goto extra;
 	if (!strcmp(argv[1], "version"))
@@ -777,6 +1139,10 @@ bad_bench:
 		return cat_proc("/proc/refcache/stats");
 	if (!strcmp(argv[1], "caches"))
 		return cat_proc("/proc/refcache/caches");
+	if (!strcmp(argv[1], "allocator"))
+		return cat_proc("/proc/refcache/allocator");
+	if (!strcmp(argv[1], "users"))
+		return cat_proc("/proc/refcache/users");
 	if (!strcmp(argv[1], "demo"))
 		return cmd_demo();
 	fprintf(stderr, "refcachectl: unknown command '%s'\n", argv[1]);

@@ -27,6 +27,9 @@ int refcache_close(int fd);
 /* Fill @v with the module's ABI version and features: 0 or -errno. */
 int refcache_version(int fd, struct refcache_version *v);
 
+/* The library's own version, "MAJOR.MINOR.PATCH" (LIBREFCACHE_1.3). */
+const char *refcache_lib_version(void);
+
 /*
  * Caches, objects and handles (ABI 1.1, REFCACHE_FEATURE_OBJECTS).
  * Handles are non-zero 64-bit ids; 0 means "none" (an empty slot).

@@ -52,6 +52,15 @@ EXPORT int refcache_version(int fd, struct refcache_version *v)
 	return rc_ioctl(fd, REFCACHE_IOC_VERSION, v);
 }
 
+#define RC_STR2(x) #x
+#define RC_STR(x) RC_STR2(x)
+
+/* The release's one version is the ABI's (uapi/linux/refcache.h). */
+EXPORT const char *refcache_lib_version(void)
+{
+	return RC_STR(REFCACHE_ABI_MAJOR) "." RC_STR(REFCACHE_ABI_MINOR) ".0";
+}
+
 static int handle_op(int fd, unsigned long cmd, uint64_t handle,
 		     uint32_t slot, uint64_t value, uint64_t *result)
 {
