@@ -69,6 +69,11 @@ distro_kdir=$(ls -d /usr/src/linux-headers-6.12*-amd64 2>/dev/null | sort -V | t
 distro_image=/boot/vmlinuz-${distro_kdir#/usr/src/linux-headers-}
 compat_kdir=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null | sort -V | tail -n 1)
 
+# --- the core natively, first: a broken core fails fast -----------------
+# kmod/'s core and the KUnit cases in user space under -O2, ASan+UBSan
+# and TSan (tests/native/run.sh); each case and build counts.
+vm_count "$(tests/native/run.sh 2>&1)"
+
 # --- builds -----------------------------------------------------------
 step build_userspace make -C userspace -j"$(nproc)"
 # Modules for one kernel: refcache.ko, plus the test-only refcache_inject.ko
