@@ -1277,6 +1277,11 @@ void sort(void *base, size_t num, size_t size,
 
 #define THIS_MODULE		((struct module *)0)
 struct module;
+/* No module is ever unloaded natively: caches are never disarmed. */
+static inline const char *module_name(const struct module *mod)
+{
+	return mod ? "module" : "kernel";
+}
 #define EXPORT_SYMBOL(s)
 #define EXPORT_SYMBOL_GPL(s)
 #define EXPORT_SYMBOL_NS(s, ns)
