@@ -92,6 +92,8 @@ void refcache_objspace_init(struct refcache_heap *heap)
 	/* refcache.h's inline gets and puts see objects through this. */
 	BUILD_BUG_ON(offsetof(struct refcache_obj, ref) !=
 		     offsetof(struct refcache_obj_head, ref) ||
+		     offsetof(struct refcache_obj, bias_owner) !=
+		     offsetof(struct refcache_obj_head, owner) ||
 		     offsetof(struct refcache_obj, flags) !=
 		     offsetof(struct refcache_obj_head, flags) ||
 		     REFCACHE_OBJ_BIASED != REFCACHE_OBJ_HEAD_BIASED);
@@ -156,11 +158,11 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 
 	if (!n)
 		return;
+	if (heap->objs.bias.nowners)
+		refcache_bias_objs_free_locked(heap, v, n);
 	for (i = 0; i < n; i++) {
 		refcache_gc_untrack_locked(heap, v[i]);
 		v[i]->cache->active--;
-		if (obj_is_biased(v[i]))
-			refcache_bias_obj_free_locked(heap, v[i]);
 		v[i] = obj_block(v[i]);
 	}
 	heap->objs.objects -= n;
@@ -254,7 +256,7 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	}
 	obj = block;
 	if (cache->flags & REFCACHE_CACHE_BIASED)
-		obj = (struct refcache_obj *)((struct refcache_bias *)block + 1);
+		obj = (struct refcache_obj *)((struct refcache_bias_counts *)block + 1);
 	refcount_set(&obj->ref, 1);
 	obj->cache = cache;
 	INIT_HLIST_HEAD(&obj->weak);
@@ -325,7 +327,7 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 
 	size = struct_size_t(struct refcache_obj, slots, nslots) + payload_size;
 	if (flags & REFCACHE_CACHE_BIASED)
-		size += sizeof(struct refcache_bias);
+		size += sizeof(struct refcache_bias_counts);
 	ret = refcache_charge(heap, sizeof(*cache));
 	if (ret)
 		return ERR_PTR(ret);
@@ -484,15 +486,15 @@ bool refcache_objspace_destroy(struct refcache_heap *heap)
 
 	refcache_heap_lock(heap);
 	refcache_handles_destroy_locked(heap);
-	/* Every count merged and every queue empty: the counts below are true. */
-	refcache_bias_merge_all_locked(heap);
+	/* Every queue empty, every object on a list: the counts below are true. */
+	refcache_bias_teardown_locked(heap);
 	os->dying = true;
 	external = refcache_gc_external_refs_locked(heap);
 	if (WARN(external,
 		 "refcache: heap %llu put with %lu references to its objects held outside it; leaking it\n",
 		 heap->id, external)) {
+		/* Owners may still count: their entries stay until the heap is freed. */
 		refcache_heap_unlock(heap);
-		refcache_bias_destroy(heap);
 		return true;
 	}
 	objspace_free_all_locked(heap);
@@ -508,6 +510,7 @@ void refcache_objspace_free_abandoned(struct refcache_heap *heap)
 	refcache_heap_lock(heap);
 	objspace_free_all_locked(heap);
 	refcache_heap_unlock(heap);
+	refcache_bias_destroy(heap);
 	xa_destroy(&heap->objs.cache_ids);
 }
 
