@@ -21,6 +21,7 @@
  *   refcache shape=<s> objects=<n> ns=<t> collected=<c>
  *   bench gc header_bytes=<sizeof(struct refcache_obj)>
  *   bench gc young_pause_ns=<t> objects=2000
+ *   bench gc_biased young objects=2000 biased_ns=<b> atomic_ns=<a> ratio=<b/a>
  *   bench gc full_pause_1m_live_ns=<t>
  * A collection that finds other counts than the graph implies fails the
  * load with -EIO (after printing what it found).
@@ -76,14 +77,16 @@ struct shape_run {
 	u64 expect;			/* unreachable the collection must find */
 };
 
-static int run_begin(struct shape_run *r, const char *name, unsigned int nslots, u64 n)
+static int run_begin_flags(struct shape_run *r, const char *name, unsigned int nslots, u64 n,
+			   unsigned int flags)
 {
 	memset(r, 0, sizeof(*r));
 	r->heap = refcache_heap_create();
 	if (IS_ERR(r->heap))
 		return PTR_ERR(r->heap);
 	refcache_gc_enable(r->heap, false);
-	r->cache = refcache_cache_create(r->heap, name, 0, nslots, REFCACHE_CACHE_TRACKED, NULL);
+	r->cache = refcache_cache_create(r->heap, name, 0, nslots,
+					 REFCACHE_CACHE_TRACKED | flags, NULL);
 	if (IS_ERR(r->cache)) {
 		refcache_heap_put(r->heap);
 		return PTR_ERR(r->cache);
@@ -95,6 +98,11 @@ static int run_begin(struct shape_run *r, const char *name, unsigned int nslots,
 	}
 	r->n = n;
 	return 0;
+}
+
+static int run_begin(struct shape_run *r, const char *name, unsigned int nslots, u64 n)
+{
+	return run_begin_flags(r, name, nslots, n, 0);
 }
 
 /* Allocate objects [from, to) in order. */
@@ -397,15 +405,19 @@ out:
 	return ret;
 }
 
-/* Young collection at the default threshold: 2000 fresh objects, half in 2-cycles. */
-static int young_round(u64 *ns)
+/*
+ * Young collection at the default threshold: 2000 fresh objects, half in
+ * 2-cycles; with REFCACHE_CACHE_BIASED in @flags, of a biased cache,
+ * whose objects this thread owns.
+ */
+static int young_round(u64 *ns, unsigned int flags)
 {
 	struct refcache_gc_result res;
 	struct shape_run r;
 	u64 t0, i;
 	int ret;
 
-	ret = run_begin(&r, "young", 2, YOUNG);
+	ret = run_begin_flags(&r, "young", 2, YOUNG, flags);
 	if (ret)
 		return ret;
 	/* YOUNG / 2 garbage in 2-cycles, then a live tree of YOUNG / 2. */
@@ -447,9 +459,19 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* "1.23" from a/b, without floating point. */
+static void ratio_str(char *buf, size_t len, u64 a, u64 b)
+{
+	u64 r = b ? div64_u64(a * 100 + b / 2, b) : 0;
+
+	snprintf(buf, len, "%llu.%02llu", r / 100, r % 100);
+}
+
 static int __init refcache_bench_gc_init(void)
 {
-	u64 young[64], ns;
+	static u64 young[64], byoung[64];
+	char ratio[24];
+	u64 ns = 0;
 	unsigned int i, k;
 	int ret;
 
@@ -458,14 +480,22 @@ static int __init refcache_bench_gc_init(void)
 
 	pr_info("bench gc header_bytes=%zu\n", sizeof(struct refcache_obj));
 
+	/* Atomic and biased heaps in turns, so that both see the same machine. */
 	for (k = 0; k < young_rounds; k++) {
-		ret = young_round(&young[k]);
+		ret = young_round(&young[k], 0);
+		if (!ret)
+			ret = young_round(&byoung[k], REFCACHE_CACHE_BIASED);
 		if (ret)
 			return ret;
 		cond_resched();
 	}
 	sort(young, young_rounds, sizeof(u64), cmp_u64, NULL);
+	sort(byoung, young_rounds, sizeof(u64), cmp_u64, NULL);
 	pr_info("bench gc young_pause_ns=%llu objects=%u\n", young[young_rounds / 2], YOUNG);
+	/* The biased heap's collection, with no grace period: target <= 1.10. */
+	ratio_str(ratio, sizeof(ratio), byoung[young_rounds / 2], young[young_rounds / 2]);
+	pr_info("bench gc_biased young objects=%u biased_ns=%llu atomic_ns=%llu ratio=%s\n",
+		YOUNG, byoung[young_rounds / 2], young[young_rounds / 2], ratio);
 
 	for (i = 0; i < ARRAY_SIZE(shapes); i++) {
 		struct shape *s = &shapes[i];
