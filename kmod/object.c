@@ -610,6 +610,23 @@ struct refcache_obj *__refcache_obj_get(struct refcache_obj *obj)
 EXPORT_SYMBOL_NS_GPL(__refcache_obj_get, REFCACHE_NS);
 
 /**
+ * __refcache_obj_get_bad() - refcache_obj_get()'s shared get went wrong
+ * @obj: a biased object
+ * @old: the shared count before the get: merged and zero (a get from
+ *       zero), or at saturation
+ *
+ * Warns and saturates, as refcount_t does.
+ *
+ * Context: any context; never sleeps.
+ */
+void __refcache_obj_get_bad(struct refcache_obj *obj, int old)
+{
+	refcache_bias_warn(obj, old == REFCACHE_BIAS_MERGED ? REFCACHE_BIAS_WARN_ADD_ZERO :
+			   REFCACHE_BIAS_WARN_SATURATED);
+}
+EXPORT_SYMBOL_NS_GPL(__refcache_obj_get_bad, REFCACHE_NS);
+
+/**
  * refcache_obj_get_unless_zero() - take a reference unless the object is dying
  * @obj: an object of a heap whose mutex the caller holds
  *

@@ -177,6 +177,7 @@ int refcache_cache_destroy(struct refcache_cache *cache);
 struct refcache_obj *refcache_obj_alloc(struct refcache_cache *cache);
 bool refcache_obj_get_unless_zero(struct refcache_obj *obj);
 struct refcache_obj *__refcache_obj_get(struct refcache_obj *obj);
+void __refcache_obj_get_bad(struct refcache_obj *obj, int old);
 void __refcache_obj_put(struct refcache_obj *obj);
 void __refcache_obj_release(struct refcache_obj *obj);
 
@@ -208,6 +209,15 @@ struct refcache_bias_counts {
 	atomic_t shared;	/* everyone else's, atomically; state in the low bits */
 };
 
+/* The shared count: state in the low bits, then a signed count. */
+#define REFCACHE_BIAS_UNMERGED	0
+#define REFCACHE_BIAS_QUEUED	2
+#define REFCACHE_BIAS_MERGED	3
+#define REFCACHE_BIAS_STATE	3
+#define REFCACHE_BIAS_SHIFT	2
+#define REFCACHE_BIAS_ONE	4	/* one reference: 1 << REFCACHE_BIAS_SHIFT, an int */
+/* A raw shared count this far from zero, either way, is saturated. */
+#define REFCACHE_BIAS_SAT_HIGH	0x40000000	/* an int: compared with negative counts */
 /* The owner counts up to this in local, then in shared. */
 #define REFCACHE_BIAS_LOCAL_MAX	((1U << 27) - 1)
 /* Owner ids, module-wide: id -> pinned task, 0 for none (biased.c). */
@@ -257,20 +267,27 @@ static inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
 {
 	struct refcache_bias_counts *c;
 	u32 local;
+	int old;
 
 	if (likely(!refcache_obj_head_biased(obj))) {
 		refcount_inc(&((struct refcache_obj_head *)obj)->ref);
 		return obj;
 	}
+	c = refcache_bias_counts(obj);
 	if (likely(refcache_bias_mine(obj) && in_task())) {
-		c = refcache_bias_counts(obj);
 		local = READ_ONCE(c->local);
 		if (likely(local < REFCACHE_BIAS_LOCAL_MAX)) {
 			WRITE_ONCE(c->local, local + 1);
 			return obj;
 		}
 	}
-	return __refcache_obj_get(obj);
+	/* Anyone else: CPython's _Py_atomic_add_ssize() on ob_ref_shared. */
+	old = atomic_fetch_add_relaxed(REFCACHE_BIAS_ONE, &c->shared);
+	if (unlikely(old == REFCACHE_BIAS_MERGED ||
+		     old >= REFCACHE_BIAS_SAT_HIGH - REFCACHE_BIAS_ONE ||
+		     old <= -REFCACHE_BIAS_SAT_HIGH))
+		__refcache_obj_get_bad(obj, old);
+	return obj;
 }
 
 /**
@@ -291,6 +308,7 @@ static inline void refcache_obj_put(struct refcache_obj *obj)
 {
 	struct refcache_bias_counts *c;
 	u32 local;
+	int raw;
 
 	if (!obj)
 		return;
@@ -299,9 +317,9 @@ static inline void refcache_obj_put(struct refcache_obj *obj)
 			__refcache_obj_release(obj);
 		return;
 	}
+	c = refcache_bias_counts(obj);
 	/* Process context by contract: no interrupt is in the middle of us. */
 	if (likely(refcache_bias_mine(obj))) {
-		c = refcache_bias_counts(obj);
 		local = READ_ONCE(c->local);
 		if (likely(local > 1)) {
 			/*
@@ -312,6 +330,18 @@ static inline void refcache_obj_put(struct refcache_obj *obj)
 			smp_store_release(&c->local, local - 1);
 			return;
 		}
+	} else {
+		/*
+		 * Anyone else, while the count stays clear of every edge
+		 * (zero, the last merged reference, saturation): one
+		 * compare-and-exchange, a release as refcount_t's put.
+		 */
+		raw = atomic_read(&c->shared);
+		if (likely(raw >= ((raw & REFCACHE_BIAS_STATE) == REFCACHE_BIAS_MERGED ?
+				   2 * REFCACHE_BIAS_ONE : REFCACHE_BIAS_ONE) &&
+			   raw < REFCACHE_BIAS_SAT_HIGH &&
+			   atomic_try_cmpxchg_release(&c->shared, &raw, raw - REFCACHE_BIAS_ONE)))
+			return;
 	}
 	__refcache_obj_put(obj);
 }

@@ -15,13 +15,7 @@
 
 #include "internal.h"
 
-/* The shared count (struct refcache_bias_counts, refcache.h): state in the low bits. */
-#define REFCACHE_BIAS_UNMERGED	0
-#define REFCACHE_BIAS_QUEUED	2
-#define REFCACHE_BIAS_MERGED	3
-#define REFCACHE_BIAS_STATE	3
-#define REFCACHE_BIAS_SHIFT	2
-#define REFCACHE_BIAS_ONE	4	/* one reference: 1 << REFCACHE_BIAS_SHIFT, an int */
+/* The shared count's states and unit: refcache.h. */
 /*
  * Shared counts live in (-2^28, 2^28); outside is saturated, and a
  * saturated count is set to the middle of that range, as refcount_t does.
@@ -31,7 +25,7 @@
 
 static inline bool refcache_bias_saturated(int raw)
 {
-	return raw >= (1 << 30) || raw <= -(1 << 30);
+	return raw >= REFCACHE_BIAS_SAT_HIGH || raw <= -REFCACHE_BIAS_SAT_HIGH;
 }
 
 static inline int refcache_bias_count(int raw)
