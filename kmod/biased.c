@@ -91,6 +91,7 @@ void refcache_bias_warn(struct refcache_obj *obj, enum refcache_bias_warning kin
 		break;
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_bias_warn);
 
 /* The shared count of a merged object holding @c references. */
 static int bias_merged_raw(struct refcache_obj *obj, long c)
