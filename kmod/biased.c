@@ -1,19 +1,72 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Biased reference counting: CPython's free-threaded refcounts (PEP 703,
- * Objects/object.c, Python/brc.c) as a per-cache mode.  The fast paths
- * are inline in refcount.h; here are the merges, the owners' queues, the
- * owner table and what the collector and teardown need.  The protocol
- * and its memory-ordering argument: Documentation/objects.rst, "Biased
- * reference counting".
+ * Objects/object.c, Python/brc.c) as a per-cache mode.  The owner's fast
+ * paths are inline in refcache.h, the others' in refcount.h; here are the
+ * merges, the owners' queues, the owner ids and tables, and what the
+ * collector and teardown need.  The protocol and its memory-ordering
+ * argument: Documentation/objects.rst, "Biased reference counting".
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/rcupdate.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include "refcount.h"
+
+/*
+ * Owner ids, for the whole module: an object names its owner by id in
+ * its header's count word, and refcache_obj_get() and _put() compare
+ * refcache_bias_tasks[id] with current, one load from the object's line
+ * and one from this table.  An id is taken when a heap registers an
+ * owner and given back when that heap releases it, after every object
+ * naming it was merged (its id cleared); the heap pins the task
+ * meanwhile, so an id never names a dead task's successor.  Entry 0 is
+ * never used: NULL, which no current equals.
+ */
+struct task_struct *refcache_bias_tasks[REFCACHE_BIAS_IDS] __read_mostly;
+EXPORT_SYMBOL_NS_GPL(refcache_bias_tasks, REFCACHE_NS);
+
+/*
+ * Each id's entry in its heap's owner table.  An id is free while its
+ * task is NULL; both written under bias_ids_lock, read by the owner
+ * itself or under its heap's mutex, which saw them written.
+ */
+static struct refcache_bias_owner *bias_recs[REFCACHE_BIAS_IDS];
+static DEFINE_SPINLOCK(bias_ids_lock);
+static u32 bias_id_next = 1;	/* next fit: an id freed is not reused at once */
+
+/* An id for @o's task, or 0 when all are taken. */
+static u32 bias_id_get(struct refcache_bias_owner *o)
+{
+	u32 i, id = 0;
+
+	spin_lock(&bias_ids_lock);
+	for (i = 0; i < REFCACHE_BIAS_IDS - 1; i++) {
+		id = (bias_id_next + i - 1) % (REFCACHE_BIAS_IDS - 1) + 1;
+		if (!refcache_bias_tasks[id])
+			break;
+	}
+	if (i < REFCACHE_BIAS_IDS - 1) {
+		bias_recs[id] = o;
+		WRITE_ONCE(refcache_bias_tasks[id], o->task);
+		bias_id_next = id % (REFCACHE_BIAS_IDS - 1) + 1;
+	} else {
+		id = 0;
+	}
+	spin_unlock(&bias_ids_lock);
+	return id;
+}
+
+/* No object names @id any more. */
+static void bias_id_put(u32 id)
+{
+	spin_lock(&bias_ids_lock);
+	WRITE_ONCE(refcache_bias_tasks[id], NULL);
+	bias_recs[id] = NULL;
+	spin_unlock(&bias_ids_lock);
+}
 
 /**
  * refcache_bias_warn() - a shared count went wrong: warn and saturate
@@ -25,7 +78,7 @@
  */
 void refcache_bias_warn(struct refcache_obj *obj, enum refcache_bias_warning kind)
 {
-	atomic_set(&obj->ref.refs, REFCACHE_BIAS_SATURATED);
+	atomic_set(&obj_bias(obj)->shared, REFCACHE_BIAS_SATURATED);
 	switch (kind) {
 	case REFCACHE_BIAS_WARN_SATURATED:
 		WARN_ONCE(1, "refcache: biased refcount saturated; leaking memory\n");
@@ -54,46 +107,56 @@ static int bias_merged_raw(struct refcache_obj *obj, long c)
 	return (int)(c << REFCACHE_BIAS_SHIFT) | REFCACHE_BIAS_MERGED;
 }
 
-/* The object leaves its owner: one unmerged object fewer to find at its exit. */
-static void bias_disown(struct refcache_heap *heap, struct refcache_bias *b)
+/*
+ * The object leaves its owner: one unmerged object fewer to find at its
+ * exit, and from now on every task counts it in shared.
+ */
+static void bias_disown(struct refcache_obj *obj)
 {
-	if (!b->owner)
+	u32 id = READ_ONCE(obj->bias_owner);
+
+	if (!id)
 		return;
-	atomic_long_dec(&heap->objs.bias.owners[b->owner - 1].owned);
-	WRITE_ONCE(b->owner, 0);
+	atomic_long_dec(&bias_recs[id]->owned);
+	WRITE_ONCE(obj->bias_owner, 0);
 }
 
 /**
- * refcache_bias_merge_zero() - the owner's local count reached zero
- * @obj: the object; called by its owner with preemption disabled
+ * refcache_bias_merge_zero() - the owner drops its last local reference
+ * @obj: the object; called by its owner, whose local count is still 1
  *
  * CPython's _Py_MergeZeroLocalRefcount(), except that it always goes
  * through the compare-and-exchange, so that "merged and zero" is visible
- * before anyone frees the object.
+ * before anyone frees the object, and that it never stores a zero local
+ * count first: until the compare-and-exchange the owner's reference is
+ * still counted, and after it the owner touches the object no more
+ * (local stays 1, which nobody reads in a merged object).  So whoever
+ * reads both counts sees the owner's reference or the merged count,
+ * never an object that looks dead while its owner is still in it.
  *
  * Return: true if the object is dead (the caller frees it).
  */
 bool refcache_bias_merge_zero(struct refcache_obj *obj)
 {
-	int raw = atomic_read(&obj->ref.refs), new;
+	struct refcache_bias_counts *c = obj_bias(obj);
+	long local = READ_ONCE(c->local);
+	int raw = atomic_read(&c->shared), new;
 
-	/* No owner from here on: every later operation uses shared. */
-	bias_disown(obj->cache->heap, obj_bias(obj));
+	bias_disown(obj);
 	do {
 		if (refcache_bias_saturated(raw))
 			return false;
-		new = (raw & ~REFCACHE_BIAS_STATE) | REFCACHE_BIAS_MERGED;
-		if (refcache_bias_count(raw) < 0)
-			new = bias_merged_raw(obj, refcache_bias_count(raw));
-	} while (!atomic_try_cmpxchg(&obj->ref.refs, &raw, new));
+		new = bias_merged_raw(obj, refcache_bias_count(raw) + local - 1);
+	} while (!atomic_try_cmpxchg(&c->shared, &raw, new));
 	return new == REFCACHE_BIAS_MERGED;
 }
 
 /**
  * refcache_bias_merge_locked() - fold the local count into the shared one
- * @heap:  the heap, locked, with the object's local count still (the
- *         caller is the owner, the owner has exited, or a collection or
- *         teardown made every local count still)
+ * @heap:  the heap, locked, with the object's local count still: the
+ *         caller is the owner, the owner has exited, the heap is one of
+ *         /dev/refcache, or the object is garbage (no reference to it
+ *         from outside, so its owner cannot be counting it)
  * @obj:   a biased object
  * @extra: added to the merged count: -1 drops a queue's reference
  *
@@ -104,11 +167,12 @@ bool refcache_bias_merge_zero(struct refcache_obj *obj)
 bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj *obj,
 				int extra)
 {
-	struct refcache_bias *b = obj_bias(obj);
-	int raw = atomic_read(&obj->ref.refs), new;
+	struct refcache_bias_counts *b = obj_bias(obj);
+	int raw = atomic_read(&b->shared), new;
 	long c;
 
 	lockdep_assert_held(&heap->objs.lock);
+	bias_disown(obj);
 	do {
 		if (refcache_bias_saturated(raw)) {
 			new = raw;
@@ -116,17 +180,16 @@ bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj 
 		}
 		c = refcache_bias_count(raw) + extra;
 		if ((raw & REFCACHE_BIAS_STATE) != REFCACHE_BIAS_MERGED)
-			c += b->local;
+			c += READ_ONCE(b->local);
 		new = bias_merged_raw(obj, c);
-	} while (!atomic_try_cmpxchg(&obj->ref.refs, &raw, new));
+	} while (!atomic_try_cmpxchg(&b->shared, &raw, new));
 	WRITE_ONCE(b->local, 0);
-	bias_disown(heap, b);
 	return new == REFCACHE_BIAS_MERGED;
 }
 
-static struct refcache_bias_owner *bias_owner(struct refcache_heap *heap, u32 owner)
+static struct refcache_bias_owner *bias_owner(u32 id)
 {
-	return owner ? &heap->objs.bias.owners[owner - 1] : NULL;
+	return id ? bias_recs[id] : NULL;
 }
 
 /*
@@ -144,13 +207,10 @@ static bool bias_owner_exited(const struct refcache_bias_owner *o)
 	return true;
 }
 
-/* May a holder of the mutex merge for this (non-zero) owner right now? */
-static bool bias_local_still(struct refcache_heap *heap, u32 owner)
+/* May a holder of the mutex merge for this owner right now? */
+static bool bias_local_still(struct refcache_heap *heap, struct refcache_bias_owner *o)
 {
-	struct refcache_bias_heap *bh = &heap->objs.bias;
-	struct refcache_bias_owner *o = bias_owner(heap, owner);
-
-	return !bh->lockless || bh->still || o->task == current || bias_owner_exited(o);
+	return heap->objs.bias.chardev || o->task == current || bias_owner_exited(o);
 }
 
 /*
@@ -162,13 +222,14 @@ static bool bias_local_still(struct refcache_heap *heap, u32 owner)
  */
 static bool bias_unqueue_merged(struct refcache_obj *obj)
 {
-	int raw = atomic_read(&obj->ref.refs), new;
+	atomic_t *shared = &obj_bias(obj)->shared;
+	int raw = atomic_read(shared), new;
 
 	do {
 		if (refcache_bias_saturated(raw))
 			return false;
 		new = raw - REFCACHE_BIAS_ONE;
-	} while (!atomic_try_cmpxchg(&obj->ref.refs, &raw, new));
+	} while (!atomic_try_cmpxchg(shared, &raw, new));
 	return new == REFCACHE_BIAS_MERGED;
 }
 
@@ -201,23 +262,22 @@ static void bias_relink_locked(struct refcache_heap *heap, struct refcache_obj *
  */
 void refcache_bias_queue_locked(struct refcache_heap *heap, struct refcache_obj *obj)
 {
-	struct refcache_bias_heap *bh = &heap->objs.bias;
-	u32 owner = READ_ONCE(obj_bias(obj)->owner);
+	struct refcache_bias_owner *o = bias_owner(READ_ONCE(obj->bias_owner));
 
 	lockdep_assert_held(&heap->objs.lock);
-	if (!owner) {
+	if (!o) {
 		if (bias_unqueue_merged(obj))
 			refcache_obj_release_locked(heap, obj);
 		return;
 	}
-	if (bias_local_still(heap, owner)) {
+	if (bias_local_still(heap, o)) {
 		if (refcache_bias_merge_locked(heap, obj, -1))
 			refcache_obj_release_locked(heap, obj);
 		return;
 	}
 	bias_unlink_locked(heap, obj);
-	list_add_tail(&obj->node, &bias_owner(heap, owner)->queue);
-	bh->nqueued++;
+	list_add_tail(&obj->node, &o->queue);
+	heap->objs.bias.nqueued++;
 }
 
 /* CPython's merge_queued_objects(): each queued object loses the queue's reference. */
@@ -235,45 +295,45 @@ static void bias_drain_locked(struct refcache_heap *heap, struct refcache_bias_o
 }
 
 /*
- * Merge every object of owner @owner (or of every owner, if 0).  An
- * unmerged object's owner still holds one reference, so none of them
- * dies here.
+ * Merge every object of owner @id.  An unmerged object's owner still
+ * holds one reference, so none of them dies here.
  */
-static void bias_merge_owned_locked(struct refcache_heap *heap, u32 owner)
+static void bias_merge_owned_locked(struct refcache_heap *heap, u32 id)
 {
 	struct refcache_objspace *os = &heap->objs;
 	struct refcache_obj *obj;
 	unsigned long n = 0;
-	u32 o;
 	int i;
 
 	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
 		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
 			if (!(++n & 1023))
 				cond_resched();
-			if (!obj_is_biased(obj))
-				continue;
-			o = READ_ONCE(obj_bias(obj)->owner);
-			if (!o || (owner && o != owner))
-				continue;
-			WARN_ON_ONCE(refcache_bias_merge_locked(heap, obj, 0));
+			if (obj_is_biased(obj) && READ_ONCE(obj->bias_owner) == id)
+				WARN_ON_ONCE(refcache_bias_merge_locked(heap, obj, 0));
 		}
 	}
 }
 
-/* An owner is gone: merge its objects, drain its queue, free its entry. */
-static void bias_owner_release_locked(struct refcache_heap *heap, u32 owner)
+/* Give the entry back: no object names its id any more. */
+static void bias_owner_free_locked(struct refcache_heap *heap, struct refcache_bias_owner *o)
 {
-	struct refcache_bias_owner *o = bias_owner(heap, owner);
+	bias_id_put(o->id);
+	put_task_struct(o->task);
+	o->task = NULL;
+	o->id = 0;
+	heap->objs.bias.nowners--;
+}
 
+/* An owner is gone: merge its objects, drain its queue, free its entry. */
+static void bias_owner_release_locked(struct refcache_heap *heap, struct refcache_bias_owner *o)
+{
 	bias_drain_locked(heap, o);
 	/* Most owners' objects are dead or merged by now: no walk for them. */
 	if (atomic_long_read(&o->owned))
-		bias_merge_owned_locked(heap, owner);
+		bias_merge_owned_locked(heap, o->id);
 	WARN_ON_ONCE(atomic_long_read(&o->owned));
-	put_task_struct(o->task);
-	WRITE_ONCE(o->task, NULL);
-	heap->objs.bias.nowners--;
+	bias_owner_free_locked(heap, o);
 }
 
 /**
@@ -298,26 +358,26 @@ void refcache_bias_service_locked(struct refcache_heap *heap)
 			continue;
 		seen++;
 		if (bias_owner_exited(o))
-			bias_owner_release_locked(heap, i + 1);
+			bias_owner_release_locked(heap, o);
 		else if (o->task == current && !list_empty(&o->queue))
 			bias_drain_locked(heap, o);
 	}
 }
 
-/* The caller's entry in the owner table (index + 1), or 0 if it is full. */
-static u32 bias_owner_index_locked(struct refcache_heap *heap)
+/* The caller's owner id in this heap, or 0 if the tables are full. */
+static u32 bias_owner_id_locked(struct refcache_heap *heap)
 {
 	struct refcache_bias_heap *bh = &heap->objs.bias;
 	struct refcache_bias_owner *o;
 	u32 i, free = REFCACHE_BIAS_OWNERS;
 
 	if (bh->owners[bh->hint].task == current)
-		return bh->hint + 1;
+		return bh->owners[bh->hint].id;
 	for (i = 0; i < REFCACHE_BIAS_OWNERS; i++) {
 		o = &bh->owners[i];
 		if (o->task == current) {
 			bh->hint = i;
-			return i + 1;
+			return o->id;
 		}
 		if (!o->task && free == REFCACHE_BIAS_OWNERS)
 			free = i;
@@ -325,11 +385,16 @@ static u32 bias_owner_index_locked(struct refcache_heap *heap)
 	if (free == REFCACHE_BIAS_OWNERS)
 		return 0;
 	o = &bh->owners[free];
+	o->task = current;
+	o->id = bias_id_get(o);
+	if (!o->id) {
+		o->task = NULL;
+		return 0;
+	}
 	get_task_struct(current);
-	WRITE_ONCE(o->task, current);
 	bh->nowners++;
 	bh->hint = free;
-	return free + 1;
+	return o->id;
 }
 
 /**
@@ -347,137 +412,190 @@ int refcache_bias_cache_init_locked(struct refcache_heap *heap, u32 flags)
 	int i, ret;
 
 	lockdep_assert_held(&heap->objs.lock);
-	if (!bh->owners) {
-		ret = refcache_charge(heap, size);
-		if (ret)
-			return ret;
-		owners = kzalloc(size, GFP_KERNEL_ACCOUNT);
-		if (!owners) {
-			refcache_uncharge(heap, size);
-			return -ENOMEM;
-		}
-		for (i = 0; i < REFCACHE_BIAS_OWNERS; i++)
-			INIT_LIST_HEAD(&owners[i].queue);
-		/* Published by the mutex: owners read it only for owned objects. */
-		WRITE_ONCE(bh->owners, owners);
+	if (bh->owners)
+		return 0;
+	ret = refcache_charge(heap, size);
+	if (ret)
+		return ret;
+	owners = kzalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!owners) {
+		refcache_uncharge(heap, size);
+		return -ENOMEM;
 	}
-	/* Heaps of /dev/refcache count only under the mutex (handle ops). */
-	if (!bh->chardev)
-		bh->lockless = true;
+	for (i = 0; i < REFCACHE_BIAS_OWNERS; i++)
+		INIT_LIST_HEAD(&owners[i].queue);
+	bh->owners = owners;
 	return 0;
 }
 
 /**
  * refcache_bias_obj_init_locked() - a new biased object: its creator owns it
  * @heap: the heap, locked
- * @obj:  the object, after it is on its list; its count is one
+ * @obj:  the object, after it is on its list
  *
  * With the owner table full the object starts merged, with no owner.
  */
 void refcache_bias_obj_init_locked(struct refcache_heap *heap, struct refcache_obj *obj)
 {
-	struct refcache_bias *b = obj_bias(obj);
+	struct refcache_bias_counts *b = obj_bias(obj);
+	u32 id = bias_owner_id_locked(heap);
 
-	b->owner = bias_owner_index_locked(heap);
-	if (b->owner) {
-		atomic_long_inc(&heap->objs.bias.owners[b->owner - 1].owned);
+	if (id) {
+		atomic_long_inc(&bias_recs[id]->owned);
 		b->local = 1;
-		atomic_set(&obj->ref.refs, REFCACHE_BIAS_UNMERGED);
+		atomic_set(&b->shared, REFCACHE_BIAS_UNMERGED);
 	} else {
 		b->local = 0;
-		atomic_set(&obj->ref.refs, REFCACHE_BIAS_ONE | REFCACHE_BIAS_MERGED);
+		atomic_set(&b->shared, REFCACHE_BIAS_ONE | REFCACHE_BIAS_MERGED);
 	}
+	obj->bias_owner = id;
 	obj->flags |= REFCACHE_OBJ_BIASED;
 }
 
 /**
- * refcache_bias_still_begin() - make every local count still
+ * refcache_bias_collect_begin_locked() - what a collection does first
  * @heap: the heap, locked
  *
- * For a collection or teardown: owners of a heap with biased kernel
- * caches count without the mutex, so they are switched to the shared
- * count and a grace period waits for those already in their fast path.
- * Then every queue is drained and every exited owner released, so the
- * collector sees each object on its list with its true count.
+ * Releases every owner that exited (merging its objects, draining its
+ * queue) and drains the caller's own queue.  Nothing else: the collector
+ * reads both counts of an object with one load and writes no live
+ * owner's local count, so no owner is made to hold still.  The queues of
+ * live owners wait for them: a queued object is off its generation list,
+ * held by its queue, and out of the collection.
  */
-void refcache_bias_still_begin(struct refcache_heap *heap)
+void refcache_bias_collect_begin_locked(struct refcache_heap *heap)
+{
+	lockdep_assert_held(&heap->objs.lock);
+	if (heap->objs.bias.nowners)
+		refcache_bias_service_locked(heap);
+}
+
+/**
+ * refcache_bias_merge_garbage_locked() - merge the biased objects of garbage
+ * @heap: the heap, locked, in a collection
+ * @list: objects the collection found unreachable
+ *
+ * Nothing outside the set holds a reference to garbage, so no owner can
+ * be counting it (a get needs a reference, and a put whose count was
+ * still on its way to zero left the object out of the set): its local
+ * count is still, and merging it is safe even for a live owner.  After
+ * this, dropping the garbage's references never queues one of them.
+ */
+void refcache_bias_merge_garbage_locked(struct refcache_heap *heap, struct list_head *list)
+{
+	struct refcache_obj *obj;
+
+	lockdep_assert_held(&heap->objs.lock);
+	if (!heap->objs.bias.owners)
+		return;
+	list_for_each_entry(obj, list, node)
+		if (obj_is_biased(obj) && READ_ONCE(obj->bias_owner))
+			WARN_ON_ONCE(refcache_bias_merge_locked(heap, obj, 0));
+}
+
+/**
+ * refcache_bias_freeze_queued_locked() - gc.freeze() for queued objects
+ * @heap:     the heap, locked
+ * @unfreeze: move the permanent generation back into the oldest one
+ *
+ * Queued tracked objects are off their generation lists, and go back to
+ * the generation their flags name when their owner drains them: freeze
+ * and unfreeze change that generation, as they do for everything on the
+ * lists, without draining (that would write a live owner's local count).
+ * They join the permanent generation's count when they are back on it.
+ */
+void refcache_bias_freeze_queued_locked(struct refcache_heap *heap, bool unfreeze)
 {
 	struct refcache_bias_heap *bh = &heap->objs.bias;
+	struct refcache_obj *obj;
+	unsigned int gen;
+	bool frozen;
+	u32 i;
+
+	lockdep_assert_held(&heap->objs.lock);
+	if (!bh->owners || !bh->nqueued)
+		return;
+	for (i = 0; i < REFCACHE_BIAS_OWNERS; i++) {
+		list_for_each_entry(obj, &bh->owners[i].queue, node) {
+			if (!(obj->cache->flags & REFCACHE_CACHE_TRACKED))
+				continue;
+			gen = obj->flags & REFCACHE_OBJ_GEN_MASK;
+			frozen = gen == REFCACHE_GC_PERMANENT;
+			/* Freeze moves generations 0-2, unfreeze the permanent one. */
+			if (unfreeze != frozen)
+				continue;
+			gen = unfreeze ? REFCACHE_GC_GENERATIONS - 1 : REFCACHE_GC_PERMANENT;
+			obj->flags = (obj->flags & ~REFCACHE_OBJ_GEN_MASK) | gen;
+		}
+	}
+}
+
+/**
+ * refcache_bias_teardown_locked() - the biased part of a heap's teardown
+ * @heap: the heap, locked, its handles closed, before anything is counted
+ *
+ * Owners that exited are released (their objects merged, their queues
+ * drained).  Live owners' queued objects go back on their lists without
+ * their local counts being touched: the queue's reference is dropped
+ * from the shared count instead (the state stays queued), so that every
+ * count the trial deletion then reads is the object's true count, and
+ * an object that the queue alone held is freed now.  If nothing outside
+ * the heap holds a reference, no owner can be counting any of its
+ * objects and teardown frees them all; if something does, the heap is
+ * abandoned, and its owners stay registered (and their ids taken) until
+ * it is freed at module unload, since an owner may still count.
+ */
+void refcache_bias_teardown_locked(struct refcache_heap *heap)
+{
+	struct refcache_bias_heap *bh = &heap->objs.bias;
+	struct refcache_bias_owner *o;
+	struct refcache_obj *obj;
+	union refcache_bias_snap s;
+	int raw;
 	u32 i;
 
 	lockdep_assert_held(&heap->objs.lock);
 	if (!bh->owners)
 		return;
-	if (bh->lockless && !bh->still) {
-		WRITE_ONCE(bh->sync, true);
-		synchronize_rcu_expedited();
-		bh->still = true;
-	}
-	for (i = 0; i < REFCACHE_BIAS_OWNERS && (bh->nqueued || bh->nowners); i++) {
-		if (!bh->owners[i].task)
-			continue;
-		if (bias_owner_exited(&bh->owners[i]))
-			bias_owner_release_locked(heap, i + 1);
-		else
-			bias_drain_locked(heap, &bh->owners[i]);
+	refcache_bias_service_locked(heap);
+	for (i = 0; i < REFCACHE_BIAS_OWNERS && bh->nqueued; i++) {
+		o = &bh->owners[i];
+		while ((obj = list_first_entry_or_null(&o->queue, struct refcache_obj, node))) {
+			list_del_init(&obj->node);
+			bh->nqueued--;
+			bias_relink_locked(heap, obj);
+			s = refcache_bias_snapshot(obj);
+			raw = atomic_read(&s.c.shared);
+			/*
+			 * Held by the queue alone: nobody holds a reference, so
+			 * its owner is not counting it; merged and freed.
+			 */
+			if ((raw & REFCACHE_BIAS_STATE) != REFCACHE_BIAS_MERGED &&
+			    !refcache_bias_saturated(raw) &&
+			    refcache_bias_count(raw) + (long)s.c.local == 1) {
+				if (refcache_bias_merge_locked(heap, obj, -1))
+					refcache_obj_release_locked(heap, obj);
+			} else if (bias_unqueue_merged(obj)) {
+				refcache_obj_release_locked(heap, obj);
+			}
+		}
 	}
 }
 
 /**
- * refcache_bias_still_end() - owners may use their local counts again
- * @heap: the heap, locked
+ * refcache_bias_destroy() - release every owner and free the owner table
+ * @heap: the heap, its objects freed (nothing names an owner any more)
  */
-void refcache_bias_still_end(struct refcache_heap *heap)
-{
-	struct refcache_bias_heap *bh = &heap->objs.bias;
-
-	if (!bh->still)
-		return;
-	bh->still = false;
-	/* Pairs with bias_own_begin(): an owner that sees it clear sees our merges. */
-	smp_store_release(&bh->sync, false);
-}
-
-/**
- * refcache_bias_merge_all_locked() - teardown: merge every biased object
- * @heap: the heap, locked, its handles closed
- *
- * Leaves every count merged and still for good (owners use the shared
- * count from now on), and every owner released.
- */
-void refcache_bias_merge_all_locked(struct refcache_heap *heap)
+void refcache_bias_destroy(struct refcache_heap *heap)
 {
 	struct refcache_bias_heap *bh = &heap->objs.bias;
 	u32 i;
 
 	if (!bh->owners)
 		return;
-	refcache_bias_still_begin(heap);
-	if (!bh->lockless) {
-		/* No fast path outside the mutex, but no new local count either. */
-		WRITE_ONCE(bh->sync, true);
-		bh->still = true;
-	}
-	bias_merge_owned_locked(heap, 0);
-	for (i = 0; i < REFCACHE_BIAS_OWNERS; i++) {
-		if (!bh->owners[i].task)
-			continue;
-		put_task_struct(bh->owners[i].task);
-		WRITE_ONCE(bh->owners[i].task, NULL);
-	}
-	bh->nowners = 0;
-}
-
-/**
- * refcache_bias_destroy() - free the owner table
- * @heap: the heap, after refcache_bias_merge_all_locked()
- */
-void refcache_bias_destroy(struct refcache_heap *heap)
-{
-	struct refcache_bias_heap *bh = &heap->objs.bias;
-
-	if (!bh->owners)
-		return;
+	for (i = 0; i < REFCACHE_BIAS_OWNERS; i++)
+		if (bh->owners[i].task)
+			bias_owner_free_locked(heap, &bh->owners[i]);
 	kfree(bh->owners);
 	bh->owners = NULL;
 	refcache_uncharge(heap, REFCACHE_BIAS_OWNERS * sizeof(struct refcache_bias_owner));
@@ -507,31 +625,57 @@ void refcache_bias_cache_undo_locked(struct refcache_heap *heap)
 }
 
 /**
- * refcache_bias_obj_free_locked() - a biased object is freed by the collector
- * @heap: the heap, locked, its local counts still
- * @obj:  garbage freed without its count reaching zero, maybe still owned
+ * refcache_bias_objs_free_locked() - biased garbage is freed by the collector
+ * @heap: the heap, locked
+ * @v:    garbage freed without its count reaching zero, maybe still owned
+ *        (its owner holds no reference, so it is not counting it)
+ * @n:    how many (objects of any mode)
+ *
+ * Each owned object is one unmerged object fewer for its owner; the
+ * owner counts are changed once per run of one owner's objects, since
+ * garbage mostly comes in runs of one owner's.  The ids need no
+ * clearing: the memory goes.
  */
-void refcache_bias_obj_free_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+void refcache_bias_objs_free_locked(struct refcache_heap *heap, struct refcache_obj **v,
+				    unsigned int n)
 {
-	bias_disown(heap, obj_bias(obj));
+	unsigned int i;
+	long run = 0;
+	u32 id, last = 0;
+
+	lockdep_assert_held(&heap->objs.lock);
+	for (i = 0; i < n; i++) {
+		if (!obj_is_biased(v[i]))
+			continue;
+		id = READ_ONCE(v[i]->bias_owner);
+		if (id != last) {
+			if (run)
+				atomic_long_sub(run, &bias_recs[last]->owned);
+			last = id;
+			run = 0;
+		}
+		if (id)
+			run++;
+	}
+	if (run)
+		atomic_long_sub(run, &bias_recs[last]->owned);
 }
 
 /**
  * refcache_obj_bias_read() - a biased object's counts, for tests
  * @obj: a biased object
- * @bi:  out: its owner, counts and state (a snapshot)
+ * @bi:  out: its owner, counts (local 0 once merged) and state, a snapshot
  */
 void refcache_obj_bias_read(const struct refcache_obj *obj, struct refcache_bias_info *bi)
 {
-	const struct refcache_objspace *os = &obj->cache->heap->objs;
-	struct refcache_bias *b = obj_bias(obj);
-	int raw = atomic_read(&obj->ref.refs);
-	u32 owner = READ_ONCE(b->owner);
+	union refcache_bias_snap s = refcache_bias_snapshot(obj);
+	int raw = atomic_read(&s.c.shared);
+	u32 id = READ_ONCE(obj->bias_owner) & (REFCACHE_BIAS_IDS - 1);
 
-	bi->owner = owner && os->bias.owners ? READ_ONCE(os->bias.owners[owner - 1].task) : NULL;
-	bi->local = READ_ONCE(b->local);
+	bi->owner = READ_ONCE(refcache_bias_tasks[id]);
+	bi->state = raw & REFCACHE_BIAS_STATE;
+	bi->local = bi->state == REFCACHE_BIAS_MERGED ? 0 : s.c.local;
 	bi->saturated = refcache_bias_saturated(raw);
 	bi->shared = refcache_bias_count(raw);
-	bi->state = raw & REFCACHE_BIAS_STATE;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_bias_read);

@@ -698,8 +698,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	gc->collecting = true;
 	trace_gc_start(heap->id, generation, reason);
 	t0 = ktime_get();
-	/* Biased objects: queues drained, local counts still until the end. */
-	refcache_bias_still_begin(heap);
+	/* Exited owners' objects merged; live owners go on counting. */
+	refcache_bias_collect_begin_locked(heap);
 
 	/* The younger generations join the one collected (gc_list_merge). */
 	young = &gc->gen[generation];
@@ -725,6 +725,10 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	survivors = candidates - nunreach;
 	nuncoll = move_uncollectable(&unreachable, &uncollectable, target, &callbacks);
 	nunreach -= nuncoll;
+	/* The garbage is counted and put below: its biased counts merged first. */
+	if (callbacks)
+		refcache_bias_merge_garbage_locked(heap, &unreachable);
+	refcache_bias_merge_garbage_locked(heap, &uncollectable);
 
 	gc->nobjs[generation] = 0;
 	if (young != &gc->gen[target])
@@ -786,7 +790,6 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		res->collected = freed;
 		res->uncollectable = nuncoll;
 	}
-	refcache_bias_still_end(heap);
 	gc->collecting = false;
 	return 0;
 }
@@ -1175,8 +1178,8 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze)
 	int g;
 
 	lockdep_assert_held(&heap->objs.lock);
-	/* Queued biased objects are off their lists: back on them first. */
-	refcache_bias_still_begin(heap);
+	/* Queued biased objects are off their lists: they follow when drained. */
+	refcache_bias_freeze_queued_locked(heap, unfreeze);
 	if (unfreeze) {
 		moved = gc->nobjs[REFCACHE_GC_PERMANENT];
 		gc->nobjs[REFCACHE_GC_PERMANENT] = 0;
@@ -1192,7 +1195,6 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze)
 		/* As CPython's _PyGC_Freeze(): every generation's count. */
 		memset(gc->count, 0, sizeof(gc->count));
 	}
-	refcache_bias_still_end(heap);
 	return moved;
 }
 

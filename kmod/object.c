@@ -92,6 +92,8 @@ void refcache_objspace_init(struct refcache_heap *heap)
 	/* refcache.h's inline gets and puts see objects through this. */
 	BUILD_BUG_ON(offsetof(struct refcache_obj, ref) !=
 		     offsetof(struct refcache_obj_head, ref) ||
+		     offsetof(struct refcache_obj, bias_owner) !=
+		     offsetof(struct refcache_obj_head, owner) ||
 		     offsetof(struct refcache_obj, flags) !=
 		     offsetof(struct refcache_obj_head, flags) ||
 		     REFCACHE_OBJ_BIASED != REFCACHE_OBJ_HEAD_BIASED);
@@ -156,11 +158,11 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 
 	if (!n)
 		return;
+	if (heap->objs.bias.nowners)
+		refcache_bias_objs_free_locked(heap, v, n);
 	for (i = 0; i < n; i++) {
 		refcache_gc_untrack_locked(heap, v[i]);
 		v[i]->cache->active--;
-		if (obj_is_biased(v[i]))
-			refcache_bias_obj_free_locked(heap, v[i]);
 		v[i] = obj_block(v[i]);
 	}
 	heap->objs.objects -= n;
@@ -255,7 +257,7 @@ static struct refcache_obj *obj_new_once(struct refcache_cache *cache, gfp_t gfp
 	}
 	obj = block;
 	if (cache->flags & REFCACHE_CACHE_BIASED)
-		obj = (struct refcache_obj *)((struct refcache_bias *)block + 1);
+		obj = (struct refcache_obj *)((struct refcache_bias_counts *)block + 1);
 	refcount_set(&obj->ref, 1);
 	obj->cache = cache;
 	INIT_HLIST_HEAD(&obj->weak);
@@ -344,7 +346,7 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 
 	size = struct_size_t(struct refcache_obj, slots, nslots) + payload_size;
 	if (flags & REFCACHE_CACHE_BIASED)
-		size += sizeof(struct refcache_bias);
+		size += sizeof(struct refcache_bias_counts);
 	ret = refcache_charge(heap, sizeof(*cache));
 	if (ret)
 		return ERR_PTR(ret);
@@ -508,16 +510,16 @@ bool refcache_objspace_destroy(struct refcache_heap *heap, bool orphan)
 
 	refcache_heap_lock(heap);
 	refcache_handles_destroy_locked(heap);
-	/* Every count merged and every queue empty: the counts below are true. */
-	refcache_bias_merge_all_locked(heap);
+	/* Every queue empty, every object on a list: the counts below are true. */
+	refcache_bias_teardown_locked(heap);
 	os->dying = true;
 	if (!orphan)
 		external = refcache_gc_external_refs_locked(heap);
 	if (WARN(external,
 		 "refcache: heap %llu put with %lu references to its objects held outside it; leaking it\n",
 		 heap->id, external)) {
+		/* Owners may still count: their entries stay until the heap is freed. */
 		refcache_heap_unlock(heap);
-		refcache_bias_destroy(heap);
 		return true;
 	}
 	objspace_free_all_locked(heap);
@@ -533,6 +535,7 @@ void refcache_objspace_free_abandoned(struct refcache_heap *heap)
 	refcache_heap_lock(heap);
 	objspace_free_all_locked(heap);
 	refcache_heap_unlock(heap);
+	refcache_bias_destroy(heap);
 	xa_destroy(&heap->objs.cache_ids);
 }
 
@@ -630,6 +633,23 @@ struct refcache_obj *__refcache_obj_get(struct refcache_obj *obj)
 	return obj;
 }
 EXPORT_SYMBOL_NS_GPL(__refcache_obj_get, REFCACHE_NS);
+
+/**
+ * __refcache_obj_get_bad() - refcache_obj_get()'s shared get went wrong
+ * @obj: a biased object
+ * @old: the shared count before the get: merged and zero (a get from
+ *       zero), or at saturation
+ *
+ * Warns and saturates, as refcount_t does.
+ *
+ * Context: any context; never sleeps.
+ */
+void __refcache_obj_get_bad(struct refcache_obj *obj, int old)
+{
+	refcache_bias_warn(obj, old == REFCACHE_BIAS_MERGED ? REFCACHE_BIAS_WARN_ADD_ZERO :
+			   REFCACHE_BIAS_WARN_SATURATED);
+}
+EXPORT_SYMBOL_NS_GPL(__refcache_obj_get_bad, REFCACHE_NS);
 
 /**
  * refcache_obj_get_unless_zero() - take a reference unless the object is dying

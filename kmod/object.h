@@ -53,7 +53,9 @@ struct refcache_cache {
 
 /**
  * struct refcache_obj - the header every object starts with
- * @ref:   strong references: handles, slots, kernel holders
+ * @ref:   strong references: handles, slots, kernel holders (atomic mode)
+ * @bias_owner: biased mode: the owner's id (refcache_bias_tasks[]), 0
+ *         once merged; the counts are in front of the header (refcount.h)
  * @flags: REFCACHE_OBJ_*
  * @cache: the object's type
  * @node:  on the heap's object list (tracked or untracked), or on the
@@ -62,7 +64,10 @@ struct refcache_cache {
  * @slots: reference slots, then the payload
  */
 struct refcache_obj {
-	refcount_t ref;
+	union {
+		refcount_t ref;
+		u32 bias_owner;
+	};
 	u32 flags;
 	struct refcache_cache *cache;
 	struct list_head node;
@@ -73,12 +78,14 @@ struct refcache_obj {
 /**
  * struct refcache_bias_owner - an owner task of a heap's biased objects
  * @task:  the owner, pinned with get_task_struct(); NULL for a free entry
+ * @id:    its id in refcache_bias_tasks[], which its objects name
  * @queue: its objects that non-owners' puts queued for it to merge
  * @owned: its objects not merged yet (the owner's own merge decrements
  *         it without the heap's mutex)
  */
 struct refcache_bias_owner {
 	struct task_struct *task;
+	u32 id;
 	struct list_head queue;
 	atomic_long_t owned;
 };
@@ -91,11 +98,6 @@ struct refcache_bias_owner {
  * @hint:     entry of the last owner that allocated
  * @nqueued:  objects on the owners' queues
  * @chardev:  a heap of /dev/refcache: every count changes under the mutex
- * @lockless: the heap has biased caches and is not such a heap: owners
- *            count without the heap's mutex
- * @sync:     local counts must be still: owners use the shared count
- *            (read locklessly, with preemption disabled)
- * @still:    @sync is set and a grace period has passed since
  */
 struct refcache_bias_heap {
 	struct refcache_bias_owner *owners;
@@ -103,9 +105,6 @@ struct refcache_bias_heap {
 	u32 hint;
 	u64 nqueued;
 	bool chardev;
-	bool lockless;
-	bool sync;
-	bool still;
 };
 
 /**

@@ -11,7 +11,9 @@
 #include <linux/compiler.h>
 #include <linux/gfp.h>
 #include <linux/module.h>
+#include <linux/preempt.h>
 #include <linux/refcount.h>
+#include <linux/sched.h>	/* current */
 #include <linux/types.h>
 
 #include <linux/refcache.h>	/* the uapi: REFCACHE_CACHE_* flags, limits */
@@ -175,20 +177,52 @@ int refcache_cache_destroy(struct refcache_cache *cache);
 struct refcache_obj *refcache_obj_alloc(struct refcache_cache *cache);
 bool refcache_obj_get_unless_zero(struct refcache_obj *obj);
 struct refcache_obj *__refcache_obj_get(struct refcache_obj *obj);
+void __refcache_obj_get_bad(struct refcache_obj *obj, int old);
 void __refcache_obj_put(struct refcache_obj *obj);
 void __refcache_obj_release(struct refcache_obj *obj);
 
 /*
  * The first 8 bytes of every object (the rest of the header is private):
  * what the inline get and put below need, so that the atomic mode costs
- * a refcount_t operation and no call.
+ * a refcount_t operation and no call, and a biased object's owner a
+ * plain increment or decrement and no call.  A biased object's count
+ * word names its owner instead (Documentation/objects.rst, "Biased
+ * reference counting").
  */
 struct refcache_obj_head {
-	refcount_t ref;
+	union {
+		refcount_t ref;		/* atomic mode: the count */
+		u32 owner;		/* biased mode: the owner's id, 0: none */
+	};
 	u32 flags;
 };
 
 #define REFCACHE_OBJ_HEAD_BIASED	0x20U	/* flags: a biased count */
+
+/*
+ * The 8 bytes in front of a biased object: one aligned word, so that the
+ * collector reads both counts with one load.  Private to refcache; here
+ * for the inline owner path only.
+ */
+struct refcache_bias_counts {
+	u32 local;		/* the owner's references: written by the owner */
+	atomic_t shared;	/* everyone else's, atomically; state in the low bits */
+};
+
+/* The shared count: state in the low bits, then a signed count. */
+#define REFCACHE_BIAS_UNMERGED	0
+#define REFCACHE_BIAS_QUEUED	2
+#define REFCACHE_BIAS_MERGED	3
+#define REFCACHE_BIAS_STATE	3
+#define REFCACHE_BIAS_SHIFT	2
+#define REFCACHE_BIAS_ONE	4	/* one reference: 1 << REFCACHE_BIAS_SHIFT, an int */
+/* A raw shared count this far from zero, either way, is saturated. */
+#define REFCACHE_BIAS_SAT_HIGH	0x40000000	/* an int: compared with negative counts */
+/* The owner counts up to this in local, then in shared. */
+#define REFCACHE_BIAS_LOCAL_MAX	((1U << 27) - 1)
+/* Owner ids, module-wide: id -> pinned task, 0 for none (biased.c). */
+#define REFCACHE_BIAS_IDS	4096
+extern struct task_struct *refcache_bias_tasks[REFCACHE_BIAS_IDS];
 
 static inline bool refcache_obj_head_biased(const struct refcache_obj *obj)
 {
@@ -198,22 +232,62 @@ static inline bool refcache_obj_head_biased(const struct refcache_obj *obj)
 	return data_race(READ_ONCE(h->flags)) & REFCACHE_OBJ_HEAD_BIASED;
 }
 
+static __always_inline struct refcache_bias_counts *
+refcache_bias_counts(const struct refcache_obj *obj)
+{
+	return (struct refcache_bias_counts *)obj - 1;
+}
+
+/*
+ * Is current the owner of this biased object?  An id names a task only
+ * while that task is pinned and some object may name it; id 0 names
+ * nobody (refcache_bias_tasks[0] is always NULL), so there is no branch
+ * for an object without an owner.
+ */
+static __always_inline bool refcache_bias_mine(const struct refcache_obj *obj)
+{
+	const struct refcache_obj_head *h = (const struct refcache_obj_head *)obj;
+	u32 id = READ_ONCE(h->owner) & (REFCACHE_BIAS_IDS - 1);
+
+	return READ_ONCE(refcache_bias_tasks[id]) == current;
+}
+
 /**
  * refcache_obj_get() - take another reference
  * @obj: an object the caller holds a reference to
  *
- * Saturates instead of overflowing; warns on a get from zero.
+ * Saturates instead of overflowing; warns on a get from zero.  The owner
+ * of a biased object counts in its local count, inline: an interrupt
+ * sees current as the task it interrupted, so only task context may.
  *
  * Context: any context, IRQ included; never sleeps, takes no lock.
  * Return: @obj.
  */
 static inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
 {
+	struct refcache_bias_counts *c;
+	u32 local;
+	int old;
+
 	if (likely(!refcache_obj_head_biased(obj))) {
 		refcount_inc(&((struct refcache_obj_head *)obj)->ref);
 		return obj;
 	}
-	return __refcache_obj_get(obj);
+	c = refcache_bias_counts(obj);
+	if (likely(refcache_bias_mine(obj) && in_task())) {
+		local = READ_ONCE(c->local);
+		if (likely(local < REFCACHE_BIAS_LOCAL_MAX)) {
+			WRITE_ONCE(c->local, local + 1);
+			return obj;
+		}
+	}
+	/* Anyone else: CPython's _Py_atomic_add_ssize() on ob_ref_shared. */
+	old = atomic_fetch_add_relaxed(REFCACHE_BIAS_ONE, &c->shared);
+	if (unlikely(old == REFCACHE_BIAS_MERGED ||
+		     old >= REFCACHE_BIAS_SAT_HIGH - REFCACHE_BIAS_ONE ||
+		     old <= -REFCACHE_BIAS_SAT_HIGH))
+		__refcache_obj_get_bad(obj, old);
+	return obj;
 }
 
 /**
@@ -223,6 +297,8 @@ static inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
  * At zero the object's slots are emptied, its clear and release callbacks
  * run and its memory goes back to the heap, iteratively for whatever that
  * frees in turn.  An underflow warns and leaks rather than freeing twice.
+ * The owner of a biased object drops all but its last local reference
+ * inline.
  *
  * Context: process context; may take the heap's mutex (also a biased
  * put that is not the last, to queue the object for its owner).  Safe to
@@ -230,12 +306,42 @@ static inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
  */
 static inline void refcache_obj_put(struct refcache_obj *obj)
 {
+	struct refcache_bias_counts *c;
+	u32 local;
+	int raw;
+
 	if (!obj)
 		return;
 	if (likely(!refcache_obj_head_biased(obj))) {
 		if (refcount_dec_and_test(&((struct refcache_obj_head *)obj)->ref))
 			__refcache_obj_release(obj);
 		return;
+	}
+	c = refcache_bias_counts(obj);
+	/* Process context by contract: no interrupt is in the middle of us. */
+	if (likely(refcache_bias_mine(obj))) {
+		local = READ_ONCE(c->local);
+		if (likely(local > 1)) {
+			/*
+			 * Our accesses to @obj before whoever frees it, as
+			 * refcount_t's release: pairs with the collector's
+			 * acquire of both counts.
+			 */
+			smp_store_release(&c->local, local - 1);
+			return;
+		}
+	} else {
+		/*
+		 * Anyone else, while the count stays clear of every edge
+		 * (zero, the last merged reference, saturation): one
+		 * compare-and-exchange, a release as refcount_t's put.
+		 */
+		raw = atomic_read(&c->shared);
+		if (likely(raw >= ((raw & REFCACHE_BIAS_STATE) == REFCACHE_BIAS_MERGED ?
+				   2 * REFCACHE_BIAS_ONE : REFCACHE_BIAS_ONE) &&
+			   raw < REFCACHE_BIAS_SAT_HIGH &&
+			   atomic_try_cmpxchg_release(&c->shared, &raw, raw - REFCACHE_BIAS_ONE)))
+			return;
 	}
 	__refcache_obj_put(obj);
 }

@@ -10,32 +10,12 @@
 #define _REFCACHE_REFCOUNT_H
 
 #include <linux/atomic.h>
-#include <linux/preempt.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
 
 #include "internal.h"
 
-/**
- * struct refcache_bias - the 8 bytes in front of a biased object
- * @owner: index + 1 of the owner in the heap's owner table; 0 once merged
- * @local: the owner's references; written only by the owner, or by a
- *         holder of the heap's mutex while the owner's count is still
- */
-struct refcache_bias {
-	u32 owner;
-	u32 local;
-};
-
-/* The shared count (the header's ref word): state in the low bits. */
-#define REFCACHE_BIAS_UNMERGED	0
-#define REFCACHE_BIAS_QUEUED	2
-#define REFCACHE_BIAS_MERGED	3
-#define REFCACHE_BIAS_STATE	3
-#define REFCACHE_BIAS_SHIFT	2
-#define REFCACHE_BIAS_ONE	4	/* one reference: 1 << REFCACHE_BIAS_SHIFT, an int */
-/* The owner counts up to this in local, then in shared. */
-#define REFCACHE_BIAS_LOCAL_MAX	((1U << 27) - 1)
+/* The shared count's states and unit: refcache.h. */
 /*
  * Shared counts live in (-2^28, 2^28); outside is saturated, and a
  * saturated count is set to the middle of that range, as refcount_t does.
@@ -45,7 +25,7 @@ struct refcache_bias {
 
 static inline bool refcache_bias_saturated(int raw)
 {
-	return raw >= (1 << 30) || raw <= -(1 << 30);
+	return raw >= REFCACHE_BIAS_SAT_HIGH || raw <= -REFCACHE_BIAS_SAT_HIGH;
 }
 
 static inline int refcache_bias_count(int raw)
@@ -58,9 +38,31 @@ static inline bool obj_is_biased(const struct refcache_obj *obj)
 	return refcache_obj_head_biased(obj);
 }
 
-static inline struct refcache_bias *obj_bias(const struct refcache_obj *obj)
+static inline struct refcache_bias_counts *obj_bias(const struct refcache_obj *obj)
 {
-	return (struct refcache_bias *)obj - 1;
+	return refcache_bias_counts(obj);
+}
+
+/*
+ * Both counts, from one load: what the collector and teardown read.  An
+ * acquire: it pairs with the release of the owner's put (and of the
+ * others' compare-and-exchange), so that a collector that finds an
+ * object garbage, and frees it, does so after its last holder's
+ * accesses to it.
+ */
+union refcache_bias_snap {
+	u64 word;
+	struct refcache_bias_counts c;
+};
+
+static inline union refcache_bias_snap refcache_bias_snapshot(const struct refcache_obj *obj)
+{
+	union refcache_bias_snap s;
+
+	BUILD_BUG_ON(sizeof(s) != sizeof(u64));
+	/* Pairs with the release of the puts: see above. */
+	s.word = smp_load_acquire((const u64 *)obj_bias(obj));
+	return s;
 }
 
 /* What the shared count says a put must do next. */
@@ -85,12 +87,14 @@ void refcache_bias_queue_locked(struct refcache_heap *heap, struct refcache_obj 
 int refcache_bias_cache_init_locked(struct refcache_heap *heap, u32 flags);
 void refcache_bias_obj_init_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_bias_service_locked(struct refcache_heap *heap);
-void refcache_bias_still_begin(struct refcache_heap *heap);
-void refcache_bias_still_end(struct refcache_heap *heap);
-void refcache_bias_merge_all_locked(struct refcache_heap *heap);
+void refcache_bias_collect_begin_locked(struct refcache_heap *heap);
+void refcache_bias_merge_garbage_locked(struct refcache_heap *heap, struct list_head *list);
+void refcache_bias_freeze_queued_locked(struct refcache_heap *heap, bool unfreeze);
+void refcache_bias_teardown_locked(struct refcache_heap *heap);
 void refcache_bias_destroy(struct refcache_heap *heap);
 void refcache_bias_cache_undo_locked(struct refcache_heap *heap);
-void refcache_bias_obj_free_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+void refcache_bias_objs_free_locked(struct refcache_heap *heap, struct refcache_obj **v,
+				    unsigned int n);
 
 /**
  * struct refcache_bias_info - a biased object's counts, for the KUnit suite
@@ -110,36 +114,10 @@ struct refcache_bias_info {
 
 void refcache_obj_bias_read(const struct refcache_obj *obj, struct refcache_bias_info *bi);
 
-/*
- * Is current the object's owner, free to use its local count?  If so,
- * returns with preemption disabled: a collection that wants local counts
- * still sets objs.bias.sync and waits for an RCU grace period, which
- * waits for this section.
- */
-static __always_inline bool bias_own_begin(const struct refcache_obj *obj)
-{
-	const struct refcache_objspace *os = &obj->cache->heap->objs;
-	const struct refcache_bias_owner *owners;
-	u32 owner;
-
-	if (!in_task())
-		return false;
-	preempt_disable();
-	/* Pairs with refcache_bias_still_end()'s release. */
-	if (likely(!smp_load_acquire(&os->bias.sync))) {
-		owner = READ_ONCE(obj_bias(obj)->owner);
-		owners = READ_ONCE(os->bias.owners);
-		if (owner && READ_ONCE(owners[owner - 1].task) == current)
-			return true;
-	}
-	preempt_enable();
-	return false;
-}
-
 /* A non-owner's get: CPython's _Py_atomic_add_ssize() on ob_ref_shared. */
 static __always_inline void bias_shared_get(struct refcache_obj *obj)
 {
-	int old = atomic_fetch_add_relaxed(REFCACHE_BIAS_ONE, &obj->ref.refs);
+	int old = atomic_fetch_add_relaxed(REFCACHE_BIAS_ONE, &obj_bias(obj)->shared);
 
 	if (unlikely(old == REFCACHE_BIAS_MERGED))
 		refcache_bias_warn(obj, REFCACHE_BIAS_WARN_ADD_ZERO);
@@ -155,7 +133,8 @@ static __always_inline void bias_shared_get(struct refcache_obj *obj)
  */
 static __always_inline enum refcache_bias_put bias_shared_put(struct refcache_obj *obj)
 {
-	int raw = atomic_read(&obj->ref.refs), new;
+	atomic_t *shared = &obj_bias(obj)->shared;
+	int raw = atomic_read(shared), new;
 	enum refcache_bias_put ret;
 
 	do {
@@ -180,31 +159,30 @@ static __always_inline enum refcache_bias_put bias_shared_put(struct refcache_ob
 				return REFCACHE_BIAS_PUT_DONE;
 			}
 		}
-	} while (!atomic_try_cmpxchg_release(&obj->ref.refs, &raw, new));
+	} while (!atomic_try_cmpxchg_release(shared, &raw, new));
 	if (ret == REFCACHE_BIAS_PUT_DEAD)
 		smp_acquire__after_ctrl_dep();
 	return ret;
 }
 
 /*
- * The owner's get, if current is the owner and its local count has room.
- * The owner's count is at least one until it merges, so this is also a
- * get that cannot meet a dead object.
+ * The owner's get, if current is the owner (in task context) and its
+ * local count has room: refcache_obj_get()'s inline path.  The owner's
+ * count is at least one until it merges, so this is also a get that
+ * cannot meet a dead object.
  */
 static __always_inline bool bias_own_get(struct refcache_obj *obj)
 {
-	struct refcache_bias *b;
-	bool done = false;
+	struct refcache_bias_counts *c = obj_bias(obj);
+	u32 local;
 
-	if (bias_own_begin(obj)) {
-		b = obj_bias(obj);
-		if (likely(b->local < REFCACHE_BIAS_LOCAL_MAX)) {
-			WRITE_ONCE(b->local, b->local + 1);
-			done = true;
-		}
-		preempt_enable();
-	}
-	return done;
+	if (!refcache_bias_mine(obj) || !in_task())
+		return false;
+	local = READ_ONCE(c->local);
+	if (unlikely(local >= REFCACHE_BIAS_LOCAL_MAX))
+		return false;
+	WRITE_ONCE(c->local, local + 1);
+	return true;
 }
 
 /* A reference for a holder of one, in either mode. */
@@ -228,7 +206,7 @@ static __always_inline bool refcache_ref_get_unless_zero(struct refcache_obj *ob
 	if (bias_own_get(obj))
 		return true;
 	/* Unmerged: the owner holds one; queued: the queue does. */
-	raw = atomic_read(&obj->ref.refs);
+	raw = atomic_read(&obj_bias(obj)->shared);
 	do {
 		if (unlikely(refcache_bias_saturated(raw)))
 			return true;
@@ -240,7 +218,7 @@ static __always_inline bool refcache_ref_get_unless_zero(struct refcache_obj *ob
 			refcache_bias_warn(obj, REFCACHE_BIAS_WARN_SATURATED);
 			return true;
 		}
-	} while (!atomic_try_cmpxchg_relaxed(&obj->ref.refs, &raw, new));
+	} while (!atomic_try_cmpxchg_relaxed(&obj_bias(obj)->shared, &raw, new));
 	return true;
 }
 
@@ -251,46 +229,48 @@ static __always_inline bool refcache_ref_get_unless_zero(struct refcache_obj *ob
  */
 static __always_inline enum refcache_bias_put refcache_ref_put(struct refcache_obj *obj)
 {
-	struct refcache_bias *b;
-	bool dead;
+	struct refcache_bias_counts *c;
 	u32 local;
 
 	if (likely(!obj_is_biased(obj)))
 		return refcount_dec_and_test(&obj->ref) ? REFCACHE_BIAS_PUT_DEAD :
 							  REFCACHE_BIAS_PUT_DONE;
-	if (bias_own_begin(obj)) {
-		b = obj_bias(obj);
-		local = b->local - 1;
-		WRITE_ONCE(b->local, local);
-		if (likely(local)) {
-			preempt_enable();
+	/* Process context: no interrupt runs this on the owner's behalf. */
+	if (refcache_bias_mine(obj)) {
+		c = obj_bias(obj);
+		local = READ_ONCE(c->local);
+		if (likely(local > 1)) {
+			/* Pairs with refcache_bias_snapshot()'s acquire. */
+			smp_store_release(&c->local, local - 1);
 			return REFCACHE_BIAS_PUT_DONE;
 		}
-		/* Inside the section: a collection must not see half a merge. */
-		dead = refcache_bias_merge_zero(obj);
-		preempt_enable();
-		return dead ? REFCACHE_BIAS_PUT_DEAD : REFCACHE_BIAS_PUT_DONE;
+		/* The owner's last local reference: merge, without storing zero first. */
+		return refcache_bias_merge_zero(obj) ? REFCACHE_BIAS_PUT_DEAD :
+						       REFCACHE_BIAS_PUT_DONE;
 	}
 	return bias_shared_put(obj);
 }
 
 /*
- * The count: local + shared, merged.  Exact under the heap's mutex while
- * local counts are still (Documentation/objects.rst); a snapshot else.
- * A saturated count reads as REFCOUNT_SATURATED in both modes.
+ * The count: local + shared (shared alone once merged: local is stale
+ * then), both from one load, so it is the true count at one instant,
+ * as a refcount_t read is.  A saturated count reads as
+ * REFCOUNT_SATURATED in both modes.
  */
 static inline unsigned int refcache_ref_read(const struct refcache_obj *obj)
 {
+	union refcache_bias_snap s;
 	int raw, c;
 
 	if (likely(!obj_is_biased(obj)))
 		return refcount_read(&obj->ref);
-	raw = atomic_read(&obj->ref.refs);
+	s = refcache_bias_snapshot(obj);
+	raw = atomic_read(&s.c.shared);
 	if (refcache_bias_saturated(raw))
 		return REFCOUNT_SATURATED;
 	c = refcache_bias_count(raw);
 	if ((raw & REFCACHE_BIAS_STATE) != REFCACHE_BIAS_MERGED)
-		c += READ_ONCE(obj_bias(obj)->local);
+		c += s.c.local;
 	return max(c, 0);
 }
 

@@ -555,7 +555,6 @@ static void biased_user_cache_never_queues(struct kunit *test)
 					     REFCACHE_CACHE_BIASED | REFCACHE_CACHE_TRACKED, NULL);
 	refcache_heap_unlock(heap);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cache);
-	KUNIT_EXPECT_FALSE(test, heap->objs.bias.lockless);
 
 	obj = new_obj(test, cache);
 	refcache_obj_get(obj);
@@ -976,11 +975,15 @@ static void biased_gc_cycles_of_two_owners(struct kunit *test)
 	expect_bias(test, w, task, 1, 1, REFCACHE_BIAS_UNMERGED);
 
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 6ULL);
-	/* The collector drains every queue, the lender's included. */
+	/*
+	 * The collector writes no live owner's local count: the lender's
+	 * queue holds z, which waits for its owner (or its owner's exit).
+	 */
 	res = collect(test, heap);
-	KUNIT_EXPECT_EQ(test, res.collected, 5ULL);
-	KUNIT_EXPECT_EQ(test, nqueued(heap), 0ULL);
-	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	KUNIT_EXPECT_EQ(test, res.collected, 4ULL);
+	KUNIT_EXPECT_EQ(test, nqueued(heap), 1ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL);
+	expect_bias(test, z, task, 2, 0, REFCACHE_BIAS_QUEUED);
 	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(w), 2U);
 	/* The owner still lives: its count is still its own. */
 	expect_bias(test, w, task, 1, 1, REFCACHE_BIAS_UNMERGED);
@@ -988,7 +991,15 @@ static void biased_gc_cycles_of_two_owners(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(w), 1U);
 	res = collect(test, heap);
 	KUNIT_EXPECT_EQ(test, res.collected, 1ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	/* The lender exits: the next collection drains its queue and finds z. */
+	complete(&l.go);
+	join(task);
+	res = collect(test, heap);
+	KUNIT_EXPECT_EQ(test, res.collected, 1ULL);
+	KUNIT_EXPECT_EQ(test, nqueued(heap), 0ULL);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	return;
 out:
 	complete(&l.go);
 	join(task);
@@ -1051,31 +1062,37 @@ static void biased_freeze_reaches_queued(struct kunit *test)
 	a = l.objs[0];
 	b = l.objs[1];
 
-	/* a queued for its owner, then everything frozen. */
+	/*
+	 * a queued for its owner, then everything frozen: a is off its
+	 * list, and joins the permanent generation when its owner drains
+	 * it (draining here would write a live owner's local count).
+	 */
 	refcache_obj_put(a);
 	expect_bias(test, a, task, 2, 0, REFCACHE_BIAS_QUEUED);
-	KUNIT_EXPECT_EQ(test, refcache_gc_freeze(heap), 4ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_freeze(heap), 3ULL);
 	KUNIT_EXPECT_EQ(test, refcache_obj_generation(a), REFCACHE_GC_PERMANENT);
-	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 4ULL);
-	expect_bias(test, a, NULL, 0, 1, REFCACHE_BIAS_MERGED);
+	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 3ULL);
+	expect_bias(test, a, task, 2, 0, REFCACHE_BIAS_QUEUED);
 
 	/* b frozen, then queued, then everything unfrozen. */
 	refcache_obj_put(b);
 	expect_bias(test, b, task, 2, 0, REFCACHE_BIAS_QUEUED);
-	KUNIT_EXPECT_EQ(test, refcache_gc_unfreeze(heap), 4ULL);
+	KUNIT_EXPECT_EQ(test, refcache_gc_unfreeze(heap), 2ULL);
 	KUNIT_EXPECT_EQ(test, refcache_obj_generation(a), REFCACHE_GC_GENERATIONS - 1);
 	KUNIT_EXPECT_EQ(test, refcache_obj_generation(b), REFCACHE_GC_GENERATIONS - 1);
 	KUNIT_EXPECT_EQ(test, refcache_gc_get_freeze_count(heap), 0ULL);
-	expect_bias(test, b, NULL, 0, 1, REFCACHE_BIAS_MERGED);
-	KUNIT_EXPECT_EQ(test, nqueued(heap), 0ULL);
-	/* Two freed; two queued for their owner, until it is reaped. */
+	expect_bias(test, b, task, 2, 0, REFCACHE_BIAS_QUEUED);
+	KUNIT_EXPECT_EQ(test, nqueued(heap), 2ULL);
+	/* All four held by their owner's queue alone, until it is reaped. */
 	put_all(l.objs, 4);
-	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 4ULL);
+	KUNIT_EXPECT_EQ(test, nqueued(heap), 4ULL);
 out:
 	complete(&l.go);
 	join(task);
 	service(heap);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	KUNIT_EXPECT_EQ(test, nqueued(heap), 0ULL);
 }
 
 /* --- 7. weak handles ----------------------------------------------------- */
@@ -1310,7 +1327,7 @@ static void biased_shared_saturates(struct kunit *test)
 	struct refcache_cache *cache = biased_cache(test, heap, 0);
 	struct refcache_obj *obj = new_obj(test, cache);
 
-	atomic_set(&obj->ref.refs, shared_raw((1 << 28) - 1, REFCACHE_BIAS_UNMERGED));
+	atomic_set(&obj_bias(obj)->shared, shared_raw((1 << 28) - 1, REFCACHE_BIAS_UNMERGED));
 	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 1U << 28);
 	expect_splat_begin();
 	remote(test, obj, 1, 0);
@@ -1339,7 +1356,7 @@ static void biased_owner_spills_to_shared(struct kunit *test)
 	struct refcache_heap *heap = quiet_heap(test);
 	struct refcache_cache *cache = biased_cache(test, heap, 0);
 	struct refcache_obj *obj = new_obj(test, cache), *sat = new_obj(test, cache);
-	struct refcache_bias *b = obj_bias(obj);
+	struct refcache_bias_counts *b = obj_bias(obj);
 
 	WRITE_ONCE(b->local, REFCACHE_BIAS_LOCAL_MAX - 1);
 	refcache_obj_get(obj);
@@ -1361,7 +1378,7 @@ static void biased_owner_spills_to_shared(struct kunit *test)
 	/* Full local, shared one short of the limit: the owner's get saturates. */
 	b = obj_bias(sat);
 	WRITE_ONCE(b->local, REFCACHE_BIAS_LOCAL_MAX);
-	atomic_set(&sat->ref.refs, shared_raw((1 << 28) - 1, REFCACHE_BIAS_UNMERGED));
+	atomic_set(&obj_bias(sat)->shared, shared_raw((1 << 28) - 1, REFCACHE_BIAS_UNMERGED));
 	expect_splat_begin();
 	refcache_obj_get(sat);
 	expect_splat_end();
@@ -1384,7 +1401,7 @@ static struct refcache_obj *merged_zero(struct kunit *test, struct refcache_cach
 	remote(test, obj, 1, 0);
 	refcache_obj_put(obj);
 	expect_bias(test, obj, NULL, 0, 1, REFCACHE_BIAS_MERGED);
-	atomic_set(&obj->ref.refs, shared_raw(0, REFCACHE_BIAS_MERGED));
+	atomic_set(&obj_bias(obj)->shared, shared_raw(0, REFCACHE_BIAS_MERGED));
 	return obj;
 }
 
@@ -2047,6 +2064,116 @@ static void biased_hammer_owner_exits_with_collector(struct kunit *test)
 	hammer(test, true, true, 20000);
 }
 
+#define RACE_OBJS	8
+#define RACE_ITERS	200000
+
+/*
+ * The owner counts while collections run back to back, with no grace
+ * period between them and no pause for the owner: its gets and puts on
+ * objects the collector is scanning, on a ring the collector walks, and
+ * two-object cycles it drops for the collector to find.  At the end
+ * every count is exact and still the owner's: local holds everything
+ * (the collector never wrote it, never merged a live object), shared is
+ * zero, every cycle was found and nothing else was freed.
+ */
+struct gc_race {
+	struct refcache_heap *heap;
+	bool stop;
+	u64 collections;
+	u64 collected;
+	u64 bad_results;
+};
+
+static int gc_race_collector_fn(void *arg)
+{
+	struct gc_race *r = arg;
+	struct refcache_gc_result res;
+	unsigned int gen = 0;
+
+	while (!READ_ONCE(r->stop)) {
+		if (refcache_gc_collect(r->heap, gen++ % 3, &res) ||
+		    res.unreachable != res.collected)
+			r->bad_results++;
+		r->collected += res.collected;
+		r->collections++;
+		cond_resched();
+	}
+	return 0;
+}
+
+static void biased_race_owner_against_collections(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = counted_cache(test, heap, REFCACHE_CACHE_TRACKED);
+	struct gc_race r = { .heap = heap };
+	struct refcache_obj *objs[RACE_OBJS], *held[4] = {}, *a, *b, *obj;
+	struct task_struct *task;
+	atomic_t releases = ATOMIC_INIT(0);
+	unsigned int i, k, n, garbage = 0;
+	u32 seed = get_random_u32() | 1, rnd;
+	unsigned long t0 = jiffies;
+
+	pin_current(nth_cpu(0));
+	for (i = 0; i < RACE_OBJS; i++)
+		objs[i] = counted_obj(new_obj(test, cache), &releases);
+	make_ring(test, objs, RACE_OBJS);
+	task = spawn(test, gc_race_collector_fn, &r, nth_cpu(1), "rc_biased_gcr");
+	if (!task)
+		return;
+	for (i = 0; i < RACE_ITERS; i++) {
+		rnd = xorshift(&seed);
+		obj = objs[rnd % RACE_OBJS];
+		n = 1 + (rnd >> 8) % 4;
+		for (k = 0; k < n; k++)
+			refcache_obj_get(obj);
+		/* Keep one for a while, letting an older one go. */
+		if (rnd & BIT(12)) {
+			k = (rnd >> 13) % ARRAY_SIZE(held);
+			refcache_obj_put(held[k]);
+			held[k] = obj;
+			n--;
+		}
+		while (n--)
+			refcache_obj_put(obj);
+		if (!(i & 255)) {
+			a = counted_obj(refcache_obj_alloc(cache), &releases);
+			b = counted_obj(refcache_obj_alloc(cache), &releases);
+			if (!IS_ERR(a) && !IS_ERR(b)) {
+				refcache_obj_store(a, 1, b);
+				refcache_obj_store(b, 1, a);
+				garbage += 2;
+			}
+			if (!IS_ERR(a))
+				refcache_obj_put(a);
+			if (!IS_ERR(b))
+				refcache_obj_put(b);
+		}
+		if (!(i & 1023))
+			cond_resched();
+	}
+	for (k = 0; k < ARRAY_SIZE(held); k++)
+		refcache_obj_put(held[k]);
+	WRITE_ONCE(r.stop, true);
+	join(task);
+	kunit_info(test, "%u owner iterations, %llu collections in %u ms\n", RACE_ITERS,
+		   r.collections, jiffies_to_msecs(jiffies - t0));
+
+	KUNIT_EXPECT_EQ(test, r.bad_results, 0ULL);
+	r.collected += collect(test, heap).collected;
+	KUNIT_EXPECT_EQ(test, r.collected, (u64)garbage);
+	KUNIT_EXPECT_EQ(test, atomic_read(&releases), (int)garbage);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)RACE_OBJS);
+	KUNIT_EXPECT_EQ(test, nqueued(heap), 0ULL);
+	/* Exact, and still the owner's: our reference and the ring's, both local. */
+	for (i = 0; i < RACE_OBJS; i++)
+		expect_bias(test, objs[i], current, 2, 0, REFCACHE_BIAS_UNMERGED);
+	put_all(objs, RACE_OBJS);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)RACE_OBJS);
+	KUNIT_EXPECT_EQ(test, collect(test, heap).collected, (u64)RACE_OBJS);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&releases), (int)garbage + RACE_OBJS);
+}
+
 static struct kunit_case refcache_biased_cases[] = {
 	KUNIT_CASE(biased_owner_counts_locally),
 	KUNIT_CASE(biased_non_owner_counts_shared),
@@ -2078,6 +2205,7 @@ static struct kunit_case refcache_biased_cases[] = {
 	KUNIT_CASE(biased_hammer_owner_exits),
 	KUNIT_CASE_SLOW(biased_hammer_with_collector),
 	KUNIT_CASE_SLOW(biased_hammer_owner_exits_with_collector),
+	KUNIT_CASE_SLOW(biased_race_owner_against_collections),
 	{}
 };
 
