@@ -359,7 +359,7 @@ static void api_disarm_races_collections(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
 	/* Until a collection ran (read racily: it only paces the test). */
 	for (i = 0; i < 500 && !data_race(ctx.traverses); i++)
-		msleep(10);
+		msleep(20);
 	refcache_heap_lock(heap);
 	KUNIT_EXPECT_EQ(test, refcache_objspace_disarm_module_locked(heap, THIS_MODULE), 1U);
 	seen = ctx.traverses;	/* no collection runs while we hold the mutex */

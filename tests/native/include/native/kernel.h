@@ -650,6 +650,7 @@ static __always_inline void preempt_enable(void)
 void native_might_sleep(const char *file, int line);
 #define might_sleep()		native_might_sleep(__FILE__, __LINE__)
 #define might_alloc(gfp)	do { if ((gfp) & __GFP_DIRECT_RECLAIM) might_sleep(); } while (0)
+#define gfpflags_allow_blocking(gfp)	(!!((gfp) & __GFP_DIRECT_RECLAIM))
 #define might_fault()		might_sleep()
 #define cond_resched()		({ might_sleep(); native_yield(); 0; })
 void native_yield(void);
@@ -1348,5 +1349,35 @@ void native_param_register(const char *name, const char *type, void *p);
 #define TP_ARGS(...)		__VA_ARGS__
 #define TRACE_EVENT(name, proto, args, tstruct, assign, print) \
 	static inline void trace_##name(proto) { }
+
+/*
+ * linux/shrinker.h: gc.c's shrinker is compiled natively but never
+ * registered (module init, main.c, is not built), so only the types.
+ */
+struct shrink_control {
+	gfp_t gfp_mask;
+	int nid;
+	unsigned long nr_to_scan;
+	unsigned long nr_scanned;
+};
+
+struct shrinker {
+	unsigned long (*count_objects)(struct shrinker *s, struct shrink_control *sc);
+	unsigned long (*scan_objects)(struct shrinker *s, struct shrink_control *sc);
+	long batch;
+	int seeks;
+};
+
+#define SHRINK_STOP	(~0UL)
+#define SHRINK_EMPTY	(~0UL - 1)
+#define DEFAULT_SEEKS	2
+
+static inline struct shrinker *shrinker_alloc(unsigned int flags, const char *fmt, ...)
+{
+	return calloc(1, sizeof(struct shrinker));
+}
+
+static inline void shrinker_register(struct shrinker *s) { }
+static inline void shrinker_free(struct shrinker *s) { free(s); }
 
 #endif /* _NATIVE_KERNEL_H */
