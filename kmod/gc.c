@@ -111,6 +111,7 @@ void refcache_gc_shutdown(struct refcache_heap *heap)
 {
 	refcache_heap_lock(heap);
 	heap->objs.gc.shutdown = true;
+	refcache_gc_inspect_release_locked(heap);
 	refcache_heap_unlock(heap);
 	if (cancel_work_sync(&heap->objs.gc.work))
 		refcache_heap_shell_put(heap);
@@ -621,8 +622,13 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	}
 	gc->nobjs[target] += nunreach + nuncoll;
 
-	freed = callbacks ? delete_garbage(heap, &unreachable) :
-			    delete_garbage_nocb(heap, &unreachable);
+	if ((gc->debug & REFCACHE_GC_DEBUG_SAVEALL) &&
+	    refcache_gc_save_garbage_locked(heap, &unreachable, nunreach, &uncollectable,
+					    nuncoll, target))
+		freed = nunreach;	/* in gc.garbage: collected, as CPython counts */
+	else
+		freed = callbacks ? delete_garbage(heap, &unreachable) :
+				    delete_garbage_nocb(heap, &unreachable);
 	nfreed = settle(heap, &uncollectable);
 	/* Left alive: garbage a clear callback kept, and the uncollectable set. */
 	nuncoll = (nunreach - freed) + (nuncoll - nfreed);
@@ -659,6 +665,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	ev.duration_ns = ns;
 	gc_event_queue(gc, &ev);
 	trace_gc_end(heap->id, generation, reason, candidates, freed, nuncoll, ns);
+	if (unlikely(gc->debug))
+		refcache_gc_debug_log(heap, generation, candidates, freed, nuncoll, ns);
 
 	if (res) {
 		res->unreachable = freed + nuncoll;
