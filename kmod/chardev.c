@@ -728,15 +728,14 @@ static long refcache_ioc_heap_dump(struct refcache_heap *heap, void __user *uarg
 			return -ENOMEM;
 	}
 	refcache_objspace_lock(heap);
-	if (hd.flags & REFCACHE_DUMP_START) {
+	if (hd.flags & REFCACHE_DUMP_START)
 		ret = refcache_heap_dump_start_locked(heap, &dump);
-	} else if (!gc->dump) {
+	else if (!gc->dump)
 		ret = -ENOENT;
-	} else if (gc->dump->seq != hd.snapshot) {
+	else if (gc->dump->seq != hd.snapshot)
 		ret = -ESTALE;
-	} else {
+	else
 		dump = gc->dump;
-	}
 	if (!ret) {
 		total = refcache_heap_dump_total(dump);
 		seq = dump->seq;

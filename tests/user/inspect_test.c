@@ -343,7 +343,7 @@ static int t_bad_objects(void)
 	BAD(raw(fd, REFCACHE_IOC_GC_GET_OBJECTS, &g), -EINVAL, "handle with get_objects");
 	OBJ_REQ(g, REFCACHE_OBJECTS_ALL, a, 4, out);
 	BAD(raw(fd, REFCACHE_IOC_GC_GET_REFERENTS, &g), -EINVAL, "which with referents");
-	OBJ_REQ(g, 0, a + 1, 4, out);
+	OBJ_REQ(g, 0, a ^ (1ull << 30), 4, out);
 	BAD(raw(fd, REFCACHE_IOC_GC_GET_REFERRERS, &g), -EBADF, "bad handle");
 	OBJ_REQ(g, 0, 0, 4, out);
 	BAD(raw(fd, REFCACHE_IOC_GC_GET_REFERENTS, &g), -EBADF, "handle 0");

@@ -34,7 +34,7 @@
 #define REFCACHE_FEATURE_OBJECTS	_BITULL(1)	/* caches, objects, handles, batch */
 #define REFCACHE_FEATURE_GC	_BITULL(2)	/* cycle collector, events on read() (ABI 1.2) */
 #define REFCACHE_FEATURE_BIASED	_BITULL(3)	/* REFCACHE_CACHE_BIASED (ABI 1.3) */
-#define REFCACHE_FEATURE_INSPECT	_BITULL(4)	/* get_objects, referents, garbage, dump (ABI 1.4) */
+#define REFCACHE_FEATURE_INSPECT	_BITULL(4)	/* gc.get_objects() and friends (ABI 1.4) */
 
 #define REFCACHE_IOC_MAGIC	0xB9
 
