@@ -124,6 +124,20 @@ lib_symbols() { # every exported library symbol is versioned, nothing else leaks
 }
 step lib_symbols_versioned lib_symbols
 
+# refcachectl graph against a known graph, parsed by Graphviz where it is
+# installed (graphviz, scripts/install-deps.sh); each TAP line counts.
+graph_tap() {
+	local out
+	out=$(tests/graph/graph_test.sh userspace/build/refcachectl 2>&1)
+	echo "$out" > "$B/logs/graph.log"
+	echo "$out" | sed -n 's/^ok [0-9]* - \(.*\)$/\1/p' | while read -r t; do echo "PASS $t"; done
+	echo "$out" | sed -n 's/^not ok [0-9]* - \(.*\)$/\1/p' | while read -r t; do echo "FAIL $t"; done
+	pass=$((pass + $(echo "$out" | grep -c '^ok ')))
+	fail=$((fail + $(echo "$out" | grep -c '^not ok ')))
+	[ "$(echo "$out" | grep -c '^\(not \)\{0,1\}ok ')" -gt 0 ] || report FAIL graph_test_ran
+}
+graph_tap
+
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
 vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod"

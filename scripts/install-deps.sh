@@ -14,6 +14,7 @@ pkgs=(
 	linux-image-amd64		# Debian 12's 6.1 kernel, booted in qemu
 	linux-source-6.12		# debug kernel, checkpatch.pl
 	qemu-system-x86 busybox-static sparse
+	graphviz			# dot: refcachectl graph --svg, its test in make check
 )
 
 missing=()

@@ -592,6 +592,31 @@ static int t_race(void)
 	return 0;
 }
 
+/* refcachectl graph on its demo heap, where the guest has refcachectl. */
+static int t_graph_cli(void)
+{
+	char line[512];
+	int nodes = 0, edges = 0, handles = 0, status;
+	FILE *p;
+
+	if (access("/bin/refcachectl", X_OK)) {
+		printf("# no /bin/refcachectl: nothing to run\n");
+		return 0;
+	}
+	p = popen("/bin/refcachectl graph", "r");
+	CHECK(p, "popen");
+	while (fgets(line, sizeof(line), p)) {
+		nodes += !strncmp(line, "\to", 2) && strstr(line, "[label=\"demo #");
+		edges += !strncmp(line, "\to", 2) && strstr(line, " -> ") != NULL;
+		handles += !strncmp(line, "\th", 2) && strstr(line, " -> ") != NULL;
+	}
+	status = pclose(p);
+	CHECK(status == 0, "exit status %d", status);
+	CHECK(nodes == 5 && edges == 4 && handles == 2, "%d nodes, %d edges, %d handles",
+	      nodes, edges, handles);
+	return 0;
+}
+
 int main(void)
 {
 	struct refcache_version v;
@@ -603,7 +628,7 @@ int main(void)
 		return 0;
 	}
 	refcache_close(fd);
-	printf("1..9\n");
+	printf("1..10\n");
 	run("inspect_version", t_version);
 	run("inspect_get_objects", t_get_objects);
 	run("inspect_referents_referrers", t_referents_referrers);
@@ -613,5 +638,6 @@ int main(void)
 	run("inspect_bad_debug", t_bad_debug);
 	run("inspect_bad_dump", t_bad_dump);
 	run("inspect_race", t_race);
+	run("inspect_graph_cli", t_graph_cli);
 	return nfail > 125 ? 125 : nfail;
 }

@@ -172,6 +172,7 @@ done
 result cli_version refcachectl version
 result cli_stats refcachectl stats
 result cli_demo refcachectl demo
+result cli_graph refcachectl graph
 result cli_caches refcachectl caches
 
 # Unloading must be refused while a heap is open, and work after close.
