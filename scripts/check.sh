@@ -140,7 +140,7 @@ graph_tap
 
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
-vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod"
+vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --with-python
 if [ -r "$compat_image" ] && [ -f "$B/compat61/kmod/refcache.ko" ]; then
 	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod"
 	vm_wait distro compat61

@@ -12,6 +12,8 @@
 #   --tests     the userspace test programs to run (default "*_test";
 #               the 32-bit ones are "*32_test"); --no-tests runs none
 #   --append    more kernel command line, e.g. "rcvm_fuzz_ops=200000"
+#   --with-python  Debian's python3 and the refcache package's unittest
+#               suite (userspace/python) in the guest, as /tests/python_test
 # Examples:
 #   scripts/vm-one.sh --debug --kunit 'refcache_handle*' --no-tests
 #   scripts/vm-one.sh --distro --tests object_test
@@ -22,7 +24,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 B=${REFCACHE_BUILD:-$top/build}
-kernel=debug kunit=all tests='*_test' append= mem= timeout=900
+kernel=debug kunit=all tests='*_test' append= mem= timeout=900 python=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--debug) kernel=debug ;;
@@ -33,9 +35,10 @@ while [ $# -gt 0 ]; do
 	--tests) tests=$2; shift ;;
 	--no-tests) tests=none ;;
 	--append) append=$2; shift ;;
+	--with-python) python=--with-python ;;
 	--mem) mem=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
-	*) sed -n '2,21p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,23p' "$0" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -72,4 +75,4 @@ fi
 echo "vm-one: booting $image" >&2
 exec tests/vm/run.sh --kernel "$image" --modules "$out/mods/kmod" --name "one-$kernel" \
 	--out "$B/vm/one-$kernel" --kunit "$kunit" --tests "$tests" \
-	--timeout "$timeout" ${mem:+--mem "$mem"} ${append:+--append "$append"}
+	--timeout "$timeout" ${mem:+--mem "$mem"} ${append:+--append "$append"} $python
