@@ -38,7 +38,7 @@ class TapResult(unittest.TestResult):
 def main():
     top = sys.argv[1]
     sys.path.insert(0, top)
-    suite = unittest.defaultTestLoader.discover(top + "/tests", top_level_dir=top)
+    suite = unittest.defaultTestLoader.discover(top + "/tests")
     print("TAP version 13")
     print("1..%d" % suite.countTestCases())
     result = TapResult()
