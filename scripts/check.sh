@@ -138,6 +138,18 @@ graph_tap() {
 }
 graph_tap
 
+# pip install ./userspace/python works (Debian's pip, offline: no build
+# isolation), and what it installed imports against the library just built.
+pip_install() {
+	rm -rf "$B/pip"
+	/usr/bin/python3 -m pip install --no-build-isolation --no-index --target "$B/pip" \
+		./userspace/python &&
+		rm -rf userspace/python/build userspace/python/refcache.egg-info &&
+		PYTHONPATH="$B/pip" REFCACHE_LIB=userspace/build/librefcache.so.1 \
+			/usr/bin/python3 -c 'import refcache; print(refcache.Heap, refcache.DEBUG_LEAK)'
+}
+step python_pip_install pip_install
+
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
 vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --with-python

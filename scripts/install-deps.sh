@@ -15,6 +15,7 @@ pkgs=(
 	linux-source-6.12		# debug kernel, checkpatch.pl
 	qemu-system-x86 busybox-static sparse
 	graphviz			# dot: refcachectl graph --svg, its test in make check
+	python3-pip python3-setuptools python3-wheel	# pip install ./userspace/python, checked
 )
 
 missing=()
