@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 
 #include "refcount.h"
+#include "trace.h"
 
 /**
  * refcache_bias_warn() - a shared count went wrong: warn and saturate
@@ -108,6 +109,7 @@ bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj 
 	long c;
 
 	lockdep_assert_held(&heap->objs.lock);
+	trace_bias_merge(heap->id, obj->cache->id);
 	do {
 		if (refcache_bias_saturated(raw)) {
 			new = raw;
@@ -217,6 +219,7 @@ void refcache_bias_queue_locked(struct refcache_heap *heap, struct refcache_obj 
 	bias_unlink_locked(heap, obj);
 	list_add_tail(&obj->node, &bias_owner(heap, owner)->queue);
 	bh->nqueued++;
+	trace_bias_queue(heap->id, obj->cache->id);
 }
 
 /* CPython's merge_queued_objects(): each queued object loses the queue's reference. */

@@ -600,10 +600,14 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
 	candidates = update_refs(young, &dying);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
 	subtract_refs(young, &s);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_SUBTRACT_REFS, candidates);
 	nunreach = move_unreachable(young, &unreachable, &s, target);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_MOVE_UNREACHABLE, nunreach);
 	survivors = candidates - nunreach;
 	nuncoll = move_uncollectable(&unreachable, &uncollectable, target, &callbacks);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_FINALIZERS, nuncoll);
 	nunreach -= nuncoll;
 
 	gc->nobjs[generation] = 0;
@@ -630,6 +634,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		freed = callbacks ? delete_garbage(heap, &unreachable) :
 				    delete_garbage_nocb(heap, &unreachable);
 	nfreed = settle(heap, &uncollectable);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_DELETE_GARBAGE, freed + nfreed);
 	/* Left alive: garbage a clear callback kept, and the uncollectable set. */
 	nuncoll = (nunreach - freed) + (nuncoll - nfreed);
 	freed += nfreed;

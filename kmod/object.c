@@ -19,6 +19,7 @@
 #include <linux/string.h>
 
 #include "refcount.h"
+#include "trace.h"
 
 /**
  * refcache_heap_lock() - take a heap's mutex
@@ -105,6 +106,7 @@ static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj
 {
 	struct refcache_cache *cache = obj->cache;
 
+	trace_obj_free(heap->id, cache->id, cache->obj_size);
 	cache->active--;
 	heap->objs.objects--;
 	refcache_uncharge_object();
@@ -147,6 +149,7 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 	if (!n)
 		return;
 	for (i = 0; i < n; i++) {
+		trace_obj_free(heap->id, v[i]->cache->id, v[i]->cache->obj_size);
 		refcache_gc_untrack_locked(heap, v[i]);
 		v[i]->cache->active--;
 		if (obj_is_biased(v[i]))
@@ -257,6 +260,7 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	cache->active++;
 	cache->total++;
 	os->objects++;
+	trace_obj_alloc(heap->id, cache->id, cache->obj_size);
 	return obj;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_new_locked);
