@@ -1722,8 +1722,10 @@ static int op_gc_objects(struct mheap *M)
 		g->which = pct(90) ? REFCACHE_OBJECTS_MASK : rn(64);
 		if (!g->which || (g->which & ~REFCACHE_OBJECTS_MASK))
 			sem = X(EINVAL);
+		/* Objects on the lists asked for: generations 0-2, frozen, untracked. */
 		for (i = 0; i < M->nobj; i++)
-			if (M->o[i].rc > 0)
+			if (M->o[i].rc > 0 &&
+			    (g->which & (1u << (is_tracked(M, i) ? M->o[i].gen : 4))))
 				want++;
 	} else {
 		I.cmd = kind == 1 ? REFCACHE_IOC_GC_GET_REFERENTS : REFCACHE_IOC_GC_GET_REFERRERS;
