@@ -4,6 +4,7 @@
 #   make            build kmod/refcache.ko (against KDIR), the library and CLI
 #   make demo       install deps, build, boot qemu and show the module working
 #   make check      every test and static check; ends with "N passed, N failed"
+#   make native     kmod/'s core and the KUnit cases in user space: -O2, ASan+UBSan, TSan
 #   make bench      benchmarks in one boot of the distribution kernel
 #   make fuzz       the fuzz target alone for long (SEED= OPS= SECS=), debug kernel
 #   make vm-one ARGS="--distro --tests object_test"   one boot, chosen suites
@@ -13,7 +14,7 @@ DEB612_HDRS := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12*-amd64))
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(DEB612_HDRS))
 
-.PHONY: all modules userspace deps demo check bench fuzz vm-one clean help
+.PHONY: all modules userspace deps demo check native bench fuzz vm-one clean help
 
 all: modules userspace
 
@@ -33,6 +34,10 @@ demo: deps
 check: deps
 	scripts/check.sh
 
+# The core natively, in seconds (tests/native/run.sh; GLOB= picks cases).
+native: deps
+	tests/native/run.sh $(GLOB)
+
 bench: deps
 	scripts/bench.sh
 
@@ -51,4 +56,4 @@ clean:
 	rm -rf build
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile

@@ -527,33 +527,13 @@ static bool large_free(struct refcache_alloc *a, void *p)
 
 /* ---- API ------------------------------------------------------------ */
 
-/**
- * refcache_alloc() - allocate a zeroed block from a heap
- * @heap: the heap that will own the block
- * @size: bytes wanted; 0 is served as 1
- * @gfp:  allocation flags for new arenas and large objects (GFP_KERNEL
- *        from process context; GFP_NOWAIT where sleeping is not allowed)
- *
- * Up to REFCACHE_SMALL_MAX bytes come from the heap's arenas, larger
- * requests from kvmalloc().  Pages are charged to the caller's memory
- * cgroup.  The block is 16-byte aligned and zeroed.
- *
- * Context: task context (not from interrupts); sleeps if @gfp allows.
- * Return: the block, or NULL if memory could not be had (nothing leaks).
- */
-void *refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp)
-{
-	int err;
-
-	return __refcache_alloc(heap, size, gfp, &err);
-}
-EXPORT_SYMBOL_NS_GPL(refcache_alloc, REFCACHE_NS);
-
 /*
- * refcache_alloc(), saying why it failed: -EDQUOT over the heap's or its
- * user's budget, -ENOMEM over the module's or out of memory.
+ * The allocation, inlined into both entry points below: a block's cost is
+ * a few loads and stores, so an extra call and frame would be a large
+ * share of it (and calls are dear under emulation, where make bench runs).
  */
-void *__refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp, int *err)
+static __always_inline void *alloc_block(struct refcache_heap *heap, size_t size,
+					 gfp_t gfp, int *err)
 {
 	struct refcache_alloc *a = &heap->alloc;
 	struct refcache_alloc_pcpu *pc;
@@ -582,6 +562,37 @@ void *__refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp, int *
 	return bp;
 }
 
+/**
+ * refcache_alloc() - allocate a zeroed block from a heap
+ * @heap: the heap that will own the block
+ * @size: bytes wanted; 0 is served as 1
+ * @gfp:  allocation flags for new arenas and large objects (GFP_KERNEL
+ *        from process context; GFP_NOWAIT where sleeping is not allowed)
+ *
+ * Up to REFCACHE_SMALL_MAX bytes come from the heap's arenas, larger
+ * requests from kvmalloc().  Pages are charged to the caller's memory
+ * cgroup.  The block is 16-byte aligned and zeroed.
+ *
+ * Context: task context (not from interrupts); sleeps if @gfp allows.
+ * Return: the block, or NULL if memory could not be had (nothing leaks).
+ */
+void *refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp)
+{
+	int err;
+
+	return alloc_block(heap, size, gfp, &err);
+}
+EXPORT_SYMBOL_NS_GPL(refcache_alloc, REFCACHE_NS);
+
+/*
+ * refcache_alloc(), saying why it failed: -EDQUOT over the heap's or its
+ * user's budget, -ENOMEM over the module's or out of memory.
+ */
+void *__refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp, int *err)
+{
+	return alloc_block(heap, size, gfp, err);
+}
+
 static void bad_free(struct refcache_heap *heap)
 {
 	struct refcache_alloc *a = &heap->alloc;
@@ -597,8 +608,10 @@ static void bad_free(struct refcache_heap *heap)
  * marked allocated.  Called under the local lock, whose disabled
  * preemption is an RCU read-side section: a released arena's pages
  * stay until we are done (arena_release() frees them through RCU).
+ * Inlined into refcache_free() and refcache_free_many(), as the
+ * allocation is: out of line it costs a call and a frame per free.
  */
-static int small_free_check(struct refcache_alloc *a, void *p)
+static __always_inline int small_free_check(struct refcache_alloc *a, void *p)
 {
 	unsigned long base = (unsigned long)p & ~(REFCACHE_ARENA_SIZE - 1);
 	unsigned long off = (unsigned long)p & ~POOL_MASK;
@@ -816,6 +829,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_alloc_stats_read, REFCACHE_NS);
  * For tests and debugging: allocation takes pools from the first arena,
  * so the counts must never decrease along the list.
  *
+ * Context: process context; takes the heap's allocator lock.
  * Return: the number of usable arenas (may exceed @max).
  */
 unsigned int refcache_alloc_usable_arenas(struct refcache_heap *heap,
@@ -840,6 +854,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_alloc_usable_arenas, REFCACHE_NS);
  * refcache_alloc_fail_next() - fault injection for tests
  * @heap: the heap
  * @n:    make the next @n arena or large-object allocations fail
+ *
+ * Context: any context; for tests.
  */
 void refcache_alloc_fail_next(struct refcache_heap *heap, unsigned int n)
 {

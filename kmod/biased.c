@@ -39,6 +39,7 @@ void refcache_bias_warn(struct refcache_obj *obj, enum refcache_bias_warning kin
 		break;
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_bias_warn);
 
 /* The shared count of a merged object holding @c references. */
 static int bias_merged_raw(struct refcache_obj *obj, long c)
@@ -483,6 +484,29 @@ void refcache_bias_destroy(struct refcache_heap *heap)
 	kfree(bh->owners);
 	bh->owners = NULL;
 	refcache_uncharge(heap, REFCACHE_BIAS_OWNERS * sizeof(struct refcache_bias_owner));
+}
+
+/**
+ * refcache_bias_cache_undo_locked() - take back what a cache's creation made
+ * @heap: the heap, locked; a biased cache of it was just destroyed because
+ *        nobody learnt its id
+ *
+ * If that cache's creation allocated the owner table (the heap had no
+ * other biased cache) and nobody used it since, it goes too, so that a
+ * failed REFCACHE_IOC_CACHE_CREATE leaves the heap as it was.
+ */
+void refcache_bias_cache_undo_locked(struct refcache_heap *heap)
+{
+	struct refcache_bias_heap *bh = &heap->objs.bias;
+	struct refcache_cache *cache;
+
+	lockdep_assert_held(&heap->objs.lock);
+	if (!bh->owners || bh->nowners)
+		return;
+	list_for_each_entry(cache, &heap->objs.caches, node)
+		if (cache->flags & REFCACHE_CACHE_BIASED)
+			return;
+	refcache_bias_destroy(heap);
 }
 
 /**

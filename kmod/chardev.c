@@ -413,10 +413,28 @@ static long refcache_ioc_set_limits(struct refcache_heap *heap, void __user *uar
 	return ret;
 }
 
+/*
+ * Prove that @len bytes at @uarg can be written, writing nothing new: the
+ * first and the last word are read and written back with the values they
+ * had, which covers every page of a result up to a page long.
+ */
+static int prove_writable(void __user *uarg, size_t len)
+{
+	u32 __user *first = uarg;
+	u32 __user *last = uarg + len - sizeof(u32);
+	u32 v;
+
+	if (get_user(v, first) || put_user(v, first) ||
+	    get_user(v, last) || put_user(v, last))
+		return -EFAULT;
+	return 0;
+}
+
 static long refcache_ioc_cache_create(struct refcache_heap *heap, void __user *uarg)
 {
 	struct refcache_cache_create cc;
 	struct refcache_cache *cache;
+	bool had_owners;
 	long usize;
 	int ret;
 
@@ -425,7 +443,16 @@ static long refcache_ioc_cache_create(struct refcache_heap *heap, void __user *u
 		return usize;
 	if ((cc.flags & ~REFCACHE_CACHE_FLAGS) || cc.reserved || cc.cache_id)
 		return -EINVAL;
+	/*
+	 * A cache can be taken back, but not everything its creation made:
+	 * the first biased cache allocates the heap's owner table.  So a
+	 * read-only argument fails here, before anything is made.
+	 */
+	ret = prove_writable(uarg, min_t(size_t, sizeof(cc), usize));
+	if (ret)
+		return ret;
 	refcache_objspace_lock(heap);
+	had_owners = heap->objs.bias.owners;
 	cache = refcache_cache_create_locked(heap, cc.name, cc.payload_size,
 					     cc.nslots, cc.flags, NULL);
 	/* Only under the lock: another thread may destroy it at once. */
@@ -442,8 +469,8 @@ static long refcache_ioc_cache_create(struct refcache_heap *heap, void __user *u
 		 */
 		refcache_objspace_lock(heap);
 		cache = xa_load(&heap->objs.cache_ids, cc.cache_id);
-		if (cache)
-			refcache_cache_destroy_locked(cache);
+		if (cache && !refcache_cache_destroy_locked(cache) && !had_owners)
+			refcache_bias_cache_undo_locked(heap);
 		refcache_heap_unlock(heap);
 	}
 	return ret;

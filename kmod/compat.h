@@ -9,6 +9,8 @@
 #include <linux/version.h>
 #include <linux/module.h>
 #include <linux/random.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
 
 /*
  * Symbol namespace of the in-kernel API: EXPORT_SYMBOL_NS_GPL(sym,
@@ -34,6 +36,58 @@
 #include <kunit/visibility.h>
 #else
 #define EXPORT_SYMBOL_IF_KUNIT(symbol)
+#endif
+
+/*
+ * A shrinker of our own: shrinker_alloc() and shrinker_register() replaced
+ * a caller-provided struct and register_shrinker() in 6.7.
+ */
+typedef unsigned long (*refcache_shrink_fn)(struct shrinker *s, struct shrink_control *sc);
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+static inline struct shrinker *refcache_shrinker_create(const char *name,
+							refcache_shrink_fn count,
+							refcache_shrink_fn scan)
+{
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->seeks = DEFAULT_SEEKS;
+	shrinker_register(s);
+	return s;
+}
+
+static inline void refcache_shrinker_destroy(struct shrinker *s)
+{
+	shrinker_free(s);
+}
+#else
+static inline struct shrinker *refcache_shrinker_create(const char *name,
+							refcache_shrink_fn count,
+							refcache_shrink_fn scan)
+{
+	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->seeks = DEFAULT_SEEKS;
+	if (register_shrinker(s, "%s", name)) {
+		kfree(s);
+		return NULL;
+	}
+	return s;
+}
+
+static inline void refcache_shrinker_destroy(struct shrinker *s)
+{
+	unregister_shrinker(s);
+	kfree(s);
+}
 #endif
 
 #endif /* _REFCACHE_COMPAT_H */

@@ -200,11 +200,30 @@ struct gc_scan {
 	struct refcache_heap *heap;
 };
 
-/* An object of the set being collected, of this heap? */
+/*
+ * A traverse callback reported an object of another heap, which the rule
+ * forbids (Documentation/objects.rst, "References across heaps"): it is
+ * treated as a reference from outside, never counted, never changed.
+ */
+static void foreign_ref(const struct refcache_heap *heap, const struct refcache_obj *child)
+{
+	WARN_ONCE(1, "refcache: heap %llu: a traverse callback reported an object of heap %llu; ignored\n",
+		  heap->id, child->cache->heap->id);
+}
+
+/*
+ * An object of the set being collected, of this heap?  The heap first:
+ * another heap's flags word belongs to that heap's collector.
+ */
 static bool in_set(const struct refcache_obj *child, const struct gc_scan *s)
 {
-	return child && (child->flags & REFCACHE_OBJ_COLLECTING) &&
-	       child->cache->heap == s->heap;
+	if (!child)
+		return false;
+	if (unlikely(child->cache->heap != s->heap)) {
+		foreign_ref(s->heap, child);
+		return false;
+	}
+	return child->flags & REFCACHE_OBJ_COLLECTING;
 }
 
 /* CPython's update_refs(): gc_refs = count; dying objects leave the set. */
@@ -385,8 +404,15 @@ static bool obj_clearable(const struct refcache_obj *obj)
 static void visit_finalizer_reachable(struct refcache_obj *child, void *arg)
 {
 	struct list_head *uncollectable = arg;
+	struct refcache_obj *first;
 
-	if (child && (child->flags & REFCACHE_OBJ_UNREACHABLE)) {
+	if (!child)
+		return;
+	/* Garbage is never of another heap: compare with any of ours. */
+	first = list_first_entry(uncollectable, struct refcache_obj, node);
+	if (child->cache->heap != first->cache->heap)
+		return;
+	if (child->flags & REFCACHE_OBJ_UNREACHABLE) {
 		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
 		list_move_tail(&child->node, uncollectable);
 	}
@@ -420,6 +446,15 @@ static u64 move_uncollectable(struct list_head *unreachable, struct list_head *u
 	return n;
 }
 
+/* A survivor of the garbage or of the uncollectable set: to the oldest generation. */
+static void settle_survivor(struct refcache_gc *gc, struct refcache_obj *obj)
+{
+	gc->nobjs[obj_gen(obj)]--;
+	obj_set_gen(obj, REFCACHE_GC_GENERATIONS - 1);
+	list_move_tail(&obj->node, &gc->gen[REFCACHE_GC_GENERATIONS - 1]);
+	gc->nobjs[REFCACHE_GC_GENERATIONS - 1]++;
+}
+
 /*
  * Drop the collector's own reference to each object of @list: the last
  * put frees an object through the release path; one that something else
@@ -433,18 +468,21 @@ static u64 settle(struct refcache_heap *heap, struct list_head *list)
 
 	while ((obj = list_first_entry_or_null(list, struct refcache_obj, node))) {
 		obj->flags &= ~(REFCACHE_OBJ_COLLECTING | REFCACHE_OBJ_UNREACHABLE);
-		if (refcache_ref_read(obj) == 1) {
-			/* Ours is the last: the release path unlinks and frees it. */
-			list_del_init(&obj->node);
+		if (refcache_ref_read(obj) != 1) {
+			settle_survivor(gc, obj);
 			refcache_obj_put_locked(heap, obj);
-			freed++;
-		} else {
-			gc->nobjs[obj_gen(obj)]--;
-			obj_set_gen(obj, REFCACHE_GC_GENERATIONS - 1);
-			list_move_tail(&obj->node, &gc->gen[REFCACHE_GC_GENERATIONS - 1]);
-			gc->nobjs[REFCACHE_GC_GENERATIONS - 1]++;
-			refcache_obj_put_locked(heap, obj);
+			continue;
 		}
+		/*
+		 * Ours is the last (a get without a reference needs the mutex
+		 * we hold): the release path takes it off @list and frees it,
+		 * so it is on a list until it is gone.
+		 */
+		refcache_obj_put_locked(heap, obj);
+		if (list_first_entry_or_null(list, struct refcache_obj, node) == obj)
+			settle_survivor(gc, obj);	/* not the last after all */
+		else
+			freed++;
 	}
 	return freed;
 }
@@ -528,6 +566,88 @@ static u64 delete_garbage_nocb(struct refcache_heap *heap, struct list_head *unr
 	return freed + nb;
 }
 
+/* ---- teardown's trial deletion --------------------------------------- */
+
+static void visit_teardown(struct refcache_obj *child, void *arg)
+{
+	struct refcache_heap *heap = arg;
+
+	if (!child)
+		return;
+	if (unlikely(child->cache->heap != heap)) {
+		foreign_ref(heap, child);
+		return;
+	}
+	if (child->flags & REFCACHE_OBJ_COLLECTING)
+		decref(child);
+}
+
+/**
+ * refcache_gc_external_refs_locked() - references to a heap's objects from outside it
+ * @heap: the heap, locked, being torn down: its handles closed, its biased
+ *        counts merged
+ *
+ * Trial deletion over every object of the heap, tracked or not, as a
+ * collection does over a generation, and in the same place: gc_refs in
+ * the flags word.  The counts themselves are only read, so a holder
+ * outside the heap, or another heap's collector, never sees one change.
+ * References reported from other heaps' objects are not subtracted, and
+ * references to them are ignored (with a warning).
+ *
+ * Return: the references that are left, held from outside the heap.  An
+ * object whose count is zero counts as one: its putter is on its way to
+ * the mutex we hold, and must find the heap still there.  Saturated
+ * counts are not counted (those objects are leaked on purpose).
+ */
+u64 refcache_gc_external_refs_locked(struct refcache_heap *heap)
+{
+	struct refcache_objspace *os = &heap->objs;
+	const struct refcache_type_ops *ops;
+	struct refcache_obj *obj, *child;
+	unsigned long n = 0;
+	u64 external = 0;
+	unsigned int c;
+	int i;
+	u32 j;
+
+	lockdep_assert_held(&os->lock);
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
+			c = refcache_ref_read(obj);
+			/* A saturated or huge count is never taken down to 0. */
+			set_gc_refs(obj, min_t(unsigned int, c, REFCACHE_OBJ_REFS_MAX));
+			obj->flags |= REFCACHE_OBJ_COLLECTING;
+			if (!c)
+				external++;
+			if (!(++n & 1023))
+				cond_resched();
+		}
+	}
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
+			for (j = 0; j < obj->cache->nslots; j++) {
+				child = obj->slots[j];
+				if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
+					decref(child);
+			}
+			ops = obj->cache->ops;
+			if (ops && ops->traverse)
+				ops->traverse(obj, visit_teardown, heap);
+			if (!(++n & 1023))
+				cond_resched();
+		}
+	}
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
+		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
+			if ((int)refcache_ref_read(obj) >= 0)
+				external += gc_refs(obj);
+			obj->flags &= ~(REFCACHE_OBJ_COLLECTING |
+					(REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT));
+		}
+	}
+	return external;
+}
+
 static void gc_event_queue(struct refcache_gc *gc, const struct refcache_gc_event *ev)
 {
 	u32 tail;
@@ -576,6 +696,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	lockdep_assert_held(&heap->objs.lock);
 	if (generation >= REFCACHE_GC_GENERATIONS)
 		return -EINVAL;
+	gc->collecting = true;
 	trace_gc_start(heap->id, generation, reason);
 	t0 = ktime_get();
 	/* Biased objects: queues drained, local counts still until the end. */
@@ -679,6 +800,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		res->uncollectable = nuncoll;
 	}
 	refcache_bias_still_end(heap);
+	gc->collecting = false;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_gc_collect_locked);
@@ -706,6 +828,181 @@ static void gc_work_fn(struct work_struct *work)
 	}
 	refcache_heap_unlock(heap);
 	refcache_heap_shell_put(heap);
+}
+
+/* ---- collections for memory: under pressure, before a quota error ---- */
+
+/* Objects a full collection would examine: generations 0..2. */
+static u64 gc_tracked(const struct refcache_gc *gc)
+{
+	u64 n = 0;
+	int g;
+
+	for (g = 0; g < REFCACHE_GC_GENERATIONS; g++)
+		n += READ_ONCE(gc->nobjs[g]);
+	return n;
+}
+
+/*
+ * Could a collection for memory find garbage the last one did not?  Not
+ * if since then no collection ran (@seq), no reference was dropped under
+ * the mutex (@puts: closes, stores, the release of an object) and no
+ * object entered or left generations 0..2 (allocations, unfreeze).  In a
+ * heap of /dev/refcache every count changes under the mutex, so that is
+ * exact; in-kernel holders may put without it, so a kernel heap is looked
+ * at again once a second whatever the counters say.  Read without the
+ * mutex by the shrinker's count: a snapshot is all it needs.
+ */
+static bool gc_mem_clean(const struct refcache_heap *heap)
+{
+	const struct refcache_gc *gc = &heap->objs.gc;
+
+	if (!READ_ONCE(gc->mem_seq) || READ_ONCE(gc->mem_seq) != READ_ONCE(gc->seq) ||
+	    READ_ONCE(gc->mem_puts) != READ_ONCE(gc->puts) ||
+	    READ_ONCE(gc->mem_tracked) != gc_tracked(gc))
+		return false;
+	return heap->objs.bias.chardev ||
+	       time_before(jiffies, READ_ONCE(gc->mem_jiffies) + HZ);
+}
+
+/* May a collection for memory run?  As CPython would: not after gc.disable(). */
+static bool gc_mem_allowed(const struct refcache_heap *heap)
+{
+	const struct refcache_gc *gc = &heap->objs.gc;
+
+	return READ_ONCE(gc->enabled) && READ_ONCE(gc->threshold[0]) &&
+	       !READ_ONCE(gc->shutdown) && !READ_ONCE(heap->objs.dying);
+}
+
+/*
+ * One full collection of a locked heap for memory, unless it may not
+ * run, a collection or a release loop is running further up this call
+ * chain, or it could find nothing new (gc_mem_clean()).  Returns the
+ * objects it freed, *@candidates those it examined; -1 if it did not run.
+ */
+static s64 gc_collect_mem_locked(struct refcache_heap *heap, unsigned int reason,
+				 u64 *candidates)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_gc_collect r = {};
+	unsigned int g = REFCACHE_GC_GENERATIONS - 1;
+	u64 before = gc->stats[g].candidates;
+
+	lockdep_assert_held(&heap->objs.lock);
+	if (!gc_mem_allowed(heap) || gc->collecting || heap->objs.releasing ||
+	    gc_mem_clean(heap))
+		return -1;
+	refcache_gc_collect_locked(heap, g, reason, &r);
+	if (candidates)
+		*candidates = gc->stats[g].candidates - before;
+	if (reason == REFCACHE_GC_REASON_PRESSURE)
+		gc->pressure++;
+	else
+		gc->quota++;
+	WRITE_ONCE(gc->mem_seq, gc->seq);
+	WRITE_ONCE(gc->mem_puts, gc->puts);
+	WRITE_ONCE(gc->mem_tracked, gc_tracked(gc));
+	WRITE_ONCE(gc->mem_jiffies, jiffies);
+	return r.collected;
+}
+
+/**
+ * refcache_gc_collect_quota_locked() - collect before a quota error
+ * @heap: the heap, locked by a caller that may sleep
+ *
+ * An allocation of @heap failed its heap's or its user's budget, or the
+ * module's: one full collection (reason REFCACHE_GC_REASON_QUOTA) may
+ * free enough for it.  Never from inside a collection or a release, and
+ * not again while nothing changed since the last one, so a caller that
+ * retries once cannot loop.
+ *
+ * Return: true if the collection freed something, so a retry may succeed.
+ */
+bool refcache_gc_collect_quota_locked(struct refcache_heap *heap)
+{
+	return gc_collect_mem_locked(heap, REFCACHE_GC_REASON_QUOTA, NULL) > 0;
+}
+
+/*
+ * The shrinker.  count_objects answers from the collectors' own counts:
+ * the objects a full collection of each heap that may run one, and could
+ * find something new, would examine.  scan_objects runs those
+ * collections, one heap at a time, reason REFCACHE_GC_REASON_PRESSURE,
+ * and reports the objects freed.  Reclaim may come from an allocation
+ * made under any heap's mutex or under refcache_heaps_lock, so no mutex
+ * is ever waited for here: each is tried, and a heap that is busy is left
+ * for the next call.  One scan runs at a time (a collection's own
+ * allocations may enter reclaim again).
+ */
+static struct shrinker *gc_shrinker;
+static DEFINE_MUTEX(gc_shrink_lock);
+
+static unsigned long gc_shrink_count(struct shrinker *shrink, struct shrink_control *sc)
+{
+	struct refcache_heap *heap;
+	unsigned long n = 0;
+
+	if (!mutex_trylock(&refcache_heaps_lock))
+		return 0;
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (!heap->dead && gc_mem_allowed(heap) && !gc_mem_clean(heap))
+			n += gc_tracked(&heap->objs.gc);
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	return n ?: SHRINK_EMPTY;
+}
+
+static unsigned long gc_shrink_scan(struct shrinker *shrink, struct shrink_control *sc)
+{
+	struct refcache_heap *heap, *prev = NULL;
+	unsigned long freed = 0, scanned = 0;
+	u64 cand;
+	s64 got;
+
+	if (!mutex_trylock(&gc_shrink_lock))
+		return SHRINK_STOP;
+	if (!mutex_trylock(&refcache_heaps_lock))
+		goto out;
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (scanned >= sc->nr_to_scan)
+			break;
+		if (heap->dead || !gc_mem_allowed(heap) || gc_mem_clean(heap) ||
+		    !kref_get_unless_zero(&heap->ref))
+			continue;
+		/* The shell's reference keeps the heap on the list to go on from. */
+		mutex_unlock(&refcache_heaps_lock);
+		refcache_heap_shell_put(prev);
+		prev = heap;
+		if (mutex_trylock(&heap->objs.lock)) {
+			WRITE_ONCE(heap->objs.locker, current);
+			cand = 0;
+			got = gc_collect_mem_locked(heap, REFCACHE_GC_REASON_PRESSURE, &cand);
+			if (got > 0)
+				freed += got;
+			scanned += cand;
+			refcache_heap_unlock(heap);
+		}
+		if (!mutex_trylock(&refcache_heaps_lock))
+			goto out;
+	}
+	mutex_unlock(&refcache_heaps_lock);
+out:
+	refcache_heap_shell_put(prev);
+	mutex_unlock(&gc_shrink_lock);
+	/* The collections examined that many: no need to call again for them. */
+	sc->nr_scanned = max_t(unsigned long, scanned, sc->nr_to_scan);
+	return scanned ? freed : SHRINK_STOP;
+}
+
+int refcache_gc_shrinker_init(void)
+{
+	gc_shrinker = refcache_shrinker_create("refcache-gc", gc_shrink_count, gc_shrink_scan);
+	return gc_shrinker ? 0 : -ENOMEM;
+}
+
+void refcache_gc_shrinker_exit(void)
+{
+	refcache_shrinker_destroy(gc_shrinker);
 }
 
 /* ---- events on the heap's file -------------------------------------- */
@@ -802,6 +1099,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_collect, REFCACHE_NS);
  * refcache_gc_enable() - turn automatic collection on or off
  * @heap: the heap
  * @on:   gc.enable() or gc.disable()
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_enable(struct refcache_heap *heap, bool on)
 {
@@ -815,6 +1114,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_enable, REFCACHE_NS);
  * refcache_gc_isenabled() - is automatic collection on?
  * @heap: the heap
  *
+ * Context: any context; a lockless snapshot.
  * Return: gc.isenabled().
  */
 bool refcache_gc_isenabled(struct refcache_heap *heap)
@@ -829,6 +1129,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_isenabled, REFCACHE_NS);
  * @t0:   generation 0 threshold; 0 disables automatic collection
  * @t1:   generation 1 threshold
  * @t2:   generation 2 threshold
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_set_threshold(struct refcache_heap *heap, u32 t0, u32 t1, u32 t2)
 {
@@ -846,6 +1148,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_set_threshold, REFCACHE_NS);
  * refcache_gc_get_threshold() - gc.get_threshold()
  * @heap: the heap
  * @t:    out: the three thresholds
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_get_threshold(struct refcache_heap *heap, u32 t[REFCACHE_GC_GENERATIONS])
 {
@@ -859,6 +1163,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_get_threshold, REFCACHE_NS);
  * refcache_gc_get_count() - gc.get_count()
  * @heap: the heap
  * @c:    out: the three generation counts
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_get_count(struct refcache_heap *heap, u64 c[REFCACHE_GC_GENERATIONS])
 {
@@ -896,7 +1202,8 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze)
 			gc_merge_into(gc, &gc->gen[g], n, REFCACHE_GC_PERMANENT);
 			moved += n;
 		}
-		gc->count[0] = 0;
+		/* As CPython's _PyGC_Freeze(): every generation's count. */
+		memset(gc->count, 0, sizeof(gc->count));
 	}
 	refcache_bias_still_end(heap);
 	return moved;
@@ -907,6 +1214,7 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze)
  *                        permanent generation, which is never collected
  * @heap: the heap
  *
+ * Context: process context; takes the heap's mutex.
  * Return: objects moved.
  */
 u64 refcache_gc_freeze(struct refcache_heap *heap)
@@ -925,6 +1233,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_freeze, REFCACHE_NS);
  *                          back into the oldest one
  * @heap: the heap
  *
+ * Context: process context; takes the heap's mutex.
  * Return: objects moved.
  */
 u64 refcache_gc_unfreeze(struct refcache_heap *heap)
@@ -942,6 +1251,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_unfreeze, REFCACHE_NS);
  * refcache_gc_get_freeze_count() - gc.get_freeze_count()
  * @heap: the heap
  *
+ * Context: any context; a lockless snapshot.
  * Return: objects in the permanent generation.
  */
 u64 refcache_gc_get_freeze_count(struct refcache_heap *heap)
@@ -954,6 +1264,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_get_freeze_count, REFCACHE_NS);
  * refcache_gc_get_stats() - gc.get_stats()
  * @heap: the heap
  * @st:   out: an array of REFCACHE_GC_GENERATIONS, per generation
+ *
+ * Context: process context; takes the heap's mutex.
  */
 void refcache_gc_get_stats(struct refcache_heap *heap, struct refcache_gc_gen_stats *st)
 {
@@ -968,6 +1280,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_get_stats, REFCACHE_NS);
  * @heap: the heap
  * @gen:  0..2
  *
+ * Context: any context; a lockless snapshot.
  * Return: the count, 0 for a bad generation.
  */
 u64 refcache_gc_collections(struct refcache_heap *heap, unsigned int gen)
@@ -994,6 +1307,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_gc_flush, REFCACHE_NS);
  * refcache_obj_is_tracked() - gc.is_tracked()
  * @obj: an object
  *
+ * Context: any context; never sleeps.
  * Return: true if its cache is tracked by the collector.
  */
 bool refcache_obj_is_tracked(const struct refcache_obj *obj)
@@ -1006,6 +1320,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_is_tracked, REFCACHE_NS);
  * refcache_obj_generation() - the generation an object is in
  * @obj: an object, with the heap's mutex held or a reference
  *
+ * Context: any context; a snapshot unless the heap's mutex is held.
  * Return: 0..2, 3 for the permanent generation, -1 for an untracked one.
  */
 int refcache_obj_generation(const struct refcache_obj *obj)

@@ -47,6 +47,16 @@
  * @ev_count:     events queued
  * @wait:         readers of the heap's file waiting for an event
  * @work:         the automatic collection, on refcache_gc_wq
+ * @collecting:   a collection is running: none may start inside it
+ * @puts:         references dropped under the heap's mutex
+ *                (refcache_obj_put_locked()), to tell that the graph changed
+ * @mem_seq:      @seq after the last collection for memory (under pressure
+ *                or before a quota error), 0 before the first
+ * @mem_puts:     @puts then
+ * @mem_tracked:  objects in generations 0..2 then
+ * @mem_jiffies:  when it ran
+ * @pressure:     collections under memory pressure (the shrinker)
+ * @quota:        collections before a quota error
  * @debug:        gc.set_debug() flags, REFCACHE_GC_DEBUG_* (inspect.c)
  * @garbage:      gc.garbage: objects it holds a reference to each
  * @ngarbage:     objects in @garbage
@@ -70,6 +80,14 @@ struct refcache_gc {
 	u32 ev_count;
 	wait_queue_head_t wait;
 	struct work_struct work;
+	bool collecting;
+	u64 puts;
+	u64 mem_seq;
+	u64 mem_puts;
+	u64 mem_tracked;
+	unsigned long mem_jiffies;
+	u64 pressure;
+	u64 quota;
 	u32 debug;
 	struct refcache_obj **garbage;
 	u64 ngarbage;
@@ -106,7 +124,11 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 int refcache_gc_events_read(struct refcache_heap *heap, char __user *buf, size_t len,
 			    bool nonblock);
 bool refcache_gc_events_ready(struct refcache_heap *heap);
+u64 refcache_gc_external_refs_locked(struct refcache_heap *heap);
 u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze);
+bool refcache_gc_collect_quota_locked(struct refcache_heap *heap);
+int refcache_gc_shrinker_init(void);
+void refcache_gc_shrinker_exit(void);
 int refcache_gc_wq_init(void);
 
 /* inspect.c: gc.get_objects() and friends, gc.garbage, the heap dump. */

@@ -4,9 +4,13 @@
  * /dev/refcache creates one, in-kernel users may create their own; the
  * last refcache_heap_put() frees it and everything in it.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/atomic.h>
 #include <linux/cred.h>
 #include <linux/memcontrol.h>
+#include <linux/module.h>
+#include <linux/notifier.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -86,6 +90,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_heap_create, REFCACHE_NS);
  * refcache_heap_get() - take another reference to a heap
  * @heap: a heap the caller already holds a reference to
  *
+ * Context: any context; never sleeps.
  * Return: @heap, for chaining.
  */
 struct refcache_heap *refcache_heap_get(struct refcache_heap *heap)
@@ -124,13 +129,13 @@ void refcache_heap_shell_put(struct refcache_heap *heap)
  * now, so that the last close() returns with the memory back.  A /proc
  * reader may still hold the shell; it sees @dead and skips the heap.
  */
-static void heap_teardown(struct refcache_heap *heap)
+static void heap_teardown(struct refcache_heap *heap, bool orphan)
 {
 	bool abandon;
 
 	/* No collection may run or be queued from here on. */
 	refcache_gc_shutdown(heap);
-	abandon = refcache_objspace_destroy(heap);
+	abandon = refcache_objspace_destroy(heap, orphan);
 
 	/* No CPU-hotplug drain may touch the allocator from here on. */
 	mutex_lock(&refcache_heaps_lock);
@@ -165,14 +170,40 @@ static void heap_teardown(struct refcache_heap *heap)
 void refcache_heap_put(struct refcache_heap *heap)
 {
 	if (heap && refcount_dec_and_test(&heap->users))
-		heap_teardown(heap);
+		heap_teardown(heap, false);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_heap_put, REFCACHE_NS);
 
-/* Module unload: nobody can hold objects of an abandoned heap any more. */
+/* A heap some kernel user never put, now that no kernel user is left. */
+static struct refcache_heap *heap_first_live(void)
+{
+	struct refcache_heap *heap, *found = NULL;
+
+	mutex_lock(&refcache_heaps_lock);
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (!heap->dead) {
+			found = heap;
+			break;
+		}
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	return found;
+}
+
+/*
+ * Module unload: nobody can hold objects of an abandoned heap any more,
+ * nor a reference to a heap (no file is open, and every module that used
+ * the API is gone).  A heap that some module never put is torn down now;
+ * the callbacks of its caches were disarmed when that module went.
+ */
 void refcache_heaps_free_abandoned(void)
 {
 	struct refcache_heap *heap, *tmp;
+
+	while ((heap = heap_first_live())) {
+		pr_warn("heap %llu was never put; freeing it\n", heap->id);
+		heap_teardown(heap, true);
+	}
 
 	list_for_each_entry_safe(heap, tmp, &refcache_abandoned, abandoned) {
 		list_del(&heap->abandoned);
@@ -185,10 +216,59 @@ void refcache_heaps_free_abandoned(void)
 	}
 }
 
+/*
+ * A module is going away: nothing it left in any heap may call its code
+ * again.  Its exit function has run; its code is freed after this
+ * notifier returns.  Each heap is visited with its mutex held, so a
+ * callback running now finishes first, and none starts afterwards.
+ */
+static int heap_module_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct refcache_heap *heap, *prev = NULL;
+	struct module *mod = data;
+	unsigned int n = 0;
+
+	if (action != MODULE_STATE_GOING || !refcache_kernel_caches_live())
+		return NOTIFY_DONE;
+	mutex_lock(&refcache_heaps_lock);
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		/* A reference to the shell keeps the heap on the list. */
+		if (!kref_get_unless_zero(&heap->ref))
+			continue;
+		mutex_unlock(&refcache_heaps_lock);
+		refcache_heap_shell_put(prev);
+		prev = heap;
+		refcache_heap_lock(heap);
+		n += refcache_objspace_disarm_module_locked(heap, mod);
+		refcache_heap_unlock(heap);
+		mutex_lock(&refcache_heaps_lock);
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	refcache_heap_shell_put(prev);
+	WARN(n, "refcache: module %s unloaded leaving %u caches behind; their callbacks are disarmed\n",
+	     module_name(mod), n);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block heap_module_nb = {
+	.notifier_call = heap_module_notify,
+};
+
+int refcache_heaps_init(void)
+{
+	return register_module_notifier(&heap_module_nb);
+}
+
+void refcache_heaps_exit(void)
+{
+	unregister_module_notifier(&heap_module_nb);
+}
+
 /**
  * refcache_heap_id() - the heap's id, as shown in /proc/refcache
  * @heap: the heap
  *
+ * Context: any context; never sleeps.
  * Return: a number unique among the heaps of this module load, from 1.
  */
 u64 refcache_heap_id(const struct refcache_heap *heap)
@@ -201,6 +281,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_heap_id, REFCACHE_NS);
  * refcache_heap_owner() - the thread group that created the heap
  * @heap: the heap
  *
+ * Context: any context; never sleeps.
  * Return: the owner's tgid in the caller's pid namespace, 0 if the owner
  * is not visible there.
  */
@@ -213,6 +294,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_heap_owner, REFCACHE_NS);
 /**
  * refcache_stats_read() - snapshot the module-wide counters
  * @stats: filled in; each field is read atomically, the set is not
+ *
+ * Context: any context; never sleeps.
  */
 void refcache_stats_read(struct refcache_stats *stats)
 {

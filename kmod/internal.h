@@ -95,6 +95,8 @@ size_t refcache_alloc_base_bytes(void);
 
 /* heap.c */
 void refcache_heaps_free_abandoned(void);
+int refcache_heaps_init(void);
+void refcache_heaps_exit(void);
 void refcache_heap_shell_put(struct refcache_heap *heap);
 
 /* chardev.c */

@@ -21,22 +21,32 @@ static int __init refcache_init(void)
 	ret = refcache_gc_wq_init();
 	if (ret)
 		return ret;
-	ret = refcache_alloc_cpuhp_init();
+	ret = refcache_heaps_init();
 	if (ret)
 		goto wq;
+	ret = refcache_alloc_cpuhp_init();
+	if (ret)
+		goto heaps;
 	ret = refcache_procfs_init();
 	if (ret)
 		goto cpuhp;
-	ret = refcache_chardev_init();
+	ret = refcache_gc_shrinker_init();
 	if (ret)
 		goto procfs;
+	ret = refcache_chardev_init();
+	if (ret)
+		goto shrinker;
 	pr_info("ABI %u.%u loaded\n", REFCACHE_ABI_MAJOR, REFCACHE_ABI_MINOR);
 	return 0;
 
+shrinker:
+	refcache_gc_shrinker_exit();
 procfs:
 	refcache_procfs_exit();
 cpuhp:
 	refcache_alloc_cpuhp_exit();
+heaps:
+	refcache_heaps_exit();
 wq:
 	refcache_gc_wq_exit();
 	return ret;
@@ -45,8 +55,10 @@ wq:
 static void __exit refcache_exit(void)
 {
 	refcache_chardev_exit();
+	refcache_gc_shrinker_exit();
 	refcache_procfs_exit();
 	refcache_alloc_cpuhp_exit();
+	refcache_heaps_exit();
 	refcache_heaps_free_abandoned();
 	/* Every heap is gone, so no collection is queued: this only frees. */
 	refcache_gc_wq_exit();

@@ -45,6 +45,8 @@ EXPORT_SYMBOL_NS_GPL(refcache_heap_lock, REFCACHE_NS);
 /**
  * refcache_heap_unlock() - release a heap's mutex
  * @heap: the heap, locked by the caller
+ *
+ * Context: process context, with the heap's mutex held by the caller.
  */
 void refcache_heap_unlock(struct refcache_heap *heap)
 {
@@ -70,6 +72,14 @@ void refcache_objspace_lock(struct refcache_heap *heap)
 		refcache_bias_service_locked(heap);
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_objspace_lock);
+
+/* Caches whose callbacks belong to a module (heap.c's unload notifier). */
+static atomic_t kernel_caches = ATOMIC_INIT(0);
+
+bool refcache_kernel_caches_live(void)
+{
+	return atomic_read(&kernel_caches);
+}
 
 static bool heap_locked_by_me(struct refcache_heap *heap)
 {
@@ -214,6 +224,8 @@ void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *ob
 	lockdep_assert_held(&heap->objs.lock);
 	if (heap->objs.dying)
 		return;
+	/* The graph changed: a collection for memory may find something new. */
+	heap->objs.gc.puts++;
 	switch (refcache_ref_put(obj)) {
 	case REFCACHE_BIAS_PUT_DEAD:
 		refcache_obj_release_locked(heap, obj);
@@ -227,7 +239,7 @@ void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *ob
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_put_locked);
 
-struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp)
+static struct refcache_obj *obj_new_once(struct refcache_cache *cache, gfp_t gfp)
 {
 	struct refcache_heap *heap = cache->heap;
 	struct refcache_objspace *os = &heap->objs;
@@ -235,7 +247,6 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	void *block;
 	int err;
 
-	lockdep_assert_held(&os->lock);
 	if (os->objects >= os->max_objects)
 		return ERR_PTR(-EDQUOT);
 	if (refcache_charge_object())
@@ -261,6 +272,24 @@ struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t
 	cache->total++;
 	os->objects++;
 	trace_obj_alloc(heap->id, cache->id, cache->obj_size);
+	return obj;
+}
+
+/*
+ * A new object with one reference.  Over the heap's or its user's budget
+ * (-EDQUOT) or the module's (-ENOMEM), a caller that may sleep first has
+ * the heap's garbage collected, once, and tries once more
+ * (Documentation/limits.rst).
+ */
+struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp)
+{
+	struct refcache_obj *obj;
+
+	lockdep_assert_held(&cache->heap->objs.lock);
+	obj = obj_new_once(cache, gfp);
+	if (IS_ERR(obj) && (PTR_ERR(obj) == -EDQUOT || PTR_ERR(obj) == -ENOMEM) &&
+	    gfpflags_allow_blocking(gfp) && refcache_gc_collect_quota_locked(cache->heap))
+		obj = obj_new_once(cache, gfp);
 	return obj;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_obj_new_locked);
@@ -372,12 +401,49 @@ int refcache_cache_destroy_locked(struct refcache_cache *cache)
 		return -EBUSY;
 	if (cache->id)
 		xa_erase(&os->cache_ids, cache->id);
+	if (cache->owner)
+		atomic_dec(&kernel_caches);
 	list_del(&cache->node);
 	os->ncaches--;
 	refcache_uncharge(cache->heap, sizeof(*cache));
 	kfree(cache);
 	return 0;
 }
+
+/**
+ * refcache_objspace_disarm_module_locked() - a module is going: forget its code
+ * @heap: the heap, locked
+ * @mod:  the module being unloaded
+ *
+ * Caches the module created and left behind keep their objects, but lose
+ * their callbacks: nothing calls into the module's code after this, not
+ * the collector, not a put, not teardown or the module's own unload.
+ *
+ * Return: how many caches of @mod the heap held, if it is not being torn
+ * down (an abandoned heap was warned about when it was put); 0 else.
+ */
+unsigned int refcache_objspace_disarm_module_locked(struct refcache_heap *heap,
+						    struct module *mod)
+{
+	struct refcache_cache *cache;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&heap->objs.lock);
+	list_for_each_entry(cache, &heap->objs.caches, node) {
+		if (cache->owner != mod)
+			continue;
+		/* An abandoned heap was warned about when it was put. */
+		if (!heap->objs.dying)
+			pr_warn("heap %llu: module %s unloaded, leaving cache %s with %llu objects; its callbacks will not run\n",
+				heap->id, module_name(mod), cache->name, cache->active);
+		cache->ops = NULL;
+		cache->owner = NULL;
+		atomic_dec(&kernel_caches);
+		n++;
+	}
+	return heap->objs.dying ? 0 : n;
+}
+EXPORT_SYMBOL_IF_KUNIT(refcache_objspace_disarm_module_locked);
 
 /* Call @visit on every object @obj holds a strong reference to. */
 void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg)
@@ -390,78 +456,6 @@ void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, voi
 			visit(obj->slots[i], arg);
 	if (ops && ops->traverse)
 		ops->traverse(obj, visit, arg);
-}
-
-/*
- * Teardown's counts are all merged: a biased one counts in steps of ONE.
- * Saturated counts stay put (those objects are leaked on purpose); for
- * refcount_t that is any negative count, as refcount_t itself decides.
- */
-static bool count_saturated(struct refcache_obj *obj)
-{
-	int raw = atomic_read(&obj->ref.refs);
-
-	return obj_is_biased(obj) ? refcache_bias_saturated(raw) : raw < 0;
-}
-
-static void visit_internal(struct refcache_obj *child, void *arg)
-{
-	int one;
-
-	if (!child || count_saturated(child))
-		return;
-	one = obj_is_biased(child) ? REFCACHE_BIAS_ONE : 1;
-	atomic_add(*(int *)arg * one, &child->ref.refs);
-}
-
-/* Call visit_internal() with @delta on every reference between objects. */
-static void internal_refs_add_locked(struct refcache_heap *heap, int delta)
-{
-	struct refcache_objspace *os = &heap->objs;
-	struct refcache_obj *obj;
-	unsigned long n = 0;
-	int i;
-
-	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
-		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
-			if (!(++n & 1023))
-				cond_resched();
-			refcache_obj_traverse(obj, visit_internal, &delta);
-		}
-	}
-}
-
-/*
- * With every handle closed, what still holds the heap's objects?  Trial
- * deletion over all of them, as the collector does over a generation:
- * take away the references from slots and traverse callbacks, and what
- * is left of a count came from outside the heap: a kernel user that put
- * the heap before its objects.  Then the references are given back, so
- * that the puts of clear callbacks at teardown, or of that kernel user
- * later, find true counts and warn only if they are wrong.
- */
-static unsigned long external_refs_locked(struct refcache_heap *heap)
-{
-	struct refcache_objspace *os = &heap->objs;
-	unsigned long external = 0;
-	struct refcache_obj *obj;
-	int i;
-
-	internal_refs_add_locked(heap, -1);
-	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
-		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
-			int c = atomic_read(&obj->ref.refs);
-
-			if (count_saturated(obj))
-				continue;
-			if (obj_is_biased(obj))
-				c = refcache_bias_count(c);
-			if (c > 0)
-				external += c;
-		}
-	}
-	internal_refs_add_locked(heap, 1);
-	return external;
 }
 
 /* Free every object, then the caches: the heap is going away. */
@@ -508,18 +502,21 @@ static void objspace_free_all_locked(struct refcache_heap *heap)
  * Returns true if kernel code still holds some of the heap's objects:
  * then nothing is freed, puts are ignored from now on, and the heap is
  * kept until the module is unloaded (refcache_objspace_free_abandoned()).
+ * An @orphan, a heap no module put before refcache's unload, has no
+ * holder left to ask about: everything is freed.
  */
-bool refcache_objspace_destroy(struct refcache_heap *heap)
+bool refcache_objspace_destroy(struct refcache_heap *heap, bool orphan)
 {
 	struct refcache_objspace *os = &heap->objs;
-	unsigned long external;
+	unsigned long external = 0;
 
 	refcache_heap_lock(heap);
 	refcache_handles_destroy_locked(heap);
 	/* Every count merged and every queue empty: the counts below are true. */
 	refcache_bias_merge_all_locked(heap);
 	os->dying = true;
-	external = external_refs_locked(heap);
+	if (!orphan)
+		external = refcache_gc_external_refs_locked(heap);
 	if (WARN(external,
 		 "refcache: heap %llu put with %lu references to its objects held outside it; leaking it\n",
 		 heap->id, external)) {
@@ -544,7 +541,7 @@ void refcache_objspace_free_abandoned(struct refcache_heap *heap)
 }
 
 /**
- * refcache_cache_create() - create an object type in a heap
+ * __refcache_cache_create() - create an object type in a heap
  * @heap:         the heap
  * @name:         shown in /proc/refcache/caches; up to 31 characters
  * @payload_size: payload bytes, up to REFCACHE_MAX_PAYLOAD
@@ -554,14 +551,20 @@ void refcache_objspace_free_abandoned(struct refcache_heap *heap)
  *                task that allocates an object counts its own references
  *                without atomics (Documentation/objects.rst)
  * @ops:          callbacks for references kept in the payload, or NULL
+ * @owner:        the module @ops belong to (THIS_MODULE, which the
+ *                refcache_cache_create() macro passes)
+ *
+ * Once @owner is unloaded the callbacks are never called again, so a
+ * module destroys its caches (and frees their objects) before it goes.
  *
  * Context: process context; takes the heap's mutex.
- * Return: the cache, or ERR_PTR(-EINVAL / -ENOMEM).
+ * Return: the cache, or ERR_PTR(-EINVAL / -EDQUOT / -ENOMEM).
  */
-struct refcache_cache *refcache_cache_create(struct refcache_heap *heap,
-					     const char *name, size_t payload_size,
-					     unsigned int nslots, unsigned int flags,
-					     const struct refcache_type_ops *ops)
+struct refcache_cache *__refcache_cache_create(struct refcache_heap *heap,
+					       const char *name, size_t payload_size,
+					       unsigned int nslots, unsigned int flags,
+					       const struct refcache_type_ops *ops,
+					       struct module *owner)
 {
 	struct refcache_cache *cache;
 
@@ -570,10 +573,14 @@ struct refcache_cache *refcache_cache_create(struct refcache_heap *heap,
 	refcache_objspace_lock(heap);
 	cache = refcache_cache_create_locked(heap, name, payload_size, nslots,
 					     flags | REFCACHE_CACHE_KERNEL, ops);
+	if (!IS_ERR(cache) && owner) {
+		cache->owner = owner;
+		atomic_inc(&kernel_caches);
+	}
 	refcache_heap_unlock(heap);
 	return cache;
 }
-EXPORT_SYMBOL_NS_GPL(refcache_cache_create, REFCACHE_NS);
+EXPORT_SYMBOL_NS_GPL(__refcache_cache_create, REFCACHE_NS);
 
 /**
  * refcache_cache_destroy() - destroy a cache without live objects
@@ -618,6 +625,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_alloc, REFCACHE_NS);
  * __refcache_obj_get() - refcache_obj_get() for a biased object
  * @obj: an object the caller holds a reference to
  *
+ * Context: any context; never sleeps.
  * Return: @obj.
  */
 struct refcache_obj *__refcache_obj_get(struct refcache_obj *obj)
@@ -629,13 +637,25 @@ EXPORT_SYMBOL_NS_GPL(__refcache_obj_get, REFCACHE_NS);
 
 /**
  * refcache_obj_get_unless_zero() - take a reference unless the object is dying
- * @obj: an object whose memory the caller knows to be valid (for example
- *       under the heap's lock, or from a traverse callback)
+ * @obj: an object of a heap whose mutex the caller holds
  *
+ * For turning a reference that owns nothing (a pointer kept in a kernel
+ * user's own table, say) into one that does.  Only the heap's mutex makes
+ * that safe: an object whose count is zero is freed by the putter or by
+ * the collector under that mutex, and the collector frees unreachable
+ * objects whatever their counts, so a get without it could revive an
+ * object on its way to being freed (the bug behind net/unix/garbage.c's
+ * CVEs).  Never from a traverse callback: there the collector is running
+ * and the object may be garbage.
+ *
+ * Context: process context, with refcache_heap_lock() held on the
+ * object's heap (or in a clear or release callback, where refcache holds
+ * it); not from a traverse callback.  Never sleeps.
  * Return: true if a reference was taken.
  */
 bool refcache_obj_get_unless_zero(struct refcache_obj *obj)
 {
+	lockdep_assert_held(&obj->cache->heap->objs.lock);
 	return refcache_ref_get_unless_zero(obj);
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_get_unless_zero, REFCACHE_NS);
@@ -667,6 +687,8 @@ static noinline void obj_put_slow(struct refcache_obj *obj, enum refcache_bias_p
 /**
  * __refcache_obj_put() - refcache_obj_put() for a biased object
  * @obj: the object
+ *
+ * Context: process context; may take the heap's mutex.
  */
 void __refcache_obj_put(struct refcache_obj *obj)
 {
@@ -680,6 +702,9 @@ EXPORT_SYMBOL_NS_GPL(__refcache_obj_put, REFCACHE_NS);
 /**
  * __refcache_obj_release() - refcache_obj_put() took an atomic count to zero
  * @obj: the object, to free
+ *
+ * Context: process context; takes the heap's mutex unless the caller
+ * holds it.
  */
 void __refcache_obj_release(struct refcache_obj *obj)
 {
@@ -691,6 +716,7 @@ EXPORT_SYMBOL_NS_GPL(__refcache_obj_release, REFCACHE_NS);
  * refcache_obj_payload() - the object's payload
  * @obj: the object
  *
+ * Context: any context; never sleeps.
  * Return: payload_size bytes, 8-byte aligned, zeroed at allocation.
  */
 void *refcache_obj_payload(struct refcache_obj *obj)
@@ -706,6 +732,7 @@ EXPORT_SYMBOL_NS_GPL(refcache_obj_payload, REFCACHE_NS);
  * A biased object's count is its owner's local count plus the shared
  * count, merged.
  *
+ * Context: any context; never sleeps.
  * Return: a snapshot, for statistics and tests; REFCOUNT_SATURATED for a
  * saturated count.
  */

@@ -26,7 +26,9 @@
  * @payload_size: payload bytes per object
  * @nslots:       reference slots per object
  * @obj_size:     bytes per object: header, slots and payload
- * @ops:          kernel callbacks, or NULL for slot-only objects
+ * @ops:          kernel callbacks, or NULL for slot-only objects; set to
+ *                NULL under the heap's mutex when @owner is unloaded
+ * @owner:        the module whose code @ops points to (kernel caches)
  * @active:       live objects
  * @total:        objects ever allocated
  * @node:         on the heap's cache list
@@ -40,6 +42,7 @@ struct refcache_cache {
 	u32 nslots;
 	size_t obj_size;
 	const struct refcache_type_ops *ops;
+	struct module *owner;
 	u64 active;
 	u64 total;
 	struct list_head node;
@@ -158,7 +161,7 @@ struct refcache_objspace {
 /* object.c */
 void refcache_objspace_lock(struct refcache_heap *heap);
 void refcache_objspace_init(struct refcache_heap *heap);
-bool refcache_objspace_destroy(struct refcache_heap *heap);
+bool refcache_objspace_destroy(struct refcache_heap *heap, bool orphan);
 void refcache_objspace_free_abandoned(struct refcache_heap *heap);
 void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_obj_release_locked(struct refcache_heap *heap, struct refcache_obj *obj);
@@ -171,6 +174,9 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 						    u32 nslots, u32 flags,
 						    const struct refcache_type_ops *ops);
 int refcache_cache_destroy_locked(struct refcache_cache *cache);
+bool refcache_kernel_caches_live(void);
+unsigned int refcache_objspace_disarm_module_locked(struct refcache_heap *heap,
+						    struct module *mod);
 int refcache_obj_store_locked(struct refcache_obj *obj, u32 slot,
 			      struct refcache_obj *value);
 

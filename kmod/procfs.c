@@ -168,18 +168,22 @@ static void gc_show_heap(struct seq_file *m, struct refcache_heap *heap, void *a
 	for (g = 0; g < REFCACHE_GC_GENERATIONS; g++) {
 		const struct refcache_gc_gen_stats *st = &gc->stats[g];
 
-		seq_printf(m, "%6llu %3d %8llu %9u %9llu %11llu %10llu %13llu %14llu %12llu %7d %6llu\n",
+		bool full = g == REFCACHE_GC_GENERATIONS - 1;
+
+		/* Collections for memory are full ones: on generation 2's line. */
+		seq_printf(m, "%6llu %3d %8llu %9u %9llu %11llu %10llu %13llu %14llu %12llu %7d %6llu %8llu %5llu\n",
 			   heap->id, g, gc->count[g], gc->threshold[g], gc->nobjs[g],
 			   st->collections, st->collected, st->uncollectable,
 			   st->pause_total_ns, st->pause_max_ns, gc->enabled,
-			   gc->nobjs[REFCACHE_GC_PERMANENT]);
+			   gc->nobjs[REFCACHE_GC_PERMANENT], full ? gc->pressure : 0,
+			   full ? gc->quota : 0);
 	}
 }
 
 /* The collector of every heap the reader may see: a line per generation. */
 static int refcache_gc_show(struct seq_file *m, void *v)
 {
-	seq_puts(m, "#  heap gen    count threshold   objects collections  collected uncollectable pause_total_ns pause_max_ns enabled frozen\n");
+	seq_puts(m, "#  heap gen    count threshold   objects collections  collected uncollectable pause_total_ns pause_max_ns enabled frozen pressure quota\n");
 	walk_visible_heaps(m, &(struct heap_walk){ gc_show_heap, NULL });
 	return 0;
 }

@@ -10,8 +10,11 @@
 #include <linux/bits.h>
 #include <linux/compiler.h>
 #include <linux/gfp.h>
+#include <linux/module.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
+
+#include <linux/refcache.h>	/* the uapi: REFCACHE_CACHE_* flags, limits */
 
 struct refcache_heap;
 
@@ -121,7 +124,10 @@ void refcache_alloc_fail_next(struct refcache_heap *heap, unsigned int n);
  * Objects.  An object is a header, @nslots reference slots and a payload;
  * kernel users may instead keep references in the payload and describe
  * them with callbacks, as CPython types do with tp_traverse and tp_clear.
- * All functions below may sleep (they take the heap's mutex).
+ * Unless their kernel-doc says otherwise, the functions below may sleep
+ * (they take the heap's mutex).  Every reference an object holds, in a
+ * slot or in its payload, is to an object of the same heap
+ * (Documentation/objects.rst, "References across heaps").
  */
 struct refcache_cache;
 struct refcache_obj;
@@ -138,7 +144,14 @@ typedef void (*refcache_visit_t)(struct refcache_obj *child, void *arg);
  *
  * When an object dies refcache calls @clear and then @release, each
  * exactly once; a put from @clear joins the running release, so long
- * chains are released iteratively.
+ * chains are released iteratively.  Every callback runs with the heap's
+ * mutex held.  @traverse may report only objects of the object's own
+ * heap: refcache warns about any other and ignores it.
+ *
+ * The callbacks are code of the module that created the cache.  Once that
+ * module is unloaded they are never called again: a cache it left behind
+ * is warned about, and its objects are freed, if ever, without them
+ * (Documentation/objects.rst, "Heap lifetime").
  */
 struct refcache_type_ops {
 	void (*traverse)(struct refcache_obj *obj, refcache_visit_t visit, void *arg);
@@ -146,10 +159,18 @@ struct refcache_type_ops {
 	void (*release)(struct refcache_obj *obj);
 };
 
-struct refcache_cache *refcache_cache_create(struct refcache_heap *heap,
-					     const char *name, size_t payload_size,
-					     unsigned int nslots, unsigned int flags,
-					     const struct refcache_type_ops *ops);
+struct refcache_cache *__refcache_cache_create(struct refcache_heap *heap,
+					       const char *name, size_t payload_size,
+					       unsigned int nslots, unsigned int flags,
+					       const struct refcache_type_ops *ops,
+					       struct module *owner);
+
+/*
+ * The calling module owns the cache's callbacks: refcache_cache_create()
+ * records it, so that its unload can disarm what it left behind.
+ */
+#define refcache_cache_create(heap, name, payload_size, nslots, flags, ops) \
+	__refcache_cache_create(heap, name, payload_size, nslots, flags, ops, THIS_MODULE)
 int refcache_cache_destroy(struct refcache_cache *cache);
 struct refcache_obj *refcache_obj_alloc(struct refcache_cache *cache);
 bool refcache_obj_get_unless_zero(struct refcache_obj *obj);
@@ -181,9 +202,9 @@ static inline bool refcache_obj_head_biased(const struct refcache_obj *obj)
  * refcache_obj_get() - take another reference
  * @obj: an object the caller holds a reference to
  *
- * Saturates instead of overflowing; warns on a get from zero.  Never
- * sleeps; may be called in any context.
+ * Saturates instead of overflowing; warns on a get from zero.
  *
+ * Context: any context, IRQ included; never sleeps, takes no lock.
  * Return: @obj.
  */
 static inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)

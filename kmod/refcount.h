@@ -89,6 +89,7 @@ void refcache_bias_still_begin(struct refcache_heap *heap);
 void refcache_bias_still_end(struct refcache_heap *heap);
 void refcache_bias_merge_all_locked(struct refcache_heap *heap);
 void refcache_bias_destroy(struct refcache_heap *heap);
+void refcache_bias_cache_undo_locked(struct refcache_heap *heap);
 void refcache_bias_obj_free_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 
 /**

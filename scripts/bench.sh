@@ -6,11 +6,19 @@
 #
 # usage: scripts/bench.sh [OUTDIR]   (default build/; make bench)
 #
+# First the native benchmarks (tests/native/, on the hardware, no qemu):
+#   bench native refcount mode=<m> threads=<n> ns_per_pair=<x> refcount_t_ns=<y> ratio=<r>
+#   bench native gc shape=<s> objects=<n> refcache_ns_per_obj=<x> cpython_ns_per_obj=<y> ratio=<r>
+#   bench native alloc size=<s> refcache_ns=<x> malloc_ns=<y> mimalloc_ns=<z> ratio_malloc=<r1> ratio_mimalloc=<r2>
+# (medians of interleaved rounds; the tables give best/median).
+#
 # The guest gets Debian's python3 (run.sh --with-python), which runs
 # tests/bench/gc_bench.py, CPython's side of refcache_bench_gc.ko, in
 # the same boot; the two sides' lines are joined here into
 #   bench gc shape=<s> objects=<n> refcache_ns_per_obj=<x> cpython_ns_per_obj=<y> ratio=<r>
-# with ratio = refcache / cpython (the target is <= 0.5).
+# with ratio = refcache / cpython (the target is <= 0.5), and the pauses
+# (the heap's mutex held by one collection, best round):
+#   bench gc pause kind=<young|full|young_biased|full_biased> objects=<n> ns=<t> ms=<t>
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -19,6 +27,80 @@ out=$(cd "${1:-build}" && pwd)
 kdir=$(ls -d /usr/src/linux-headers-6.12*-amd64 | sort -V | tail -n 1)
 image=/boot/vmlinuz-${kdir#/usr/src/linux-headers-}
 
+# --- natively, on the hardware (tests/native/) ---------------------------
+# The same bench modules' code and the same gc_bench.py, run on this
+# machine: what the code costs on hardware, beside what it costs under TCG.
+# NATIVE_ROUNDS interleaved rounds per side; each side's best and median.
+native_rounds=${NATIVE_ROUNDS:-3}
+native_bench() {
+	local nb=build/native/o2/refcache_native_bench r shape
+	nice make -s -f tests/native/Makefile VARIANT=o2 bench > "$out/native-build.log" 2>&1 ||
+		{ cat "$out/native-build.log"; return 1; }
+	# Counts: the module's own interleaved rounds (median of 5), 1 and 2
+	# threads, against refcount_t (the kernel's, as the shim builds it).
+	echo "native refcount (tests/bench/refcache_bench_ref.c on the hardware; threads instead of CPUs):"
+	# Two threads must really run at once; on a loaded machine one may
+	# not start before the other ends (-EIO: a thread did no pairs): retry.
+	for r in 1 2 3 4 5; do
+		"$nb" ref 2>&1 | sed "s/^refcache_bench: //" > "$out/native-ref.out" && break
+		[ "$r" = 5 ] && { cat "$out/native-ref.out"; return 1; }
+	done
+	grep -v '^bench ' "$out/native-ref.out" | sed 's/^/  /'
+	sed -n 's/^bench refcount mode=\([a-z_]*\) cpus=/bench native refcount mode=\1 threads=/p' \
+		"$out/native-ref.out"
+	# Allocator: against glibc malloc and mimalloc, rounds interleaved.
+	"$nb" alloc rounds=$((native_rounds * 3)) > "$out/native-alloc.out" ||
+		{ cat "$out/native-alloc.out"; return 1; }
+	grep -v '^bench ' "$out/native-alloc.out"
+	grep '^bench ' "$out/native-alloc.out"
+	# Collector: refcache and the host's python3 (CPython 3.11) taking turns.
+	: > "$out/native-gc.out"
+	for r in $(seq "$native_rounds"); do
+		"$nb" gc rounds=1 young_rounds=5 | sed "s/^refcache_bench: //" >> "$out/native-gc.out" || return 1
+		python3 tests/bench/gc_bench.py 1000000 1 5 >> "$out/native-gc.out" || return 1
+	done
+	awk -v rounds="$native_rounds" '
+	function val(key,   i) {
+		for (i = 1; i <= NF; i++)
+			if (index($i, key "=") == 1)
+				return substr($i, length(key) + 2)
+		return ""
+	}
+	function stats(list,   v, n, i, j, t) {	# "best median" of a comma list
+		n = split(list, v, ",")
+		for (i = 1; i <= n; i++)
+			for (j = i + 1; j <= n; j++)
+				if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+		return v[1] " " (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+	}
+	$1 == "refcache" && $2 ~ /^shape=/ {
+		s = val("shape"); if (!(s in rn)) order[++n] = s
+		rn[s] = val("objects")
+		if (s in r) r[s] = r[s] "," val("ns"); else r[s] = val("ns")
+	}
+	$1 == "cpython" && $2 ~ /^shape=/ {
+		s = val("shape"); cn[s] = val("objects")
+		if (s in c) c[s] = c[s] "," val("ns"); else c[s] = val("ns")
+	}
+	END {
+		printf "native gc (%d rounds each, taking turns): ns per object, best/median (refcache | cpython)\n", rounds
+		for (i = 1; i <= n; i++) {
+			s = order[i]
+			split(stats(r[s]), a, " "); split(stats(c[s]), b, " ")
+			printf "  %-7s %8.1f/%-8.1f | %8.1f/%-8.1f\n", s, a[1] / rn[s], a[2] / rn[s],
+				b[1] / cn[s], b[2] / cn[s]
+			if (!(s in cn) || cn[s] != rn[s]) {
+				printf "bench native gc shape=%s: no CPython figure for the same objects\n", s
+				continue
+			}
+			printf "bench native gc shape=%s objects=%d refcache_ns_per_obj=%.1f cpython_ns_per_obj=%.1f ratio=%.2f\n",
+				s, rn[s], a[2] / rn[s], b[2] / cn[s], a[2] / b[2]
+		}
+	}' "$out/native-gc.out"
+}
+native_bench
+
+# --- under TCG, in one boot of the distribution kernel -------------------
 make -s -C userspace > "$out/bench-build.log" 2>&1 || { cat "$out/bench-build.log"; exit 1; }
 scripts/build-kmod.sh "$kdir" "$out/distro" >> "$out/bench-build.log" 2>&1 ||
 	{ cat "$out/bench-build.log"; exit 1; }
@@ -65,6 +147,12 @@ $2 == "bench" && $3 == "gc" {
 	if ($4 ~ /^young_pause_ns=/) best(m, "ry", val("young_pause_ns"))
 	else if ($4 ~ /^full_pause_1m_live_ns=/) best(m, "full", val("full_pause_1m_live_ns"))
 	else if ($4 ~ /^header_bytes=/) hdr = val("header_bytes")
+	else if ($4 == "pause") {
+		k = val("kind") " " val("objects")
+		if (!(k in pause))
+			porder[++np] = k
+		best(pause, k, val("ns"))
+	}
 }
 END {
 	bad = 0
@@ -81,6 +169,12 @@ END {
 			m["ry"], m["cy"], m["ry"] / m["cy"]
 	if ("full" in m)
 		printf "bench gc full_pause_1m_live_ns=%d\n", m["full"]
+	# Pauses: how long a collection holds the heap mutex (best round).
+	for (i = 1; i <= np; i++) {
+		split(porder[i], kp, " ")
+		printf "bench gc pause kind=%s objects=%s ns=%d ms=%.2f\n", kp[1], kp[2],
+			pause[porder[i]], pause[porder[i]] / 1e6
+	}
 	for (i = 1; i <= n; i++) {
 		s = order[i]
 		if (!(s in cns) || cn[s] != rn[s] || rns[s] <= 0 || cns[s] <= 0) {

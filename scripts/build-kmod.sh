@@ -21,7 +21,7 @@ sync_tree() { # SRC DSTDIR
 cmp -s "$top/Kbuild" "$out/Kbuild" || cp "$top/Kbuild" "$out/"
 sync_tree "$top/kmod" "$out"
 sync_tree "$top/uapi" "$out"
-for d in kunit bench inject; do
+for d in kunit bench inject misuse; do
 	[ -d "$top/tests/$d" ] && sync_tree "$top/tests/$d" "$out/tests"
 done
 make -j"$(nproc)" -C "$kdir" M="$out" "$@" modules

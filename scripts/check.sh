@@ -1,7 +1,8 @@
 #!/bin/bash
 # make check: every build, static check and qemu test of refcache.
 # Each check prints PASS/FAIL lines; the last line is "N passed, N failed".
-# REFCACHE_CHECK_SKIP_DEBUG=1 skips the debug kernel (for a quick loop).
+# REFCACHE_CHECK_SKIP_DEBUG=1 skips the debug kernel (for a quick loop),
+# REFCACHE_CHECK_SKIP_KCSAN=1 the KCSAN kernel.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,13 +70,19 @@ distro_kdir=$(ls -d /usr/src/linux-headers-6.12*-amd64 2>/dev/null | sort -V | t
 distro_image=/boot/vmlinuz-${distro_kdir#/usr/src/linux-headers-}
 compat_kdir=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null | sort -V | tail -n 1)
 
+# --- the core natively, first: a broken core fails fast -----------------
+# kmod/'s core and the KUnit cases in user space under -O2, ASan+UBSan
+# and TSan (tests/native/run.sh); each case and build counts.
+vm_count "$(tests/native/run.sh 2>&1)"
+
 # --- builds -----------------------------------------------------------
 step build_userspace make -C userspace -j"$(nproc)"
 # Modules for one kernel: refcache.ko, plus the test-only refcache_inject.ko
 # next to it for the splat and leak guards.
 build_mods() { # build_mods KDIR OUT
 	scripts/build-kmod.sh "$1" "$2" &&
-		cp "$2/tests/inject/refcache_inject.ko" "$2/kmod/"
+		cp "$2/tests/inject/refcache_inject.ko" "$2/tests/misuse/refcache_misuse.ko" \
+			"$2/kmod/"
 }
 step build_distro_kmod build_mods "$distro_kdir" "$B/distro"
 step build_compat_6.1 scripts/build-kmod.sh "$compat_kdir" "$B/compat61"
@@ -109,7 +116,7 @@ checkpatch() {
 	perl "$cp" --no-tree --strict --terse --show-types \
 		--ignore PARENTHESIS_ALIGNMENT,OPEN_ENDED_LINE -f kmod/trace.h &&
 	perl "$cp" --no-tree --strict --terse --show-types -f \
-		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c tests/inject/*.c |
+		$(ls kmod/*.[ch] uapi/linux/*.h tests/kunit/*.c tests/inject/*.c tests/misuse/*.c |
 			grep -v -e '\.mod\.c$' -e compat.h -e trace.h)
 }
 step checkpatch_strict checkpatch
@@ -185,9 +192,46 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 				--modules "$B/debug/kmod" --mem 2048 --timeout 900 --kunit none
 			vm_wait debug_kunit debug
 		fi
+		# A module that misuses the in-kernel API, then unloads, then
+		# refcache does: warnings, but no callback into freed code.
+		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
+			--name misuse --mode misuse --mem 2048 --kunit none --tests none
 		# The kmemleak guard: a deliberate leak must fail a run.
 		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
 			--name leak_guard --mem 2048 --mode inject_leak --expect-splat
+	fi
+fi
+
+# --- KCSAN kernel: the race tests under the data-race detector ----------
+# KCSAN cannot be combined with KASAN, so it has a kernel of its own
+# (tests/kunit/kcsan.config).  It runs what races: the KUnit suites of the
+# biased counts, the collector and the allocator (their hammers and races),
+# the eight mutators against a collector (gc_test's gc_concurrent*) and
+# hardening_test (the concurrent ioctl stress, create/destroy and CPU
+# hotplug races).  Any "BUG: KCSAN:" report fails the run (run.sh), and a
+# deliberate race beside it must be reported, or the detector is not on.
+if [ "${REFCACHE_CHECK_SKIP_KCSAN:-0}" != 1 ]; then
+	kcsan_tree=
+	get_kcsan_tree() {
+		kcsan_tree=$(scripts/debug-kernel.sh tests/kunit/kcsan.config) && echo "$kcsan_tree"
+	}
+	step kcsan_kernel_build get_kcsan_tree
+	kcsan_tree=$(tail -n 1 "$B/logs/kcsan_kernel_build.log")
+	if [ -f "$kcsan_tree/.refcache-built" ]; then
+		kcsan_mods() {
+			build_mods "$kcsan_tree" "$B/kcsan" &&
+				cp "$B/kcsan/tests/kunit/refcache_kunit.ko" "$B/kcsan/kmod/"
+		}
+		step build_kcsan_kmod kcsan_mods
+		if [ -f "$B/kcsan/kmod/refcache_kunit.ko" ]; then
+			vm_bg kcsan --kernel "$kcsan_tree/arch/x86/boot/bzImage" \
+				--modules "$B/kcsan/kmod" --mem 2048 --timeout 900 \
+				--kunit 'refcache_[abg]*' --tests 'gc_test hardening_test' \
+				--append 'rcvm_gc_case=gc_concurrent*'
+			vm_bg kcsan_guard --kernel "$kcsan_tree/arch/x86/boot/bzImage" \
+				--modules "$B/kcsan/kmod" --mode inject_race --expect-splat
+			vm_wait kcsan kcsan_guard
+		fi
 	fi
 fi
 

@@ -1,17 +1,28 @@
 #!/bin/bash
-# Build (once) and cache the debug kernel that refcache's tests run on.
+# Build (once) and cache a debug kernel that refcache's tests run on.
 #
-# The tree is Debian's linux-source-6.12 configured with the fragment in
-# tests/kunit/kernel.config on top of olddefconfig defaults.  It lives in
-# ${REFCACHE_CACHE:-~/.cache/refcache}/debug-<hash>, keyed by the fragment,
-# this script and the source package version, so a second run reuses it.
+# usage: scripts/debug-kernel.sh [FRAGMENT]
+#   FRAGMENT  a Kconfig fragment; default tests/kunit/kernel.config, the
+#             debug kernel (KASAN, lockdep, kmemleak, KUnit).
+#             tests/kunit/kcsan.config is the KCSAN kernel (KCSAN,
+#             lockdep, KUnit), which cannot have KASAN.
+#
+# The tree is Debian's linux-source-6.12 configured with the fragment on
+# top of olddefconfig defaults.  It lives in
+# ${REFCACHE_CACHE:-~/.cache/refcache}/NAME-<hash>, NAME "debug" for
+# kernel.config and the fragment's base name otherwise ("kcsan"), keyed by
+# the fragment, this script and the source package version, so a second
+# run reuses it.
 #
 # Prints the path of the built tree (bzImage + Module.symvers) on stdout;
 # progress goes to stderr.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-frag="$top/tests/kunit/kernel.config"
+frag=$(realpath "${1:-$top/tests/kunit/kernel.config}")
+[ -f "$frag" ] || { echo "debug-kernel: no fragment $frag" >&2; exit 1; }
+name=$(basename "$frag" .config)
+[ "$name" = kernel ] && name=debug
 cache=${REFCACHE_CACHE:-$HOME/.cache/refcache}
 tarball=/usr/src/linux-source-6.12.tar.xz
 jobs=${JOBS:-$(nproc)}
@@ -19,7 +30,7 @@ jobs=${JOBS:-$(nproc)}
 [ -f "$tarball" ] || { echo "debug-kernel: $tarball missing (run scripts/install-deps.sh)" >&2; exit 1; }
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 key=$( { cat "$frag" "$0"; echo "$srcver"; } | sha256sum | cut -c1-16)
-tree="$cache/debug-$key"
+tree="$cache/$name-$key"
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock-$key"

@@ -14,6 +14,8 @@ pkgs=(
 	linux-image-amd64		# Debian 12's 6.1 kernel, booted in qemu
 	linux-source-6.12		# debug kernel, checkpatch.pl
 	qemu-system-x86 busybox-static sparse
+	libmimalloc-dev	# make bench: the native allocator against mimalloc
+	linux-perf	# profiles of the native benchmarks
 	graphviz			# dot: refcachectl graph --svg, its test in make check
 	python3-pip python3-setuptools python3-wheel	# pip install ./userspace/python, checked
 )

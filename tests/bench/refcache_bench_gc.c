@@ -22,6 +22,7 @@
  *   bench gc header_bytes=<sizeof(struct refcache_obj)>
  *   bench gc young_pause_ns=<t> objects=2000
  *   bench gc full_pause_1m_live_ns=<t>
+ *   bench gc pause kind=<young|full|young_biased|full_biased> objects=<n> ns=<t>
  * A collection that finds other counts than the graph implies fails the
  * load with -EIO (after printing what it found).
  */
@@ -76,14 +77,16 @@ struct shape_run {
 	u64 expect;			/* unreachable the collection must find */
 };
 
-static int run_begin(struct shape_run *r, const char *name, unsigned int nslots, u64 n)
+static int run_begin_flags(struct shape_run *r, const char *name, unsigned int nslots, u64 n,
+			   u32 flags)
 {
 	memset(r, 0, sizeof(*r));
 	r->heap = refcache_heap_create();
 	if (IS_ERR(r->heap))
 		return PTR_ERR(r->heap);
 	refcache_gc_enable(r->heap, false);
-	r->cache = refcache_cache_create(r->heap, name, 0, nslots, REFCACHE_CACHE_TRACKED, NULL);
+	r->cache = refcache_cache_create(r->heap, name, 0, nslots,
+					 REFCACHE_CACHE_TRACKED | flags, NULL);
 	if (IS_ERR(r->cache)) {
 		refcache_heap_put(r->heap);
 		return PTR_ERR(r->cache);
@@ -95,6 +98,11 @@ static int run_begin(struct shape_run *r, const char *name, unsigned int nslots,
 	}
 	r->n = n;
 	return 0;
+}
+
+static int run_begin(struct shape_run *r, const char *name, unsigned int nslots, u64 n)
+{
+	return run_begin_flags(r, name, nslots, n, 0);
 }
 
 /* Allocate objects [from, to) in order. */
@@ -397,15 +405,28 @@ out:
 	return ret;
 }
 
-/* Young collection at the default threshold: 2000 fresh objects, half in 2-cycles. */
-static int young_round(u64 *ns)
+/* The heap's longest pause in generation @gen: the time its mutex was held. */
+static u64 held_ns(struct refcache_heap *heap, unsigned int gen)
+{
+	struct refcache_gc_gen_stats st[REFCACHE_GC_GENERATIONS];
+
+	refcache_gc_get_stats(heap, st);
+	return st[gen].pause_max_ns;
+}
+
+/*
+ * Young collection at the default threshold: 2000 fresh objects, half in
+ * 2-cycles; *@ns from outside, *@held the mutex hold.  @flags adds
+ * REFCACHE_CACHE_BIASED.
+ */
+static int young_round_flags(u32 flags, u64 *ns, u64 *held)
 {
 	struct refcache_gc_result res;
 	struct shape_run r;
 	u64 t0, i;
 	int ret;
 
-	ret = run_begin(&r, "young", 2, YOUNG);
+	ret = run_begin_flags(&r, "young", 2, YOUNG, flags);
 	if (ret)
 		return ret;
 	/* YOUNG / 2 garbage in 2-cycles, then a live tree of YOUNG / 2. */
@@ -430,6 +451,8 @@ static int young_round(u64 *ns)
 	t0 = ktime_get_ns();
 	ret = refcache_gc_collect(r.heap, 0, &res);
 	*ns = ktime_get_ns() - t0;
+	if (held)
+		*held = held_ns(r.heap, 0);
 	if (!ret && (res.collected != YOUNG / 2 || res.uncollectable)) {
 		pr_err("young: collected=%llu uncollectable=%llu, expected %u\n",
 		       res.collected, res.uncollectable, YOUNG / 2);
@@ -438,6 +461,90 @@ static int young_round(u64 *ns)
 out:
 	run_end(&r);
 	return ret;
+}
+
+static int young_round(u64 *ns)
+{
+	return young_round_flags(0, ns, NULL);
+}
+
+static int cmp_u64(const void *a, const void *b);
+
+/*
+ * The pause of a full collection of @live live objects (a binary tree
+ * held by its root, as the tree shape), the cache biased or not: how
+ * long the heap's mutex is held, from the collector's own statistics.
+ */
+static int full_pause_round(u64 live, u32 flags, u64 *held)
+{
+	struct refcache_gc_result res;
+	struct shape_run r;
+	int ret;
+
+	ret = run_begin_flags(&r, "pause", 2, live, flags);
+	if (ret)
+		return ret;
+	ret = build_tree(&r);
+	if (!ret)
+		ret = refcache_gc_collect(r.heap, 2, &res);
+	if (!ret && (res.collected || res.uncollectable)) {
+		pr_err("pause: %llu live: collected=%llu uncollectable=%llu\n", live,
+		       res.collected, res.uncollectable);
+		ret = -EIO;
+	}
+	if (!ret)
+		*held = held_ns(r.heap, 2);
+	run_end(&r);
+	return ret;
+}
+
+/*
+ * Pauses (issue 16): one line each,
+ *   bench gc pause kind=<k> objects=<n> ns=<mutex held>
+ * young: the default threshold's 2000 objects (median of young_rounds);
+ * full: 100,000 and pause_live objects live; young_biased and
+ * full_biased: the same in a heap of biased caches, where a collection
+ * first waits for an RCU grace period.
+ */
+static unsigned int pause_live = 1000000;
+module_param(pause_live, uint, 0444);
+MODULE_PARM_DESC(pause_live, "live objects of the largest full-collection pause (default 1000000; 0 skips the pauses)");
+
+static int pauses(void)
+{
+	static const struct { const char *kind; u32 flags; } young_kinds[] = {
+		{ "young", 0 }, { "young_biased", REFCACHE_CACHE_BIASED },
+	};
+	const struct { const char *kind; u64 live; u32 flags; } full_kinds[] = {
+		{ "full", 100000, 0 },
+		{ "full", pause_live, 0 },
+		{ "full_biased", 100000, REFCACHE_CACHE_BIASED },
+	};
+	u64 v[64], ns;
+	unsigned int i, k;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(young_kinds); i++) {
+		for (k = 0; k < young_rounds; k++) {
+			ret = young_round_flags(young_kinds[i].flags, &ns, &v[k]);
+			if (ret)
+				return ret;
+			cond_resched();
+		}
+		sort(v, young_rounds, sizeof(u64), cmp_u64, NULL);
+		pr_info("bench gc pause kind=%s objects=%u ns=%llu\n", young_kinds[i].kind, YOUNG,
+			v[young_rounds / 2]);
+	}
+	for (i = 0; i < ARRAY_SIZE(full_kinds); i++) {
+		if (i == 1 && full_kinds[i].live <= 100000)
+			continue;
+		ret = full_pause_round(full_kinds[i].live, full_kinds[i].flags, &ns);
+		if (ret)
+			return ret;
+		pr_info("bench gc pause kind=%s objects=%llu ns=%llu\n", full_kinds[i].kind,
+			full_kinds[i].live, ns);
+	}
+	return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -484,7 +591,7 @@ static int __init refcache_bench_gc_init(void)
 		if (!strcmp(s->name, "tree"))
 			pr_info("bench gc full_pause_1m_live_ns=%llu\n", s->best_ns);
 	}
-	return 0;
+	return pause_live ? pauses() : 0;
 }
 
 static void __exit refcache_bench_gc_exit(void)

@@ -230,7 +230,7 @@ static int remote_fn(void *arg)
 	for (i = 0; i < r->gets; i++)
 		refcache_obj_get(r->obj);
 	for (i = 0; i < r->unless_zero; i++)
-		if (!refcache_obj_get_unless_zero(r->obj))
+		if (!refcache_ref_get_unless_zero(r->obj))
 			r->unless_zero_failed++;
 	refcache_obj_bias_read(r->obj, &r->seen);
 	r->count = refcache_obj_refcount(r->obj);
@@ -337,7 +337,7 @@ static void biased_owner_counts_locally(struct kunit *test)
 
 	for (i = 0; i < 10; i++)
 		KUNIT_EXPECT_PTR_EQ(test, refcache_obj_get(obj), obj);
-	KUNIT_EXPECT_TRUE(test, refcache_obj_get_unless_zero(obj));
+	KUNIT_EXPECT_TRUE(test, refcache_ref_get_unless_zero(obj));
 	expect_bias(test, obj, current, 12, 0, REFCACHE_BIAS_UNMERGED);
 	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 12U);
 
@@ -1345,7 +1345,7 @@ static void biased_owner_spills_to_shared(struct kunit *test)
 	refcache_obj_get(obj);
 	expect_bias(test, obj, current, REFCACHE_BIAS_LOCAL_MAX, 0, REFCACHE_BIAS_UNMERGED);
 	refcache_obj_get(obj);
-	KUNIT_EXPECT_TRUE(test, refcache_obj_get_unless_zero(obj));
+	KUNIT_EXPECT_TRUE(test, refcache_ref_get_unless_zero(obj));
 	expect_bias(test, obj, current, REFCACHE_BIAS_LOCAL_MAX, 2, REFCACHE_BIAS_UNMERGED);
 	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), REFCACHE_BIAS_LOCAL_MAX + 2);
 	/* Back down, as if the owner had put all but two of its references. */
@@ -1418,7 +1418,7 @@ static void biased_get_from_zero_warns(struct kunit *test)
 	struct remote r = { .obj = obj, .unless_zero = 1 };
 
 	/* Merged and zero is dead: no reference without one. */
-	KUNIT_EXPECT_FALSE(test, refcache_obj_get_unless_zero(obj));
+	KUNIT_EXPECT_FALSE(test, refcache_ref_get_unless_zero(obj));
 	run_elsewhere(test, remote_fn, &r);
 	KUNIT_EXPECT_EQ(test, r.unless_zero_failed, 1U);
 	expect_bias(test, obj, NULL, 0, 0, REFCACHE_BIAS_MERGED);
@@ -1711,7 +1711,7 @@ static void irq_get_fn(struct timer_list *t)
 	struct irq_get *g = from_timer(g, t, timer);
 
 	refcache_obj_get(g->obj);
-	g->got = refcache_obj_get_unless_zero(g->obj);
+	g->got = refcache_ref_get_unless_zero(g->obj);
 	complete(&g->done);
 }
 
@@ -1827,7 +1827,7 @@ static void hammer_loop(struct hammer_task *t)
 		for (k = 0; k < n; k++) {
 			if (rnd & BIT(16 + k))
 				refcache_obj_get(obj);
-			else if (!refcache_obj_get_unless_zero(obj))
+			else if (!refcache_ref_get_unless_zero(obj))
 				continue;
 			got++;
 		}

@@ -919,6 +919,59 @@ static void gc_disabled_and_threshold_zero(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
+/* gc.freeze() zeroes every generation's count, as CPython's _PyGC_Freeze(). */
+static void gc_freeze_zeroes_counts(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj *a, *b;
+
+	a = new_obj(test, cache);
+	collect(test, heap, 0);
+	b = new_obj(test, cache);
+	expect_count(test, heap, 1, 1, 0);
+	KUNIT_EXPECT_EQ(test, refcache_gc_freeze(heap), 2ULL);
+	expect_count(test, heap, 0, 0, 0);
+	refcache_obj_put(a);
+	refcache_obj_put(b);
+}
+
+/*
+ * Before a quota error (issue 16): an in-kernel heap at its object limit
+ * whose garbage would make room collects once (a full collection) and
+ * the allocation succeeds; with nothing to free it still fails.
+ */
+static void gc_quota_collects_first(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj *ring[2], *held[4], *obj;
+	int i;
+
+	refcache_gc_set_threshold(heap, 1000000, 10, 10);
+	make_ring(test, cache, ring, 2);
+	put_all(ring, 2);
+	held[0] = new_obj(test, cache);
+	held[1] = new_obj(test, cache);
+	refcache_heap_lock(heap);
+	heap->objs.max_objects = 4;
+	refcache_heap_unlock(heap);
+
+	held[2] = refcache_obj_alloc(cache);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, held[2]);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 2), 1ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 3ULL);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(heap->objs.gc.quota), 1ULL);
+	held[3] = new_obj(test, cache);
+	KUNIT_EXPECT_EQ(test, refcache_gc_collections(heap, 2), 1ULL);
+	obj = refcache_obj_alloc(cache);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(obj), -EDQUOT);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 4ULL);
+	check_lists(test, heap);
+	for (i = 0; i < 4; i++)
+		refcache_obj_put(held[i]);
+}
+
 static void gc_freeze_unfreeze(struct kunit *test)
 {
 	struct refcache_heap *heap = quiet_heap(test);
@@ -1426,6 +1479,8 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_auto_runs_on_workqueue),
 	KUNIT_CASE(gc_disabled_and_threshold_zero),
 	KUNIT_CASE(gc_freeze_unfreeze),
+	KUNIT_CASE(gc_freeze_zeroes_counts),
+	KUNIT_CASE(gc_quota_collects_first),
 	KUNIT_CASE(gc_dying_member_left_alone),
 	KUNIT_CASE(gc_lockless_put_waits_for_collection),
 	KUNIT_CASE(gc_saturated_never_collected),

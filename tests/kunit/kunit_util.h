@@ -52,6 +52,18 @@ static inline u64 heap_objects(struct refcache_heap *heap)
 	return n;
 }
 
+/* refcache_obj_get_unless_zero() as its kernel-doc asks: under the heap's mutex. */
+static inline bool get_unless_zero(struct refcache_obj *obj)
+{
+	struct refcache_heap *heap = obj->cache->heap;
+	bool got;
+
+	refcache_heap_lock(heap);
+	got = refcache_obj_get_unless_zero(obj);
+	refcache_heap_unlock(heap);
+	return got;
+}
+
 /* Lines between these markers may hold a warning the test provokes. */
 static inline void expect_splat_begin(void)
 {

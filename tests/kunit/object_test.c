@@ -41,7 +41,7 @@ static void obj_get_put_counts(struct kunit *test)
 	struct refcache_obj *obj = new_obj(test, cache);
 
 	KUNIT_EXPECT_PTR_EQ(test, refcache_obj_get(obj), obj);
-	KUNIT_EXPECT_TRUE(test, refcache_obj_get_unless_zero(obj));
+	KUNIT_EXPECT_TRUE(test, get_unless_zero(obj));
 	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 3U);
 	refcache_obj_put(obj);
 	refcache_obj_put(obj);
@@ -96,7 +96,7 @@ static void obj_get_from_zero_warns(struct kunit *test)
 	struct refcache_obj *obj = new_obj(test, cache);
 
 	refcount_set(&obj->ref, 0);
-	KUNIT_EXPECT_FALSE(test, refcache_obj_get_unless_zero(obj));
+	KUNIT_EXPECT_FALSE(test, get_unless_zero(obj));
 	expect_splat_begin();
 	refcache_obj_get(obj);
 	expect_splat_end();

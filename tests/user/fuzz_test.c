@@ -299,6 +299,7 @@ struct mheap {
 
 static struct mheap MH[NHEAPS];
 static long step, total_ops, max_ops;
+static long quota_news, quota_collections;	/* op_quota_new() */
 static double t_start, max_secs;
 static uint64_t seed;
 static char why[512];
@@ -1405,7 +1406,7 @@ static void ev_queue(struct mheap *M, const struct refcache_gc_event *ev)
  * garbage freed by dropping what it holds, survivors one generation up.
  * Returns the unreachable objects found.
  */
-static uint64_t model_collect(struct mheap *M, uint32_t g)
+static uint64_t model_collect(struct mheap *M, uint32_t g, uint32_t reason)
 {
 	static int refs[MAXO], cand[MAXO], reach[MAXO], queue[MAXO];
 	struct refcache_gc_event ev;
@@ -1466,7 +1467,7 @@ static uint64_t model_collect(struct mheap *M, uint32_t g)
 	memset(&ev, 0, sizeof(ev));
 	ev.size = sizeof(ev);
 	ev.generation = g;
-	ev.reason = REFCACHE_GC_REASON_EXPLICIT;
+	ev.reason = reason;
 	ev.seq = ++M->seq;
 	ev.candidates = nc;
 	ev.collected = nun;
@@ -1493,14 +1494,14 @@ static int op_gc_collect(struct mheap *M)
 	r = fire(M->fd, &E);
 	/* Documented: the collection happens even if its report is lost. */
 	if (r == -EFAULT && E.nowrite && !E.fatal && !sem) {
-		model_collect(M, gc->generation);
+		model_collect(M, gc->generation, REFCACHE_GC_REASON_EXPLICIT);
 		return 0;
 	}
 	ok = verdict("gc_collect", &E, sem, r);
 	if (ok <= 0)
 		return ok;
 	unplace(&E.P, kbuf, sizeof(*gc));
-	nun = model_collect(M, gc->generation);
+	nun = model_collect(M, gc->generation, REFCACHE_GC_REASON_EXPLICIT);
 	if (gc->unreachable != nun || gc->collected != nun || gc->uncollectable)
 		FAILF("step %ld: gc_collect(%u): unreachable %llu collected %llu uncollectable"
 		      " %llu; model %llu, all collected", step, gc->generation,
@@ -1618,8 +1619,9 @@ static int op_gc_freeze(struct mheap *M)
 			moved++;
 		}
 	}
-	if (!unfreeze)
-		M->count[0] = 0;
+	/* As CPython's _PyGC_Freeze(): every generation's count. */
+	for (i = 0; !unfreeze && i < NGEN; i++)
+		M->count[i] = 0;
 	if (gf->moved != moved)
 		FAILF("step %ld: gc_%sfreeze moved %llu, model %llu", step, unfreeze ? "un" : "",
 		      (unsigned long long)gf->moved, (unsigned long long)moved);
@@ -2083,6 +2085,91 @@ static int heap_open(struct mheap *M)
 	return 0;
 }
 
+/* ---- collection before a quota error (issue 16) ----------------------------- */
+
+/* GC_SET with collection @on and the model's thresholds, threshold 0 replaced by @t0. */
+static int quota_gc_set(struct mheap *M, uint32_t on, uint32_t t0)
+{
+	struct refcache_gc_set gs = { .size = sizeof(gs),
+		.flags = REFCACHE_GC_SET_ENABLED | REFCACHE_GC_SET_THRESHOLD, .enabled = on };
+
+	memcpy(gs.threshold, M->threshold, sizeof(gs.threshold));
+	gs.threshold[0] = t0;
+	return ioctl(M->fd, REFCACHE_IOC_GC_SET, &gs) ? -errno : 0;
+}
+
+static int op_gc_events(struct mheap *M);
+
+/*
+ * A NEW at the heap's object limit with collection on: the module may
+ * collect the heap first (generation 2, reason QUOTA) and retry once.
+ * Whether it did is for the module to decide (it skips a heap where
+ * nothing changed since the last such collection); GC_STATS says, the
+ * model then collects too, and the allocation must succeed exactly when
+ * that left room.  Collection is on only for this call, with a
+ * threshold no count reaches, so nothing else runs behind the model.
+ */
+static int op_quota_new(struct mheap *M)
+{
+	struct refcache_gc_stats st = { .size = sizeof(st) };
+	uint64_t before, nun = 0, h = 0;
+	struct mop op;
+	int i, r, want, ran = 0, ci = -1;
+
+	if (!M->gc)
+		return op_gc_events(M);
+	for (i = 0; i < 8 && ci < 0; i++) {
+		int k = rn(M->nct ? M->nct : 1);
+
+		if (M->nct && M->c[k].alive)
+			ci = k;
+	}
+	if (ci < 0)
+		return op_gc_events(M);
+	if ((uint64_t)M->live < M->max_objects) {
+		struct refcache_heap_limits lim = { .size = sizeof(lim), .max_objects = M->live };
+
+		/* Now and then the limit comes down to what the heap holds. */
+		if (M->live < 32 || !pct(25))
+			return op_gc_events(M);
+		if (ioctl(M->fd, REFCACHE_IOC_SET_LIMITS, &lim))
+			FAILF("step %ld: quota_new: set_limits(%d): %s", step, M->live,
+			      strerror(errno));
+		M->max_objects = M->live;
+	}
+	if (ioctl(M->fd, REFCACHE_IOC_GC_STATS, &st))
+		FAILF("step %ld: quota_new: gc_stats: %s", step, strerror(errno));
+	before = st.gen[NGEN - 1].collections;
+	if (quota_gc_set(M, 1, UINT32_MAX))
+		FAILF("step %ld: quota_new: gc_set on", step);
+	r = refcache_new(M->fd, M->c[ci].id, &h);
+	if (quota_gc_set(M, 0, M->threshold[0]) || ioctl(M->fd, REFCACHE_IOC_GC_STATS, &st))
+		FAILF("step %ld: quota_new: gc_set off / gc_stats", step);
+	if (st.gen[NGEN - 1].collections == before + 1) {
+		nun = model_collect(M, NGEN - 1, REFCACHE_GC_REASON_QUOTA);
+		ran = 1;
+	} else if (st.gen[NGEN - 1].collections != before) {
+		FAILF("step %ld: quota_new: %llu full collections", step,
+		      (unsigned long long)(st.gen[NGEN - 1].collections - before));
+	}
+	want = (uint64_t)M->live < M->max_objects ? 0 : -EDQUOT;
+	logop("quota_new fd %d cache %u at %d objects: %d, %s (%llu freed)", M->fd, M->c[ci].id,
+	      M->live, r, ran ? "collected" : "not collected", (unsigned long long)nun);
+	quota_news++;
+	quota_collections += ran;
+	if (r != want)
+		FAILF("step %ld: quota_new: %d, model %d (%s, %llu freed)", step, r, want,
+		      ran ? "collected" : "not collected", (unsigned long long)nun);
+	if (r)
+		return 0;
+	memset(&op, 0, sizeof(op));
+	op.code = REFCACHE_OP_NEW;
+	op.arg = M->c[ci].id;
+	if (apply(M, &op, h))
+		return -1;
+	return write_tag(M, M->nobj - 1);
+}
+
 /* ---- threads on one heap --------------------------------------------------- */
 
 #define NTHR	4
@@ -2421,14 +2508,16 @@ static int single_epoch(long nops)
 			r = op_gc_freeze(M);
 		else if (w < 993)
 			r = op_gc_stats(M);
-		else if (w < 995)
+		else if (w < 994)
 			r = op_gc_is_tracked(M);
-		else if (w < 997)
+		else if (w < 996)
 			r = M->inspect ? op_gc_objects(M) : op_gc_is_tracked(M);
-		else if (w < 998)
+		else if (w < 997)
 			r = M->inspect ? op_gc_inspect(M) : op_gc_is_tracked(M);
-		else
+		else if (w < 998)
 			r = op_gc_events(M);
+		else
+			r = op_quota_new(M);
 		if (r)
 			return -1;
 		if (step - e0 >= next_check) {
@@ -2566,6 +2655,8 @@ int main(int argc, char **argv)
 	printf("# fuzz: seed=%" PRIu64 " ops=%ld (%ld in %d threaded phases) epochs=%d"
 	       " secs=%.1f\n", seed, total_ops, thread_ops_total, phases, epochs,
 	       now() - t_start);
+	printf("# fuzz: %ld allocations at the object limit with collection on, %ld collected"
+	       " first (REASON_QUOTA)\n", quota_news, quota_collections);
 	printf("# fuzz: single calls: %ld succeeded", outcomes[0]);
 	for (i = 0; i < NERRS + 1; i++)
 		if (outcomes[i + 1])

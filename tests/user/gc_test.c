@@ -1664,6 +1664,308 @@ static int t_auto_disabled(void)
 	return 0;
 }
 
+/* ---- case 6b: collections for memory (issue 16) ------------------------------ */
+
+static int batch_all(int fd, struct refcache_op *ops, size_t n, int cont);
+
+/* gc.freeze() sets every generation's count to 0, as CPython's _PyGC_Freeze(). */
+static int t_freeze_count(void)
+{
+	int tc, fd = heap_new(&tc, 1, REFCACHE_CACHE_TRACKED, 0);
+	uint64_t h;
+
+	if (fd < 0)
+		return -1;
+	CHECKF((h = onew(fd, tc)) && gc_collect(fd, 0) == 0, "collect(0)");
+	CHECKF(onew(fd, tc), "one new object");
+	CHECKF(CNT3(fd, 1, 1, 0), "before freeze: " CNTMSG(fd));
+	CHECKF(gc_freeze(fd, 0) == 2, "freeze");
+	CHECKF(CNT3(fd, 0, 0, 0), "after freeze, CPython gives (0, 0, 0): " CNTMSG(fd));
+	CHECKF(gc_freeze(fd, 1) == 2 && CNT3(fd, 0, 0, 0), "unfreeze: " CNTMSG(fd));
+	refcache_close(fd);
+	return 0;
+}
+
+/*
+ * @n garbage 2-cycles of @cache: the objects are made in one batch, then
+ * linked and their handles closed in another.
+ */
+static int garbage_pairs(int fd, int cache, long n)
+{
+	long chunk = REFCACHE_BATCH_MAX / 8, i, k, done;
+	struct refcache_op *ops = calloc(REFCACHE_BATCH_MAX, sizeof(*ops));
+
+	if (!ops)
+		return -1;
+	for (done = 0; done < n; done += k) {
+		k = n - done < chunk ? n - done : chunk;
+		memset(ops, 0, REFCACHE_BATCH_MAX * sizeof(*ops));
+		for (i = 0; i < 2 * k; i++) {
+			ops[i].op = REFCACHE_OP_NEW;
+			ops[i].arg = cache;
+		}
+		if (batch_all(fd, ops, 2 * k, 0))
+			goto fail;
+		for (i = 0; i < k; i++) {
+			uint64_t a = ops[2 * i].result, b = ops[2 * i + 1].result;
+			struct refcache_op *o = &ops[REFCACHE_BATCH_MAX / 2 + 4 * i];
+
+			memset(o, 0, 4 * sizeof(*o));
+			o[0].op = REFCACHE_OP_SLOT_STORE;
+			o[0].handle = a;
+			o[0].value = b;
+			o[1].op = REFCACHE_OP_SLOT_STORE;
+			o[1].handle = b;
+			o[1].value = a;
+			o[2].op = REFCACHE_OP_CLOSE;
+			o[2].handle = a;
+			o[3].op = REFCACHE_OP_CLOSE;
+			o[3].handle = b;
+		}
+		if (batch_all(fd, ops + REFCACHE_BATCH_MAX / 2, 4 * k, 0))
+			goto fail;
+	}
+	free(ops);
+	return 0;
+fail:
+	free(ops);
+	return -1;
+}
+
+/* Events of @reason among what is queued on @fd; the last one in *@last. */
+static int ev_count_reason(int fd, uint32_t reason, struct refcache_gc_event *last)
+{
+	struct refcache_gc_event ev[16];
+	int n, i, found = 0;
+
+	while ((n = ev_read(fd, ev, 16)) > 0)
+		for (i = 0; i < n; i++)
+			if (ev[i].reason == reason) {
+				found++;
+				if (last)
+					*last = ev[i];
+			}
+	return n < 0 ? n : found;
+}
+
+/* The pressure and quota columns of heap @id's generation 2 line; -1 if none. */
+static int proc_mem_cols(unsigned long long id, unsigned long long *pressure,
+			 unsigned long long *quota)
+{
+	unsigned long long v[14];
+	char line[512];
+	int ret = -1;
+	FILE *f = fopen("/proc/refcache/gc", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+			   &v[10], &v[11], &v[12], &v[13]) != 14)
+			break;
+		if (v[0] == id && v[1] == 2) {
+			*pressure = v[12];
+			*quota = v[13];
+			ret = 0;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static int drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "2", 1) != 1)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/*
+ * Memory pressure: a heap whose thresholds never fire holds 100,000
+ * garbage 2-cycles; echo 2 > /proc/sys/vm/drop_caches runs every
+ * shrinker, and refcache's collects them (one event, reason PRESSURE,
+ * and /proc/refcache/gc counts it).  A second drop_caches finds nothing
+ * changed and does not collect again; a heap with collection disabled
+ * keeps its garbage.
+ */
+static int t_pressure(void)
+{
+	long pairs = small ? 10000 : 100000;
+	int tc, fd = heap_new(&tc, 1, REFCACHE_CACHE_TRACKED, 1), tc2, fd2;
+	struct refcache_gc_event ev = { 0 };
+	unsigned long long pr = 0, qu = 0;
+	struct refcache_gc_stats st;
+	double t0;
+	int r;
+
+	if (fd < 0)
+		return -1;
+	if (access("/proc/sys/vm/drop_caches", W_OK)) {
+		refcache_close(fd);
+		printf("# SKIP: /proc/sys/vm/drop_caches not writable\n");
+		return 0;
+	}
+	fd2 = heap_new(&tc2, 1, REFCACHE_CACHE_TRACKED, 0);	/* collection disabled */
+	CHECKF(fd2 >= 0, "second heap");
+	CHECKF(gc_threshold(fd, 1000000000, 1000, 1000) == 0 &&
+	       gc_threshold(fd2, 1000000000, 1000, 1000) == 0, "high thresholds");
+	CHECKF(garbage_pairs(fd, tc, pairs) == 0, "%ld garbage pairs", pairs);
+	CHECKF(garbage_pairs(fd2, tc2, 1000) == 0, "garbage in the disabled heap");
+	CHECKF(OBJECTS(fd) == 2 * pairs, "objects %lld", OBJECTS(fd));
+	CHECKF(ev_count_reason(fd, REFCACHE_GC_REASON_AUTO, NULL) == 0, "an automatic collection");
+	t0 = now();
+	r = drop_caches();
+	CHECKF(r == 0, "drop_caches: %s", strerror(-r));
+	printf("# drop_caches with %ld garbage pairs: %.3f s\n", pairs, now() - t0);
+	CHECKF(OBJECTS(fd) == 0, "objects after drop_caches: %lld", OBJECTS(fd));
+	r = ev_count_reason(fd, REFCACHE_GC_REASON_PRESSURE, &ev);
+	CHECKF(r == 1, "%d pressure events", r);
+	CHECKF(ev.generation == 2 && ev.collected == (uint64_t)(2 * pairs) &&
+	       ev.uncollectable == 0 && ev.candidates == (uint64_t)(2 * pairs),
+	       "event: gen %u candidates %llu collected %llu", ev.generation,
+	       (unsigned long long)ev.candidates, (unsigned long long)ev.collected);
+	CHECKF(gc_stats(fd, &st) == 0 && st.gen[2].collections == 1 &&
+	       st.gen[2].collected == (uint64_t)(2 * pairs), "stats: %llu collections %llu collected",
+	       (unsigned long long)st.gen[2].collections, (unsigned long long)st.gen[2].collected);
+	CHECKF(proc_mem_cols(HEAP_ID(fd), &pr, &qu) == 0 && pr == 1 && qu == 0,
+	       "/proc/refcache/gc pressure %llu quota %llu", pr, qu);
+	/* Nothing changed: the next reclaim leaves the heap alone. */
+	CHECKF(drop_caches() == 0, "drop_caches again");
+	CHECKF(ev_count_reason(fd, REFCACHE_GC_REASON_PRESSURE, NULL) == 0,
+	       "collected again with nothing changed");
+	/* gc.disable() is respected. */
+	CHECKF(OBJECTS(fd2) == 2000, "disabled heap collected: objects %lld", OBJECTS(fd2));
+	CHECKF(ev_count_reason(fd2, REFCACHE_GC_REASON_PRESSURE, NULL) == 0, "event, disabled");
+	/* New garbage: the next reclaim collects it. */
+	CHECKF(garbage_pairs(fd, tc, 10) == 0 && drop_caches() == 0, "more garbage");
+	CHECKF(OBJECTS(fd) == 0, "objects %lld", OBJECTS(fd));
+	CHECKF(ev_count_reason(fd, REFCACHE_GC_REASON_PRESSURE, &ev) == 1 && ev.collected == 20,
+	       "second pressure collection: %llu", (unsigned long long)ev.collected);
+	refcache_close(fd2);
+	refcache_close(fd);
+	return 0;
+}
+
+/*
+ * A heap of budget max_bytes: how many objects of its cache it can hold
+ * before an allocation fails, and with what.
+ */
+static long quota_fill(int fd, int cache, int *err)
+{
+	long n = 0;
+	uint64_t h;
+	int r;
+
+	for (;;) {
+		r = refcache_new(fd, cache, &h);
+		if (r) {
+			*err = r;
+			return n;
+		}
+		n++;
+	}
+}
+
+/*
+ * A heap with collection on or off, high thresholds and a budget of
+ * about two arenas, and a cache of 448-byte objects: the objects, not
+ * the handle table, reach the budget first.
+ */
+static int quota_heap(int *cache, int autogc)
+{
+	struct refcache_heap_info hi;
+	int unused, fd = heap_new(&unused, 1, REFCACHE_CACHE_TRACKED, autogc);
+
+	if (fd < 0)
+		return -1;
+	*cache = refcache_cache_create(fd, "quota", 400, 1, REFCACHE_CACHE_TRACKED);
+	if (*cache <= 0 || gc_threshold(fd, 1000000000, 1000, 1000) ||
+	    refcache_heap_info(fd, &hi) ||
+	    refcache_set_limits(fd, 0, hi.bytes + 600 * 1024)) {
+		printf("# quota heap setup failed\n");
+		refcache_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Before a quota error: a heap with a small max_bytes and thresholds too
+ * high to fire makes and drops 2-cycles until it made 10x what it can
+ * hold, and never gets EDQUOT; each time it would have, one collection
+ * of reason QUOTA ran.  Without garbage EDQUOT comes at the same count
+ * as in a heap whose collection is off (as before collections for
+ * quota existed).
+ */
+static int t_quota(void)
+{
+	int tc, fd, err_on = 0, err_off = 0;
+	long cap_on, cap_off, made = 0;
+	struct refcache_gc_event ev = { 0 };
+	unsigned long long pr = 0, qu = 0;
+	int nq;
+
+	/* Without garbage: the same count, with collection on or off. */
+	fd = quota_heap(&tc, 0);
+	if (fd < 0)
+		return -1;
+	cap_off = quota_fill(fd, tc, &err_off);
+	refcache_close(fd);
+	fd = quota_heap(&tc, 1);
+	if (fd < 0)
+		return -1;
+	cap_on = quota_fill(fd, tc, &err_on);
+	printf("# budget holds %ld objects (collection off: %ld, %s)\n", cap_on, cap_off,
+	       strerror(-err_off));
+	CHECKF(err_off == -EDQUOT && err_on == -EDQUOT, "errors %d %d", err_off, err_on);
+	CHECKF(cap_on == cap_off && cap_on > 100, "EDQUOT at %ld objects, %ld with collection off",
+	       cap_on, cap_off);
+	nq = ev_count_reason(fd, REFCACHE_GC_REASON_QUOTA, &ev);
+	CHECKF(nq == 1 && ev.collected == 0 && ev.generation == 2,
+	       "%d quota events, collected %llu", nq, (unsigned long long)ev.collected);
+	/* Nothing changed: a second failure does not collect again. */
+	CHECKF(quota_fill(fd, tc, &err_on) == 0 && err_on == -EDQUOT, "still EDQUOT");
+	CHECKF(ev_count_reason(fd, REFCACHE_GC_REASON_QUOTA, NULL) == 0, "collected again");
+	refcache_close(fd);
+
+	/* With garbage: ten budgets' worth of 2-cycles, no EDQUOT. */
+	fd = quota_heap(&tc, 1);
+	if (fd < 0)
+		return -1;
+	while (made < 10 * cap_on) {
+		CHECKF(ring(fd, tc, 2, NULL) == 0, "ring after %ld objects: EDQUOT or other", made);
+		made += 2;
+	}
+	nq = ev_count_reason(fd, REFCACHE_GC_REASON_QUOTA, NULL);
+	CHECKF(nq >= 9, "%d quota collections for %ld objects made", nq, made);
+	CHECKF(ev_count_reason(fd, REFCACHE_GC_REASON_AUTO, NULL) == 0, "an automatic collection");
+	CHECKF(proc_mem_cols(HEAP_ID(fd), &pr, &qu) == 0 && qu == (unsigned long long)nq && !pr,
+	       "/proc/refcache/gc pressure %llu quota %llu, %d events", pr, qu, nq);
+	printf("# %ld objects made in a budget of %ld, %d quota collections\n", made, cap_on, nq);
+	refcache_close(fd);
+
+	/* gc.disable(): EDQUOT as before. */
+	fd = quota_heap(&tc, 0);
+	if (fd < 0)
+		return -1;
+	for (made = 0; made < 10 * cap_on; made += 2)
+		if (ring(fd, tc, 2, NULL))
+			break;
+	CHECKF(made < 10 * cap_on, "disabled heap never failed");
+	CHECKF(ev_count_reason(fd, REFCACHE_GC_REASON_QUOTA, NULL) == 0, "collected while disabled");
+	refcache_close(fd);
+	return 0;
+}
+
 /* ---- case 7: the oracle ------------------------------------------------------- */
 
 static uint64_t rng_next(uint64_t *s)
@@ -2646,6 +2948,9 @@ static const struct {
 	{ "gc_auto", t_auto },
 	{ "gc_auto_while_allocating", t_auto_while_allocating },
 	{ "gc_auto_disabled", t_auto_disabled },
+	{ "gc_freeze_count", t_freeze_count },
+	{ "gc_pressure", t_pressure },
+	{ "gc_quota", t_quota },
 	{ "gc_oracle_0", t_oracle_0 },
 	{ "gc_oracle_1", t_oracle_1 },
 	{ "gc_oracle_2", t_oracle_2 },

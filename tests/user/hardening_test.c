@@ -1002,6 +1002,7 @@ static int t_cache_create_readonly_arg(void)
 {
 	struct refcache_cache_create *cc;
 	unsigned long long id;
+	long long bytes;
 	char *buf;
 	void *map;
 	int fd = refcache_open(), r, rows, c;
@@ -1046,6 +1047,24 @@ static int t_cache_create_readonly_arg(void)
 	rows = caches_rows(buf, id, NULL, NULL);
 	free(buf);
 	CHECKF(rows == 1, "heap %llu has %d rows, want 1", id, rows);
+	/*
+	 * The heap's first biased cache would make its owner table: a
+	 * read-only argument must leave no table behind (it used to, 2 KiB).
+	 */
+	bytes = BYTES(fd);
+	cc = (void *)((char *)map + pg - 16);
+	CHECKF(mprotect((char *)map + pg, pg, PROT_READ | PROT_WRITE) == 0, "mprotect");
+	memset(cc, 0, sizeof(*cc));
+	cc->size = sizeof(*cc);
+	cc->payload_size = 8;
+	cc->flags = REFCACHE_CACHE_BIASED;
+	strcpy(cc->name, "ro-biased");
+	CHECKF(mprotect((char *)map + pg, pg, PROT_READ) == 0, "mprotect");
+	r = raw_ioctl(fd, REFCACHE_IOC_CACHE_CREATE, cc);
+	CHECKF(r == -EFAULT, "biased create with cache_id in a read-only page: %d", r);
+	CHECKF(CACHES(fd) == 1, "caches %lld, want 1", CACHES(fd));
+	CHECKF(BYTES(fd) == bytes, "heap bytes %lld -> %lld after a failed biased create",
+	       bytes, BYTES(fd));
 	munmap(map, 2 * pg);
 	/* The heap still works. */
 	c = refcache_cache_create(fd, "after", 8, 0, 0);

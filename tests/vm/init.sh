@@ -11,10 +11,16 @@
 #                           if python3 is here), report their lines
 #   rcvm_mode=inject_warn   only trigger refcache_inject.ko's warning
 #   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
+#   rcvm_mode=misuse        refcache_misuse.ko misuses the in-kernel API,
+#                           is unloaded, then refcache is (tests/misuse/)
+#   rcvm_mode=inject_race   only race two threads on a plain variable
+#                           (refcache_inject.ko; the KCSAN kernel's guard)
 #   rcvm_kunit=none         do not load refcache_kunit.ko
 #   rcvm_fuzz_seed, rcvm_fuzz_ops, rcvm_fuzz_secs, rcvm_fuzz_trace,
-#   rcvm_failnth_case:      REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE and
-#                           REFCACHE_FAILNTH_CASE for the test programs
+#   rcvm_failnth_case,
+#   rcvm_gc_case:           REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE,
+#                           REFCACHE_FAILNTH_CASE and REFCACHE_GC_CASE
+#                           for the test programs
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
 mount -t proc proc /proc
@@ -116,15 +122,42 @@ if [ "$rcvm_mode" = bench ]; then
 	finish
 fi
 
+# A kernel module that puts a heap while holding its object, keeps
+# another heap forever, and unloads: its warnings are expected (and
+# checked here); anything while refcache itself unloads is not.
+expect_splat() { echo "refcache-expect-splat: $1" > /dev/kmsg; }
+logged() { dmesg | grep -q "$1"; }
+if [ "$rcvm_mode" = misuse ]; then
+	expect_splat begin
+	result misuse_insmod insmod /lib/refcache_misuse.ko
+	expect_splat end
+	if logged 'held outside it; leaking it'; then say "PASS misuse_heap_abandoned"; else say "FAIL misuse_heap_abandoned"; fi
+	result misuse_abandoned_counted grep -qx 'heaps_abandoned 1' /proc/refcache/stats
+	result misuse_rmmod_refused_while_used sh -c '! rmmod refcache'
+	expect_splat begin
+	result misuse_rmmod rmmod refcache_misuse
+	expect_splat end
+	if logged 'unloaded leaving 1 caches behind'; then say "PASS misuse_callbacks_disarmed"; else say "FAIL misuse_callbacks_disarmed"; fi
+	dmesg -c > /dev/null
+	result misuse_rmmod_refcache rmmod refcache
+	if logged 'was never put; freeing it'; then say "PASS misuse_never_put_freed"; else say "FAIL misuse_never_put_freed"; fi
+	if logged 'release callback ran'; then say "FAIL misuse_no_callback_after_unload"; else say "PASS misuse_no_callback_after_unload"; fi
+	dmesg | sed 's/^/LOG /' > $R
+	finish
+fi
+
 # The guards: refcache_inject.ko (tests/inject/, never part of
 # refcache.ko) warns or leaks on request; the host expects the splat.
-if [ "$rcvm_mode" = inject_leak ] || [ "$rcvm_mode" = inject_warn ]; then
+if [ "$rcvm_mode" = inject_leak ] || [ "$rcvm_mode" = inject_warn ] ||
+   [ "$rcvm_mode" = inject_race ]; then
 	if ! insmod /lib/refcache_inject.ko; then
 		say "FAIL insmod_refcache_inject"
 		finish
 	fi
 	if [ "$rcvm_mode" = inject_leak ]; then
 		echo 16 > /sys/module/refcache_inject/parameters/inject_leak
+	elif [ "$rcvm_mode" = inject_race ]; then
+		echo 1000 > /sys/module/refcache_inject/parameters/inject_race
 	else
 		echo 1 > /sys/module/refcache_inject/parameters/inject_warn
 		rmmod refcache_inject
@@ -151,6 +184,7 @@ fi
 [ -n "${rcvm_fuzz_secs:-}" ] && export REFCACHE_FUZZ_SECS="$rcvm_fuzz_secs"
 [ -n "${rcvm_fuzz_trace:-}" ] && export REFCACHE_FUZZ_TRACE="$rcvm_fuzz_trace"
 [ -n "${rcvm_failnth_case:-}" ] && export REFCACHE_FAILNTH_CASE="$rcvm_failnth_case"
+[ -n "${rcvm_gc_case:-}" ] && export REFCACHE_GC_CASE="$rcvm_gc_case"
 
 for t in /tests/*_test; do
 	[ -x "$t" ] || continue

@@ -488,6 +488,8 @@ struct refcache_gc_stats {
 /* struct refcache_gc_event.reason */
 #define REFCACHE_GC_REASON_AUTO		1	/* thresholds, on the workqueue */
 #define REFCACHE_GC_REASON_EXPLICIT	2	/* REFCACHE_IOC_GC_COLLECT */
+#define REFCACHE_GC_REASON_PRESSURE	3	/* the kernel reclaims memory (shrinker) */
+#define REFCACHE_GC_REASON_QUOTA	4	/* an allocation was over a budget */
 
 /**
  * struct refcache_gc_event - one record read() returns from a heap's fd

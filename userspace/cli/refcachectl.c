@@ -97,6 +97,10 @@ static const char *gc_reason(uint32_t reason)
 		return "automatic";
 	case REFCACHE_GC_REASON_EXPLICIT:
 		return "explicit";
+	case REFCACHE_GC_REASON_PRESSURE:
+		return "memory pressure";
+	case REFCACHE_GC_REASON_QUOTA:
+		return "quota";
 	default:
 		return "unknown";
 	}

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite refcache_api: the in-kernel API against a kernel module
+ * that misuses it.  Heap teardown must never change a live count (its
+ * own heap's or another's), references across heaps are ignored by the
+ * collector and teardown with a warning, refcache_obj_get_unless_zero()
+ * wants the heap's mutex, and a module's callbacks are disarmed when it
+ * goes (Documentation/objects.rst, "Heap lifetime" and "References
+ * across heaps").
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/err.h>
+#include <linux/kthread.h>
+#include <linux/sched.h>
+
+#include "kunit_util.h"
+
+/* A kernel cache's payload: two counted references, and a test hook. */
+struct xobj {
+	struct refcache_obj *ref[2];
+	struct xctx *ctx;
+};
+
+/*
+ * What a case watches: counts the traverse callback saw during teardown,
+ * callback calls, and a second thread that collects another heap while
+ * teardown is inside a traverse callback.
+ */
+struct xctx {
+	unsigned int min_seen;
+	unsigned int traverses, clears, releases;
+	bool armed;
+	struct refcache_heap *other;
+	struct completion go, done;
+	struct refcache_gc_result res;
+	int collect_ret;
+};
+
+static struct xobj *xp(struct refcache_obj *obj)
+{
+	return refcache_obj_payload(obj);
+}
+
+static void x_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg)
+{
+	struct xobj *x = xp(obj);
+	struct xctx *ctx = x->ctx;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (!x->ref[i])
+			continue;
+		/* Only teardown runs traverse with the heap dying. */
+		if (ctx && obj->cache->heap->objs.dying)
+			ctx->min_seen = min(ctx->min_seen, refcache_obj_refcount(x->ref[i]));
+		visit(x->ref[i], arg);
+	}
+	if (!ctx)
+		return;
+	ctx->traverses++;
+	/* After the visits: the old teardown had lowered the counts by now. */
+	if (ctx->armed && obj->cache->heap->objs.dying) {
+		ctx->armed = false;
+		complete(&ctx->go);
+		wait_for_completion(&ctx->done);
+	}
+}
+
+static void x_clear(struct refcache_obj *obj)
+{
+	struct xobj *x = xp(obj);
+	int i;
+
+	if (x->ctx)
+		x->ctx->clears++;
+	for (i = 0; i < 2; i++) {
+		struct refcache_obj *r = x->ref[i];
+
+		x->ref[i] = NULL;
+		refcache_obj_put(r);
+	}
+}
+
+static void x_release(struct refcache_obj *obj)
+{
+	if (xp(obj)->ctx)
+		xp(obj)->ctx->releases++;
+}
+
+static const struct refcache_type_ops x_ops = {
+	.traverse = x_traverse,
+	.clear = x_clear,
+	.release = x_release,
+};
+
+static struct refcache_obj *new_x(struct kunit *test, struct refcache_cache *cache,
+				  struct xctx *ctx)
+{
+	struct refcache_obj *obj = new_obj(test, cache);
+
+	xp(obj)->ctx = ctx;
+	return obj;
+}
+
+/* Give @obj's payload slot @i a reference to @to (the heap's mutex held). */
+static void x_link(struct refcache_obj *obj, int i, struct refcache_obj *to)
+{
+	struct refcache_heap *heap = obj->cache->heap;
+
+	refcache_heap_lock(heap);
+	xp(obj)->ref[i] = refcache_obj_get(to);
+	refcache_heap_unlock(heap);
+}
+
+static void xctx_init(struct xctx *ctx)
+{
+	*ctx = (struct xctx){ .min_seen = UINT_MAX };
+	init_completion(&ctx->go);
+	init_completion(&ctx->done);
+}
+
+/*
+ * A two-object cycle through payloads: teardown frees it, and while it
+ * decides whether it may, the counts the callbacks see are the true ones
+ * (the old teardown subtracted from the live counts and added back).
+ */
+static void api_teardown_counts_untouched(struct kunit *test)
+{
+	struct refcache_heap *heap = refcache_heap_create();
+	struct refcache_cache *cache;
+	struct refcache_obj *a, *b;
+	struct xctx ctx;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	xctx_init(&ctx);
+	cache = refcache_cache_create(heap, "x", sizeof(struct xobj), 0,
+				      REFCACHE_CACHE_TRACKED, &x_ops);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cache);
+	a = refcache_obj_alloc(cache);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, a);
+	b = refcache_obj_alloc(cache);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, b);
+	xp(a)->ctx = &ctx;
+	xp(b)->ctx = &ctx;
+	x_link(a, 0, b);
+	x_link(b, 0, a);
+	refcache_obj_put(a);
+	refcache_obj_put(b);
+
+	refcache_heap_put(heap);
+	KUNIT_EXPECT_GE(test, ctx.traverses, 2U);
+	KUNIT_EXPECT_EQ(test, ctx.min_seen, 1U);
+	KUNIT_EXPECT_EQ(test, ctx.clears, 2U);
+	KUNIT_EXPECT_EQ(test, ctx.releases, 2U);
+}
+
+static int collect_other(void *arg)
+{
+	struct xctx *ctx = arg;
+
+	wait_for_completion(&ctx->go);
+	ctx->collect_ret = refcache_gc_collect(ctx->other, 2, &ctx->res);
+	complete(&ctx->done);
+	return 0;
+}
+
+/*
+ * Issue 13's scenario: heap 1's object A holds (against the rule) a
+ * reference to X of heap 2, which is in a self-cycle.  While heap 1's
+ * teardown is inside A's traverse callback, heap 2 is collected.  X must
+ * survive that collection: A's reference is in X's count, and teardown
+ * may not take it away.  (The old teardown did, the collection freed X,
+ * and teardown then wrote into X's freed block: a KASAN report.)
+ */
+static void api_teardown_cross_heap_collect(struct kunit *test)
+{
+	struct refcache_heap *h1 = refcache_heap_create();
+	struct refcache_heap *h2 = new_heap(test);
+	struct refcache_cache *xc, *sc;
+	struct refcache_obj *a, *x;
+	struct task_struct *t;
+	struct refcache_gc_result res;
+	struct xctx ctx;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, h1);
+	xctx_init(&ctx);
+	ctx.other = h2;
+	sc = new_cache(test, h2, 0, 1, REFCACHE_CACHE_TRACKED, NULL);
+	x = new_obj(test, sc);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(x, 0, x), 0);
+
+	xc = refcache_cache_create(h1, "x", sizeof(struct xobj), 0,
+				   REFCACHE_CACHE_TRACKED, &x_ops);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, xc);
+	a = refcache_obj_alloc(xc);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, a);
+	xp(a)->ctx = &ctx;
+	x_link(a, 0, x);	/* across heaps: the forbidden reference */
+	x_link(a, 1, a);	/* and a self-cycle, so teardown frees A */
+	refcache_obj_put(a);
+	refcache_obj_put(x);
+	KUNIT_ASSERT_EQ(test, refcache_obj_refcount(x), 2U);
+
+	t = kthread_run(collect_other, &ctx, "refcache-xheap");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	ctx.armed = true;
+	expect_splat_begin();	/* the warning about the foreign reference */
+	refcache_heap_put(h1);
+	expect_splat_end();
+	KUNIT_EXPECT_FALSE(test, ctx.armed);	/* the collection ran inside */
+	if (ctx.armed) {
+		/* Not inside after all: let the thread finish anyway. */
+		complete(&ctx.go);
+		wait_for_completion(&ctx.done);
+	}
+	KUNIT_EXPECT_EQ(test, ctx.collect_ret, 0);
+	KUNIT_EXPECT_EQ(test, ctx.res.collected, 0ULL);
+	KUNIT_EXPECT_EQ(test, ctx.clears, 1U);
+
+	/* A's clear dropped its reference: X is a lone cycle now. */
+	KUNIT_EXPECT_EQ(test, refcache_gc_collect(h2, 2, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.collected, 1ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(h2), 0ULL);
+}
+
+/* Slots refuse another heap's object; nothing changes. */
+static void api_cross_heap_slot_refused(struct kunit *test)
+{
+	struct refcache_heap *h1 = new_heap(test), *h2 = new_heap(test);
+	struct refcache_obj *a = new_obj(test, new_cache(test, h1, 0, 1, 0, NULL));
+	struct refcache_obj *x = new_obj(test, new_cache(test, h2, 0, 1, 0, NULL));
+
+	KUNIT_EXPECT_EQ(test, refcache_obj_store(a, 0, x), -EXDEV);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(x), 1U);
+	KUNIT_EXPECT_PTR_EQ(test, refcache_obj_load(a, 0), NULL);
+	refcache_obj_put(a);
+	refcache_obj_put(x);
+}
+
+/*
+ * A traverse callback that reports another heap's object: the collector
+ * warns and treats it as a reference from outside.  The garbage that
+ * holds it is still freed, its clear callback drops the reference, and
+ * the other object's count is exact throughout.
+ */
+static void api_cross_heap_traverse_ignored(struct kunit *test)
+{
+	struct refcache_heap *h1 = new_heap(test), *h2 = new_heap(test);
+	struct refcache_cache *xc = new_cache(test, h1, sizeof(struct xobj), 0,
+					      REFCACHE_CACHE_TRACKED, &x_ops);
+	struct refcache_obj *x = new_obj(test, new_cache(test, h2, 0, 0,
+							 REFCACHE_CACHE_TRACKED, NULL));
+	struct refcache_gc_result res;
+	struct refcache_obj *a;
+	struct xctx ctx;
+
+	xctx_init(&ctx);
+	a = new_x(test, xc, &ctx);
+	x_link(a, 0, x);
+	x_link(a, 1, a);
+	refcache_obj_put(a);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(x), 2U);
+
+	/* Heap 2's collection counts A's reference as one from outside. */
+	KUNIT_EXPECT_EQ(test, refcache_gc_collect(h2, 2, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(x), 2U);
+
+	expect_splat_begin();
+	KUNIT_EXPECT_EQ(test, refcache_gc_collect(h1, 2, &res), 0);
+	expect_splat_end();
+	KUNIT_EXPECT_EQ(test, res.collected, 1ULL);
+	KUNIT_EXPECT_EQ(test, ctx.clears, 1U);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(x), 1U);
+	KUNIT_EXPECT_EQ(test, heap_objects(h1), 0ULL);
+	refcache_obj_put(x);
+	KUNIT_EXPECT_EQ(test, heap_objects(h2), 0ULL);
+}
+
+/* Under the heap's mutex, as its kernel-doc asks. */
+static void api_get_unless_zero_locked(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_obj *obj = new_obj(test, new_cache(test, heap, 8, 0, 0, NULL));
+
+	KUNIT_EXPECT_TRUE(test, get_unless_zero(obj));
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 2U);
+	refcache_obj_put(obj);
+	refcache_obj_put(obj);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/*
+ * What a module's unload does to the caches it leaves behind: no
+ * callback of theirs runs afterwards, and their objects are still freed.
+ */
+static void api_module_disarm(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_cache *xc = new_cache(test, heap, sizeof(struct xobj), 0,
+					      REFCACHE_CACHE_TRACKED, &x_ops);
+	struct refcache_obj *a, *b;
+	struct xctx ctx;
+
+	xctx_init(&ctx);
+	a = new_x(test, xc, &ctx);
+	b = new_x(test, xc, &ctx);
+	refcache_obj_put(b);
+	KUNIT_EXPECT_EQ(test, ctx.clears, 1U);
+	KUNIT_EXPECT_EQ(test, ctx.releases, 1U);
+
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_objspace_disarm_module_locked(heap, THIS_MODULE), 1U);
+	KUNIT_EXPECT_EQ(test, refcache_objspace_disarm_module_locked(heap, THIS_MODULE), 0U);
+	refcache_heap_unlock(heap);
+
+	KUNIT_EXPECT_EQ(test, refcache_gc_collect(heap, 2, NULL), 0);
+	refcache_obj_put(a);
+	KUNIT_EXPECT_EQ(test, ctx.clears, 1U);
+	KUNIT_EXPECT_EQ(test, ctx.releases, 1U);
+	KUNIT_EXPECT_EQ(test, ctx.traverses, 0U);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_cache_destroy(xc), 0);
+}
+
+static int collect_loop(void *arg)
+{
+	struct refcache_heap *heap = arg;
+
+	while (!kthread_should_stop()) {
+		refcache_gc_collect(heap, 2, NULL);
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * A module's unload disarms its caches under each heap's mutex while
+ * collections of that heap run back to back on another CPU: none of
+ * them calls a callback afterwards.
+ */
+static void api_disarm_races_collections(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_cache *xc = new_cache(test, heap, sizeof(struct xobj), 0,
+					      REFCACHE_CACHE_TRACKED, &x_ops);
+	struct refcache_obj *objs[64];
+	struct task_struct *t;
+	unsigned int seen;
+	struct xctx ctx;
+	int i;
+
+	xctx_init(&ctx);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		objs[i] = new_x(test, xc, &ctx);
+	t = kthread_run(collect_loop, heap, "refcache-collect");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	/* Until a collection ran (read racily: it only paces the test). */
+	for (i = 0; i < 500 && !data_race(ctx.traverses); i++)
+		msleep(10);
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_objspace_disarm_module_locked(heap, THIS_MODULE), 1U);
+	seen = ctx.traverses;	/* no collection runs while we hold the mutex */
+	refcache_heap_unlock(heap);
+	msleep(20);
+	kthread_stop(t);
+	KUNIT_EXPECT_GT(test, seen, 0U);
+	KUNIT_EXPECT_EQ(test, ctx.traverses, seen);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		refcache_obj_put(objs[i]);
+	KUNIT_EXPECT_EQ(test, ctx.clears, 0U);
+	KUNIT_EXPECT_EQ(test, ctx.releases, 0U);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+static struct kunit_case refcache_api_cases[] = {
+	KUNIT_CASE(api_teardown_counts_untouched),
+	KUNIT_CASE(api_teardown_cross_heap_collect),
+	KUNIT_CASE(api_cross_heap_slot_refused),
+	KUNIT_CASE(api_cross_heap_traverse_ignored),
+	KUNIT_CASE(api_get_unless_zero_locked),
+	KUNIT_CASE(api_module_disarm),
+	KUNIT_CASE(api_disarm_races_collections),
+	{}
+};
+
+static struct kunit_suite refcache_api_suite = {
+	.name = "refcache_api",
+	.test_cases = refcache_api_cases,
+};
+
+kunit_test_suites(&refcache_api_suite);
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
