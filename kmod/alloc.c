@@ -22,6 +22,7 @@
 #include <linux/workqueue.h>
 
 #include "internal.h"
+#include "trace.h"
 
 #define ARENA_ORDER	(REFCACHE_ARENA_SHIFT - PAGE_SHIFT)
 #define POOL_MASK	(~(REFCACHE_POOL_SIZE - 1))
@@ -208,6 +209,7 @@ static void arena_insert(struct refcache_alloc *a, struct refcache_arena *ao)
 	a->arenas_current++;
 	a->arenas_total++;
 	a->arenas_highwater = max(a->arenas_highwater, a->arenas_current);
+	trace_arena_alloc(heap_of(a)->id, a->arenas_current);
 }
 
 static void arena_release(struct refcache_alloc *a, struct refcache_arena *ao)
@@ -222,6 +224,7 @@ static void arena_release(struct refcache_alloc *a, struct refcache_arena *ao)
 	a->unused_pools -= REFCACHE_POOLS_PER_ARENA;
 	a->arenas_current--;
 	a->arenas_reclaimed++;
+	trace_arena_release(heap_of(a)->id, a->arenas_current);
 	a->rcu_pending = true;
 	refcache_uncharge(heap_of(a), ARENA_CHARGE);
 	/* A racing bad free may still read the pool headers: wait for it. */

@@ -14,6 +14,7 @@
 #include <linux/spinlock.h>
 
 #include "refcount.h"
+#include "trace.h"
 
 /*
  * Owner ids, for the whole module: an object names its owner by id in
@@ -173,6 +174,7 @@ bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj 
 
 	lockdep_assert_held(&heap->objs.lock);
 	bias_disown(obj);
+	trace_bias_merge(heap->id, obj->cache->id);
 	do {
 		if (refcache_bias_saturated(raw)) {
 			new = raw;
@@ -278,6 +280,7 @@ void refcache_bias_queue_locked(struct refcache_heap *heap, struct refcache_obj 
 	bias_unlink_locked(heap, obj);
 	list_add_tail(&obj->node, &o->queue);
 	heap->objs.bias.nqueued++;
+	trace_bias_queue(heap->id, obj->cache->id);
 }
 
 /* CPython's merge_queued_objects(): each queued object loses the queue's reference. */

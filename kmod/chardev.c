@@ -68,7 +68,7 @@ static long refcache_ioc_version(void __user *uarg)
 	v.major = REFCACHE_ABI_MAJOR;
 	v.minor = REFCACHE_ABI_MINOR;
 	v.features = REFCACHE_FEATURE_HEAP | REFCACHE_FEATURE_OBJECTS | REFCACHE_FEATURE_GC |
-		     REFCACHE_FEATURE_BIASED;
+		     REFCACHE_FEATURE_BIASED | REFCACHE_FEATURE_INSPECT;
 	return refcache_copy_result(uarg, &v, sizeof(v), usize);
 }
 
@@ -627,6 +627,181 @@ static long refcache_ioc_gc_is_tracked(struct refcache_heap *heap, void __user *
 	return refcache_copy_result(uarg, &h, sizeof(h), usize);
 }
 
+/* ---- looking inside a heap (inspect.c) -------------------------------- */
+
+/* Is @req a valid request of @cmd?  (REFCACHE_GARBAGE_CLEAR apart.) */
+static bool gc_objects_valid(unsigned int cmd, const struct refcache_gc_objects *req)
+{
+	if (req->reserved || req->returned || !req->count ||
+	    req->count > REFCACHE_GC_OBJECTS_MAX || !req->handles)
+		return false;
+	switch (cmd) {
+	case REFCACHE_IOC_GC_GET_OBJECTS:
+		return !req->flags && req->which && !(req->which & ~REFCACHE_OBJECTS_MASK) &&
+		       !req->handle;
+	case REFCACHE_IOC_GC_GET_REFERENTS:
+	case REFCACHE_IOC_GC_GET_REFERRERS:
+		return !req->flags && !req->which;
+	default:	/* REFCACHE_IOC_GC_GARBAGE */
+		return !req->flags && !req->which && !req->handle;
+	}
+}
+
+/*
+ * GC_GET_OBJECTS, GC_GET_REFERENTS, GC_GET_REFERRERS, GC_GARBAGE: the
+ * handles are made under the lock and copied out after it; if they
+ * cannot all be written back, they are closed again.
+ */
+static long refcache_ioc_gc_objects(struct refcache_heap *heap, unsigned int cmd,
+				    void __user *uarg)
+{
+	struct refcache_gc_objects req;
+	u64 *ids;
+	long usize;
+	int ret;
+
+	usize = refcache_copy_args(&req, sizeof(req), REFCACHE_GC_OBJECTS_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if (cmd == REFCACHE_IOC_GC_GARBAGE && req.flags == REFCACHE_GARBAGE_CLEAR) {
+		if (req.which || req.count || req.cursor || req.handle || req.handles ||
+		    req.returned || req.reserved)
+			return -EINVAL;
+		refcache_objspace_lock(heap);
+		req.returned = min_t(u64, refcache_gc_garbage_clear_locked(heap), U32_MAX);
+		refcache_heap_unlock(heap);
+		return refcache_copy_result(uarg, &req, sizeof(req), usize);
+	}
+	if (!gc_objects_valid(cmd, &req))
+		return -EINVAL;
+	ids = kvmalloc_array(req.count, sizeof(*ids), GFP_KERNEL);
+	if (!ids)
+		return -ENOMEM;
+	refcache_objspace_lock(heap);
+	ret = refcache_gc_objects_locked(heap, cmd, &req, ids);
+	refcache_heap_unlock(heap);
+	if (ret)
+		goto out;
+	if (copy_to_user(u64_to_user_ptr(req.handles), ids, req.returned * sizeof(*ids)) ||
+	    refcache_copy_result(uarg, &req, sizeof(req), usize)) {
+		/* Nobody can learn these handles: they must not stay. */
+		refcache_objspace_lock(heap);
+		refcache_gc_close_ids_locked(heap, ids, req.returned);
+		refcache_heap_unlock(heap);
+		ret = -EFAULT;
+	}
+out:
+	kvfree(ids);
+	return ret;
+}
+
+static long refcache_ioc_gc_debug(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_gc_debug d;
+	long usize;
+
+	usize = refcache_copy_args(&d, sizeof(d), REFCACHE_GC_DEBUG_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if ((d.flags & ~REFCACHE_GC_DEBUG_SET) || d.reserved || d.garbage ||
+	    (d.debug & ~REFCACHE_GC_DEBUG_MASK) ||
+	    (!(d.flags & REFCACHE_GC_DEBUG_SET) && d.debug))
+		return -EINVAL;
+	/* A set that cannot report back must not happen: prove the write first. */
+	if ((d.flags & REFCACHE_GC_DEBUG_SET) && refcache_copy_result(uarg, &d, sizeof(d), usize))
+		return -EFAULT;
+	refcache_objspace_lock(heap);
+	if (d.flags & REFCACHE_GC_DEBUG_SET)
+		gc->debug = d.debug;
+	d.debug = gc->debug;
+	d.garbage = gc->ngarbage;
+	refcache_heap_unlock(heap);
+	return refcache_copy_result(uarg, &d, sizeof(d), usize);
+}
+
+static long refcache_ioc_heap_dump(struct refcache_heap *heap, void __user *uarg)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_dump *dump = NULL, *old;
+	struct refcache_dump_record *page = NULL;
+	struct refcache_heap_dump hd;
+	u64 total, seq;
+	long usize;
+	int ret = 0;
+
+	usize = refcache_copy_args(&hd, sizeof(hd), REFCACHE_HEAP_DUMP_SIZE_VER0, uarg);
+	if (usize < 0)
+		return usize;
+	if ((hd.flags & ~(REFCACHE_DUMP_START | REFCACHE_DUMP_END)) ||
+	    hd.flags == (REFCACHE_DUMP_START | REFCACHE_DUMP_END) || hd.returned || hd.total)
+		return -EINVAL;
+	if (hd.flags & REFCACHE_DUMP_END) {
+		if (hd.count || hd.cursor || hd.records || hd.snapshot)
+			return -EINVAL;
+		refcache_objspace_lock(heap);
+		old = gc->dump;
+		gc->dump = NULL;
+		refcache_heap_unlock(heap);
+		refcache_heap_dump_free(heap, old);
+		return old ? 0 : -ENOENT;
+	}
+	if (hd.count > REFCACHE_GC_OBJECTS_MAX || (hd.count && !hd.records) ||
+	    ((hd.flags & REFCACHE_DUMP_START) && (hd.cursor || hd.snapshot)))
+		return -EINVAL;
+	if (hd.count) {
+		page = kvmalloc_array(hd.count, sizeof(*page), GFP_KERNEL);
+		if (!page)
+			return -ENOMEM;
+	}
+	refcache_objspace_lock(heap);
+	if (hd.flags & REFCACHE_DUMP_START)
+		ret = refcache_heap_dump_start_locked(heap, &dump);
+	else if (!gc->dump)
+		ret = -ENOENT;
+	else if (gc->dump->seq != hd.snapshot)
+		ret = -ESTALE;
+	else
+		dump = gc->dump;
+	if (!ret) {
+		total = refcache_heap_dump_total(dump);
+		seq = dump->seq;
+		if (hd.cursor > total) {
+			ret = -EINVAL;
+		} else {
+			hd.returned = min_t(u64, hd.count, total - hd.cursor);
+			if (hd.returned)
+				memcpy(page, refcache_heap_dump_records(dump) + hd.cursor,
+				       hd.returned * sizeof(*page));
+			hd.cursor += hd.returned;
+			if (hd.cursor == total)
+				hd.cursor = 0;
+			hd.total = total;
+			hd.snapshot = seq;
+		}
+	}
+	refcache_heap_unlock(heap);
+	if (!ret && ((hd.returned && copy_to_user(u64_to_user_ptr(hd.records), page,
+						  hd.returned * sizeof(*page))) ||
+		     refcache_copy_result(uarg, &hd, sizeof(hd), usize)))
+		ret = -EFAULT;
+	if (hd.flags & REFCACHE_DUMP_START) {
+		old = NULL;
+		if (!ret) {
+			/* Installed only now: a START that fails keeps the old one. */
+			refcache_objspace_lock(heap);
+			old = gc->dump;
+			gc->dump = dump;
+			refcache_heap_unlock(heap);
+		} else {
+			old = dump;
+		}
+		refcache_heap_dump_free(heap, old);
+	}
+	kvfree(page);
+	return ret;
+}
+
 static long refcache_dispatch(struct refcache_heap *heap, unsigned int cmd,
 			      void __user *uarg)
 {
@@ -675,6 +850,18 @@ static long refcache_dispatch(struct refcache_heap *heap, unsigned int cmd,
 		return refcache_ioc_gc_stats(heap, uarg);
 	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_IS_TRACKED):
 		return refcache_ioc_gc_is_tracked(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_GET_OBJECTS):
+		return refcache_ioc_gc_objects(heap, REFCACHE_IOC_GC_GET_OBJECTS, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_GET_REFERENTS):
+		return refcache_ioc_gc_objects(heap, REFCACHE_IOC_GC_GET_REFERENTS, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_GET_REFERRERS):
+		return refcache_ioc_gc_objects(heap, REFCACHE_IOC_GC_GET_REFERRERS, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_GARBAGE):
+		return refcache_ioc_gc_objects(heap, REFCACHE_IOC_GC_GARBAGE, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_GC_DEBUG):
+		return refcache_ioc_gc_debug(heap, uarg);
+	case REFCACHE_IOC_BASE(REFCACHE_IOC_HEAP_DUMP):
+		return refcache_ioc_heap_dump(heap, uarg);
 	default:
 		return -ENOTTY;
 	}

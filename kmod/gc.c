@@ -111,6 +111,7 @@ void refcache_gc_shutdown(struct refcache_heap *heap)
 {
 	refcache_heap_lock(heap);
 	heap->objs.gc.shutdown = true;
+	refcache_gc_inspect_release_locked(heap);
 	refcache_heap_unlock(heap);
 	if (cancel_work_sync(&heap->objs.gc.work))
 		refcache_heap_shell_put(heap);
@@ -720,10 +721,14 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
 	candidates = update_refs(young, &dying);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
 	subtract_refs(young, &s);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_SUBTRACT_REFS, candidates);
 	nunreach = move_unreachable(young, &unreachable, &s, target);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_MOVE_UNREACHABLE, nunreach);
 	survivors = candidates - nunreach;
 	nuncoll = move_uncollectable(&unreachable, &uncollectable, target, &callbacks);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_FINALIZERS, nuncoll);
 	nunreach -= nuncoll;
 	/* The garbage is counted and put below: its biased counts merged first. */
 	if (callbacks)
@@ -746,9 +751,15 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	}
 	gc->nobjs[target] += nunreach + nuncoll;
 
-	freed = callbacks ? delete_garbage(heap, &unreachable) :
-			    delete_garbage_nocb(heap, &unreachable);
+	if ((gc->debug & REFCACHE_GC_DEBUG_SAVEALL) &&
+	    refcache_gc_save_garbage_locked(heap, &unreachable, nunreach, &uncollectable,
+					    nuncoll, target))
+		freed = nunreach;	/* in gc.garbage: collected, as CPython counts */
+	else
+		freed = callbacks ? delete_garbage(heap, &unreachable) :
+				    delete_garbage_nocb(heap, &unreachable);
 	nfreed = settle(heap, &uncollectable);
+	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_DELETE_GARBAGE, freed + nfreed);
 	/* Left alive: garbage a clear callback kept, and the uncollectable set. */
 	nuncoll = (nunreach - freed) + (nuncoll - nfreed);
 	freed += nfreed;
@@ -784,6 +795,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	ev.duration_ns = ns;
 	gc_event_queue(gc, &ev);
 	trace_gc_end(heap->id, generation, reason, candidates, freed, nuncoll, ns);
+	if (unlikely(gc->debug))
+		refcache_gc_debug_log(heap, generation, candidates, freed, nuncoll, ns);
 
 	if (res) {
 		res->unreachable = freed + nuncoll;

@@ -57,6 +57,12 @@
  * @mem_jiffies:  when it ran
  * @pressure:     collections under memory pressure (the shrinker)
  * @quota:        collections before a quota error
+ * @debug:        gc.set_debug() flags, REFCACHE_GC_DEBUG_* (inspect.c)
+ * @garbage:      gc.garbage: objects it holds a reference to each
+ * @ngarbage:     objects in @garbage
+ * @garbage_cap:  room in @garbage, charged to the heap
+ * @dump:         the heap's snapshot for REFCACHE_IOC_HEAP_DUMP, or NULL
+ * @dump_seq:     snapshots taken, numbering them
  */
 struct refcache_gc {
 	struct list_head gen[REFCACHE_GC_LISTS];
@@ -82,6 +88,26 @@ struct refcache_gc {
 	unsigned long mem_jiffies;
 	u64 pressure;
 	u64 quota;
+	u32 debug;
+	struct refcache_obj **garbage;
+	u64 ngarbage;
+	u64 garbage_cap;
+	struct refcache_dump *dump;
+	u64 dump_seq;
+};
+
+/**
+ * struct refcache_dump - one snapshot of a heap
+ * @seq:   its number (struct refcache_heap_dump.snapshot)
+ * @n:     records
+ * @bytes: charged to the heap
+ * @rec:   the records
+ */
+struct refcache_dump {
+	u64 seq;
+	u64 n;
+	u64 bytes;
+	struct refcache_dump_record rec[];
 };
 
 struct refcache_heap;
@@ -104,6 +130,23 @@ bool refcache_gc_collect_quota_locked(struct refcache_heap *heap);
 int refcache_gc_shrinker_init(void);
 void refcache_gc_shrinker_exit(void);
 int refcache_gc_wq_init(void);
+
+/* inspect.c: gc.get_objects() and friends, gc.garbage, the heap dump. */
+struct refcache_gc_objects;
+int refcache_gc_objects_locked(struct refcache_heap *heap, unsigned int cmd,
+			       struct refcache_gc_objects *req, u64 *ids);
+void refcache_gc_close_ids_locked(struct refcache_heap *heap, const u64 *ids, u32 n);
+u64 refcache_gc_garbage_clear_locked(struct refcache_heap *heap);
+bool refcache_gc_save_garbage_locked(struct refcache_heap *heap, struct list_head *unreachable,
+				     u64 nunreach, struct list_head *uncollectable, u64 nuncoll,
+				     unsigned int target);
+void refcache_gc_debug_log(struct refcache_heap *heap, unsigned int generation,
+			   u64 candidates, u64 collected, u64 uncollectable, u64 ns);
+void refcache_gc_inspect_release_locked(struct refcache_heap *heap);
+int refcache_heap_dump_start_locked(struct refcache_heap *heap, struct refcache_dump **dump);
+void refcache_heap_dump_free(struct refcache_heap *heap, struct refcache_dump *dump);
+u64 refcache_heap_dump_total(const struct refcache_dump *dump);
+const struct refcache_dump_record *refcache_heap_dump_records(const struct refcache_dump *dump);
 void refcache_gc_wq_exit(void);
 
 #endif /* _REFCACHE_GC_H */

@@ -345,6 +345,34 @@ int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op
 	}
 }
 
+/**
+ * refcache_handles_walk_locked() - visit every open handle (inspect.c)
+ * @heap: the heap, locked
+ * @fn:   called with @arg, the handle's id, its object (NULL for a weak
+ *        handle whose object died) and whether it is weak
+ * @arg:  passed to @fn, which must not open or close handles
+ */
+void refcache_handles_walk_locked(struct refcache_heap *heap,
+				  void (*fn)(void *arg, u64 id, struct refcache_obj *obj,
+					     bool weak),
+				  void *arg)
+{
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_hslot *h;
+	u32 i;
+
+	lockdep_assert_held(&os->lock);
+	for (i = 1; i < os->htab_size; i++) {
+		h = &os->htab[i];
+		if (h->state == SLOT_STRONG)
+			fn(arg, handle_id(heap, i, h->gen), h->obj, false);
+		else if (h->state == SLOT_WEAK)
+			fn(arg, handle_id(heap, i, h->gen), h->weak->obj, true);
+		if (!(i & 1023))
+			cond_resched();
+	}
+}
+
 /* The heap is gone: its (empty) table goes too. */
 void refcache_handles_free_locked(struct refcache_heap *heap)
 {

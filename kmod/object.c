@@ -19,6 +19,7 @@
 #include <linux/string.h>
 
 #include "refcount.h"
+#include "trace.h"
 
 /**
  * refcache_heap_lock() - take a heap's mutex
@@ -117,6 +118,7 @@ static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj
 {
 	struct refcache_cache *cache = obj->cache;
 
+	trace_obj_free(heap->id, cache->id, cache->obj_size);
 	cache->active--;
 	heap->objs.objects--;
 	refcache_uncharge_object();
@@ -161,6 +163,7 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 	if (heap->objs.bias.nowners)
 		refcache_bias_objs_free_locked(heap, v, n);
 	for (i = 0; i < n; i++) {
+		trace_obj_free(heap->id, v[i]->cache->id, v[i]->cache->obj_size);
 		refcache_gc_untrack_locked(heap, v[i]);
 		v[i]->cache->active--;
 		v[i] = obj_block(v[i]);
@@ -270,6 +273,7 @@ static struct refcache_obj *obj_new_once(struct refcache_cache *cache, gfp_t gfp
 	cache->active++;
 	cache->total++;
 	os->objects++;
+	trace_obj_alloc(heap->id, cache->id, cache->obj_size);
 	return obj;
 }
 

@@ -191,6 +191,10 @@ void refcache_handles_free_locked(struct refcache_heap *heap);
 int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op);
 void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
 int refcache_handle_age_slot(struct refcache_heap *heap, u32 index, u32 gen);
+void refcache_handles_walk_locked(struct refcache_heap *heap,
+				  void (*fn)(void *arg, u64 id, struct refcache_obj *obj,
+					     bool weak),
+				  void *arg);
 
 /* The lists live objects of a heap are on: the generations, then untracked. */
 #define REFCACHE_OBJ_LISTS	(REFCACHE_GC_LISTS + 1)

@@ -171,9 +171,36 @@ step dkms_build scripts/dkms-test.sh "$B/dkms-test" \
 # every ioctl, module parameter and /proc file is documented.
 step doc_check scripts/doc-check.sh
 
+# refcachectl graph against a known graph, parsed by Graphviz where it is
+# installed (graphviz, scripts/install-deps.sh); each TAP line counts.
+graph_tap() {
+	local out
+	out=$(tests/graph/graph_test.sh userspace/build/refcachectl 2>&1)
+	echo "$out" > "$B/logs/graph.log"
+	echo "$out" | sed -n 's/^ok [0-9]* - \(.*\)$/\1/p' | while read -r t; do echo "PASS $t"; done
+	echo "$out" | sed -n 's/^not ok [0-9]* - \(.*\)$/\1/p' | while read -r t; do echo "FAIL $t"; done
+	pass=$((pass + $(echo "$out" | grep -c '^ok ')))
+	fail=$((fail + $(echo "$out" | grep -c '^not ok ')))
+	[ "$(echo "$out" | grep -c '^\(not \)\{0,1\}ok ')" -gt 0 ] || report FAIL graph_test_ran
+}
+graph_tap
+
+# pip install ./userspace/python works (Debian's pip, offline: no build
+# isolation), and what it installed imports against the library just built.
+pip_install() {
+	rm -rf "$B/pip"
+	/usr/bin/python3 -m pip install --no-build-isolation --no-index --target "$B/pip" \
+		./userspace/python &&
+		rm -rf userspace/python/build userspace/python/refcache.egg-info &&
+		PYTHONPATH="$B/pip" REFCACHE_LIB=userspace/build/librefcache.so.1 \
+			/usr/bin/python3 -c 'import refcache; print(refcache.Heap, refcache.DEBUG_LEAK)'
+}
+step python_pip_install pip_install
+
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
-vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --modtree "$B/modinst-distro"
+vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --modtree "$B/modinst-distro" \
+	--with-python
 if [ -r "$compat_image" ] && [ -f "$B/compat61/kmod/refcache.ko" ]; then
 	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod" \
 		--modtree "$B/modinst-compat61"

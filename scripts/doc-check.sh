@@ -46,6 +46,10 @@ for fn in funcs:
     if not os.path.exists(page):
         problem(f'{fn}: no man page {page}')
         continue
+    # A page that is only ".so man3/OTHER.3" shares OTHER's SYNOPSIS.
+    so = re.match(r'\.so man3/(\S+)', open(page).read())
+    if so:
+        page = f'userspace/man/{so.group(1)}'
     env = dict(os.environ, MANWIDTH='300', MAN_KEEP_FORMATTING='0')
     text = subprocess.run(['man', '-l', '-P', 'cat', page], capture_output=True,
                           text=True, env=env).stdout
@@ -86,9 +90,11 @@ for c in cmds:
         problem(f'refcachectl {c}: no entry in userspace/man/refcachectl.1')
 for page in sorted(glob.glob('userspace/man/*.[0-9]')):
     first = open(page).readline()
+    if first.startswith('.so '):
+        continue
     if not re.match(r'\.TH \S+ \d \S+ "(lib)?refcache" ', first):
         problem(f'{page}: footer must be "refcache" or "librefcache" without a version '
-                '(install stamps scripts/version.sh\'s): {first.strip()}')
+                f'(install stamps scripts/version.sh\'s): {first.strip()}')
     for ref, sec in re.findall(r'\.BR ((?:lib)?refcache\w*) \((\d)\)', open(page).read()):
         if not os.path.exists(f'userspace/man/{ref}.{sec}'):
             problem(f'{page}: refers to {ref}({sec}), which has no page')

@@ -37,6 +37,8 @@ check_pkgs=(
 	linux-perf	# profiles of the native benchmarks
 	dkms			# make dkms, and make check's DKMS builds
 	pkgconf man-db		# make check's install and doc checks
+	graphviz			# dot: refcachectl graph --svg, its test in make check
+	python3-pip python3-setuptools python3-wheel	# pip install ./userspace/python, checked
 )
 if [ "$demo" = 1 ]; then pkgs=("${demo_pkgs[@]}"); else pkgs=("${check_pkgs[@]}"); fi
 

@@ -1021,6 +1021,52 @@ static void p_gc_stats(struct heap *H, void *a)
 
 static void p_gc_is_tracked(struct heap *H, void *a) { (void)a; hop(H->ha, 0, 0); }
 
+/* Looking inside a heap (ABI 1.4): each makes handles or a snapshot. */
+static uint64_t ghandles[64];
+static struct refcache_dump_record dumprecs[64];
+
+static void gc_objs(uint32_t which, uint64_t handle, uint32_t flags, uint32_t count)
+{
+	struct refcache_gc_objects *g = arg_zero(sizeof(*g));
+
+	g->flags = flags;
+	g->which = which;
+	g->handle = handle;
+	g->count = count;
+	g->handles = count ? (uintptr_t)ghandles : 0;
+}
+
+static void p_gc_get_objects(struct heap *H, void *a)
+{
+	(void)H;
+	(void)a;
+	gc_objs(REFCACHE_OBJECTS_MASK, 0, 0, 64);
+}
+
+static void p_gc_referents(struct heap *H, void *a) { (void)a; gc_objs(0, H->ha, 0, 64); }
+static void p_gc_referrers(struct heap *H, void *a) { (void)a; gc_objs(0, H->hb, 0, 64); }
+
+static void p_gc_debug(struct heap *H, void *a)
+{
+	struct refcache_gc_debug *d = arg_zero(sizeof(*d));
+
+	(void)H;
+	(void)a;
+	d->flags = REFCACHE_GC_DEBUG_SET;
+	d->debug = REFCACHE_GC_DEBUG_SAVEALL;
+}
+
+static void p_heap_dump(struct heap *H, void *a)
+{
+	struct refcache_heap_dump *d = arg_zero(sizeof(*d));
+
+	(void)H;
+	(void)a;
+	d->flags = REFCACHE_DUMP_START;
+	d->count = 64;
+	d->records = (uintptr_t)dumprecs;
+}
+
 /* Batches: entries are set up by an op list; each entry runs alone too. */
 struct bop { int code; int which; uint32_t arg; int value; };
 enum { W_NONE, W_A, W_B, W_L, W_F, W_W, W_CA, W_CB };
@@ -1545,6 +1591,12 @@ static const struct fcase cases[] = {
 	GC("gc_unfreeze", REFCACHE_IOC_GC_FREEZE, frozen_setup, p_gc_unfreeze, 1),
 	GC("gc_stats", REFCACHE_IOC_GC_STATS, NULL, p_gc_stats, 0),
 	GC("gc_is_tracked", REFCACHE_IOC_GC_IS_TRACKED, NULL, p_gc_is_tracked, 0),
+	/* Looking inside (ABI 1.4): a failed call leaves no handle open. */
+	GC("gc_get_objects", REFCACHE_IOC_GC_GET_OBJECTS, NULL, p_gc_get_objects, 0),
+	GC("gc_get_referents", REFCACHE_IOC_GC_GET_REFERENTS, NULL, p_gc_referents, 0),
+	GC("gc_get_referrers", REFCACHE_IOC_GC_GET_REFERRERS, NULL, p_gc_referrers, 0),
+	GC("gc_debug", REFCACHE_IOC_GC_DEBUG, NULL, p_gc_debug, 0),
+	GC("heap_dump", REFCACHE_IOC_HEAP_DUMP, NULL, p_heap_dump, 0),
 	{ "open", K_OPEN, 0, NULL, NULL, 0, 0, 0, 0, 0 },
 	{ "close_heap", K_CLOSE, 0, NULL, NULL, 0, 0, 0, 0, 0 },
 	{ "close_heap_full_table", K_CLOSE, 0, full_table_setup, NULL, 0, 0, 0, 0, 0 },

@@ -287,6 +287,7 @@ struct mheap {
 	int nclosed;
 	/* The collector (ABI 1.2), automatic collection off: all explicit. */
 	int gc;
+	int inspect;	/* REFCACHE_FEATURE_INSPECT (ABI 1.4) */
 	uint32_t threshold[NGEN];
 	uint64_t count[NGEN];
 	struct mgcstat st[NGEN];
@@ -506,6 +507,13 @@ static const struct ioc IOC_GC_FREEZE = { REFCACHE_IOC_GC_FREEZE, REFCACHE_GC_FR
 	sizeof(struct refcache_gc_freeze), 1, REFCACHE_GC_UNFREEZE, -1 };
 static const struct ioc IOC_GC_STATS = { REFCACHE_IOC_GC_STATS, REFCACHE_GC_STATS_SIZE_VER0,
 	sizeof(struct refcache_gc_stats), 1, 0, -1 };
+
+static const struct ioc IOC_GC_OBJECTS = { REFCACHE_IOC_GC_GET_OBJECTS, REFCACHE_GC_OBJECTS_SIZE_VER0,
+	sizeof(struct refcache_gc_objects), 1, 0, 44 };
+static const struct ioc IOC_GC_DEBUG = { REFCACHE_IOC_GC_DEBUG, REFCACHE_GC_DEBUG_SIZE_VER0,
+	sizeof(struct refcache_gc_debug), 1, REFCACHE_GC_DEBUG_SET, 12 };
+static const struct ioc IOC_HEAP_DUMP = { REFCACHE_IOC_HEAP_DUMP, REFCACHE_HEAP_DUMP_SIZE_VER0,
+	sizeof(struct refcache_heap_dump), 1, REFCACHE_DUMP_START | REFCACHE_DUMP_END, -1 };
 
 static struct ioc ioc_handle(unsigned long cmd)
 {
@@ -1688,6 +1696,155 @@ static int op_gc_is_tracked(struct mheap *M)
 }
 
 /* read(2) of the heap's fd: the collection events, as the model queued them. */
+/* ---- looking inside a heap (ABI 1.4) ------------------------------------ */
+
+static uint64_t inspect_ids[64];
+static struct refcache_dump_record inspect_recs[4096];
+
+/*
+ * GC_GET_OBJECTS, _REFERENTS, _REFERRERS with a model-checked count; the
+ * handles they return are closed at once, so the model does not change.
+ * A failure must leave the handle count as it was.
+ */
+static int op_gc_objects(struct mheap *M)
+{
+	struct refcache_gc_objects *g = (void *)kbuf;
+	struct ioc I = IOC_GC_OBJECTS;
+	int kind = rn(3), o = -1, r, i, j, ok, hi_before;
+	uint64_t h = 0;
+	uint32_t sem = 0, want = 0, count = 1 + rn(64);
+	struct refcache_heap_info hi = { .size = sizeof(hi) };
+	struct env E;
+
+	memset(kbuf, 0, sizeof(*g));
+	g->size = sizeof(*g);
+	g->count = count;
+	g->handles = (uintptr_t)inspect_ids;
+	if (kind == 0) {
+		g->which = pct(90) ? REFCACHE_OBJECTS_MASK : rn(64);
+		if (!g->which || (g->which & ~REFCACHE_OBJECTS_MASK))
+			sem = X(EINVAL);
+		/* Objects on the lists asked for: generations 0-2, frozen, untracked. */
+		for (i = 0; i < M->nobj; i++)
+			if (M->o[i].rc > 0 &&
+			    (g->which & (1u << (is_tracked(M, i) ? M->o[i].gen : 4))))
+				want++;
+	} else {
+		I.cmd = kind == 1 ? REFCACHE_IOC_GC_GET_REFERENTS : REFCACHE_IOC_GC_GET_REFERRERS;
+		h = pick_handle(M, 1);
+		g->handle = h;
+		sem = need_strong(M, h);
+		i = sem ? -1 : hlookup(M, h);
+		o = i >= 0 ? M->h[i].obj : -1;
+		for (i = 0; o >= 0 && kind == 1 && i < MAXSL; i++)
+			if (i < (int)M->c[M->o[o].c].nslots && M->o[o].slot[i] >= 0)
+				want++;
+		for (i = 0; o >= 0 && kind == 2 && i < M->nobj; i++) {
+			if (M->o[i].rc <= 0)
+				continue;
+			for (j = 0; j < MAXSL; j++)
+				if (j < (int)M->c[M->o[i].c].nslots && M->o[i].slot[j] == o)
+					break;
+			if (j < MAXSL && j < (int)M->c[M->o[i].c].nslots)
+				want++;
+		}
+	}
+	if (want > count)
+		want = count;
+	if (pct(5)) {	/* a handle array the kernel cannot write */
+		g->handles = pct(50) ? 0 : (uintptr_t)reg[0].none;
+		if (!g->handles)
+			sem |= X(EINVAL);
+		else if (want)
+			sem |= X(EFAULT);
+	}
+	if (refcache_heap_info(M->fd, &hi))
+		FAILF("step %ld: heap_info", step);
+	hi_before = (int)hi.handles;
+	envelope(&E, &I, 10, 0);
+	logop("gc_objects kind %d handle %#llx count %u [%s %s]", kind, (unsigned long long)h,
+	      count, plname[E.pl], muname[E.mu]);
+	r = fire(M->fd, &E);
+	if (r == -EDQUOT || r == -ENOMEM) {
+		r = 0;	/* the handle table could not grow: allowed, changes nothing */
+		goto same;
+	}
+	ok = verdict("gc_objects", &E, sem, r);
+	if (ok < 0)
+		return -1;
+	if (!ok)
+		goto same;
+	unplace(&E.P, kbuf, sizeof(*g));
+	if (g->returned != want)
+		FAILF("step %ld: gc_objects kind %d returned %u, model %u", step, kind,
+		      g->returned, want);
+	for (i = 0; i < (int)g->returned; i++)
+		if (refcache_handle_close(M->fd, inspect_ids[i]))
+			FAILF("step %ld: gc_objects handle %d not open", step, i);
+same:
+	if (refcache_heap_info(M->fd, &hi) || (int)hi.handles != hi_before)
+		FAILF("step %ld: gc_objects left %llu handles, had %d", step,
+		      (unsigned long long)hi.handles, hi_before);
+	return 0;
+}
+
+/* gc.get_debug() (never SAVEALL: the model frees garbage) and the heap dump. */
+static int op_gc_inspect(struct mheap *M)
+{
+	struct refcache_heap_dump *d = (void *)kbuf;
+	struct refcache_gc_debug *gd = (void *)kbuf;
+	uint32_t nobj = 0, ncache = 0, nhandle = 0, k;
+	struct env E;
+	int r, ok, i;
+
+	if (pct(30)) {
+		memset(kbuf, 0, sizeof(*gd));
+		gd->size = sizeof(*gd);
+		if (pct(50))
+			gd->flags = REFCACHE_GC_DEBUG_SET;	/* debug 0: what it is */
+		envelope(&E, &IOC_GC_DEBUG, 10, 0);
+		logop("gc_debug [%s %s]", plname[E.pl], muname[E.mu]);
+		r = fire(M->fd, &E);
+		ok = verdict("gc_debug", &E, 0, r);
+		if (ok <= 0)
+			return ok;
+		unplace(&E.P, kbuf, sizeof(*gd));
+		if (gd->debug || gd->garbage)
+			FAILF("step %ld: gc_debug %u garbage %llu", step, gd->debug,
+			      (unsigned long long)gd->garbage);
+		return 0;
+	}
+	memset(kbuf, 0, sizeof(*d));
+	d->size = sizeof(*d);
+	d->flags = REFCACHE_DUMP_START;
+	d->count = 4096;
+	d->records = (uintptr_t)inspect_recs;
+	envelope(&E, &IOC_HEAP_DUMP, 10, 0);
+	logop("heap_dump [%s %s]", plname[E.pl], muname[E.mu]);
+	r = fire(M->fd, &E);
+	if (r == -EDQUOT || r == -ENOMEM)
+		return 0;	/* near its limits: the dump does not fit */
+	ok = verdict("heap_dump", &E, 0, r);
+	if (ok <= 0)
+		return ok;
+	unplace(&E.P, kbuf, sizeof(*d));
+	if (d->total > 4096)
+		return 0;	/* only whole small dumps are checked */
+	for (k = 0; k < d->returned; k++) {
+		nobj += inspect_recs[k].kind == REFCACHE_DUMP_OBJECT;
+		ncache += inspect_recs[k].kind == REFCACHE_DUMP_CACHE;
+		nhandle += inspect_recs[k].kind == REFCACHE_DUMP_HANDLE;
+	}
+	for (i = 0, k = 0; i < M->nobj; i++)
+		k += M->o[i].rc > 0;
+	if (d->returned != d->total || d->cursor || nobj != k ||
+	    ncache != (uint32_t)M->ncaches || nhandle != (uint32_t)M->nh)
+		FAILF("step %ld: heap_dump %u of %llu records: %u objects %u caches %u handles;"
+		      " model %u %d %d", step, d->returned, (unsigned long long)d->total, nobj,
+		      ncache, nhandle, k, M->ncaches, M->nh);
+	return 0;
+}
+
 static int op_gc_events(struct mheap *M)
 {
 	static struct refcache_gc_event evs[REFCACHE_GC_EVENTS_MAX + 2];
@@ -1913,6 +2070,7 @@ static int heap_open(struct mheap *M)
 	if (refcache_version(M->fd, &v))
 		FAILF("version of a new heap");
 	M->gc = !!(v.features & REFCACHE_FEATURE_GC);
+	M->inspect = !!(v.features & REFCACHE_FEATURE_INSPECT);
 	if (M->gc) {
 		struct refcache_gc_set gs = { .size = sizeof(gs), .flags = REFCACHE_GC_SET_ENABLED };
 		struct refcache_gc_info gi = { .size = sizeof(gi) };
@@ -2350,8 +2508,12 @@ static int single_epoch(long nops)
 			r = op_gc_freeze(M);
 		else if (w < 993)
 			r = op_gc_stats(M);
-		else if (w < 996)
+		else if (w < 994)
 			r = op_gc_is_tracked(M);
+		else if (w < 996)
+			r = M->inspect ? op_gc_objects(M) : op_gc_is_tracked(M);
+		else if (w < 997)
+			r = M->inspect ? op_gc_inspect(M) : op_gc_is_tracked(M);
 		else if (w < 998)
 			r = op_gc_events(M);
 		else

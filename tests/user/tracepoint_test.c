@@ -113,13 +113,75 @@ static int t_gc_tracepoints(void)
 	return 0;
 }
 
+/* Objects, arenas and the collector's phases (issue 18). */
+#define NBIG 1600
+static int t_alloc_tracepoints(void)
+{
+	static const char *const events[] = { "obj_alloc", "obj_free", "arena_alloc",
+		"arena_release", "gc_phase" };
+	char ev_dir[256], want[256], path[300];
+	struct refcache_heap_info hi;
+	static uint64_t hb[NBIG];
+	unsigned int i;
+	uint64_t a;
+	int fd, cache, big;
+
+	snprintf(ev_dir, sizeof(ev_dir), "%s/events/refcache", tracefs);
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		snprintf(path, sizeof(path), "%s/enable", events[i]);
+		CHECK(write_file(ev_dir, path, "1") == 0, "enable %s", events[i]);
+	}
+	CHECK(write_file(tracefs, "trace", "") == 0, "clear the trace");
+	fd = refcache_open();
+	CHECK(fd >= 0, "open: %d", fd);
+	CHECKF(refcache_heap_info(fd, &hi) == 0, "heap_info");
+	cache = refcache_cache_create(fd, "traced2", 8, 1, REFCACHE_CACHE_TRACKED);
+	CHECKF(cache > 0, "cache: %d", cache);
+	CHECKF(refcache_new(fd, cache, &a) == 0 && refcache_store(fd, a, 0, a) == 0, "self cycle");
+	CHECKF(refcache_handle_close(fd, a) == 0, "close");
+	CHECKF(refcache_gc_collect(fd, 0) == 1, "collect");
+	/* Three arenas' worth of 480-byte objects, freed: empty arenas go back. */
+	big = refcache_cache_create(fd, "traced_big", 480 - 48, 0, 0);
+	CHECKF(big > 0, "cache: %d", big);
+	for (i = 0; i < NBIG; i++)
+		CHECKF(refcache_new(fd, big, &hb[i]) == 0, "new %u", i);
+	for (i = 0; i < NBIG; i++)
+		refcache_handle_close(fd, hb[i]);
+	refcache_close(fd);
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		snprintf(path, sizeof(path), "%s/enable", events[i]);
+		write_file(ev_dir, path, "0");
+	}
+	read_trace(tbuf, sizeof(tbuf));
+	snprintf(want, sizeof(want), "obj_alloc: heap=%llu cache=%d size=",
+		 (unsigned long long)hi.heap_id, cache);
+	CHECK(strstr(tbuf, want), "no \"%s\" in the trace", want);
+	snprintf(want, sizeof(want), "obj_free: heap=%llu cache=%d size=",
+		 (unsigned long long)hi.heap_id, cache);
+	CHECK(strstr(tbuf, want), "no \"%s\" in the trace", want);
+	snprintf(want, sizeof(want), "arena_alloc: heap=%llu arenas=1", (unsigned long long)hi.heap_id);
+	CHECK(strstr(tbuf, want), "no \"%s\" in the trace", want);
+	snprintf(want, sizeof(want), "arena_release: heap=%llu arenas=",
+		 (unsigned long long)hi.heap_id);
+	CHECK(strstr(tbuf, want), "no \"%s\" in the trace", want);
+	snprintf(want, sizeof(want), "gc_phase: heap=%llu generation=0 phase=move_unreachable objects=1",
+		 (unsigned long long)hi.heap_id);
+	CHECK(strstr(tbuf, want), "no \"%s\" in the trace", want);
+	snprintf(want, sizeof(want), "gc_phase: heap=%llu generation=0 phase=delete_garbage objects=1",
+		 (unsigned long long)hi.heap_id);
+	CHECK(strstr(tbuf, want), "no \"%s\" in the trace", want);
+	return 0;
+}
+
 int main(void)
 {
-	printf("1..1\n");
+	printf("1..2\n");
 	if (find_tracefs()) {
 		printf("ok 1 - gc_tracepoints # SKIP no tracefs\n");
+		printf("ok 2 - alloc_tracepoints # SKIP no tracefs\n");
 		return 0;
 	}
 	tap_result(t_gc_tracepoints(), "gc_tracepoints");
+	tap_result(t_alloc_tracepoints(), "alloc_tracepoints");
 	return nfail != 0;
 }

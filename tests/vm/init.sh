@@ -240,6 +240,7 @@ done
 result cli_version refcachectl version
 result cli_stats refcachectl stats
 result cli_demo refcachectl demo
+result cli_graph refcachectl graph
 result cli_caches refcachectl caches
 result cli_allocator refcachectl allocator
 result cli_users refcachectl users

@@ -87,14 +87,33 @@ if [ "$with_python" = 1 ]; then
 	cp "$top/tests/bench/gc_bench.py" "$root/bench/"
 	pyfiles=$("$py" -I -S "$top/tests/bench/gc_bench.py" --list-modules | grep "^$pylib/") ||
 		{ echo "run.sh: $py cannot list gc_bench.py's modules" >&2; exit 2; }
+	# The refcache package (userspace/python, ctypes over librefcache.so.1)
+	# and its unittest suite, run as /tests/python_test, with the modules
+	# they load: unittest, ctypes (its _ctypes.so and libffi via ldd).
+	pyfiles="$pyfiles $("$py" -I -S -c 'import sys, unittest, ctypes, ctypes.util, select, errno, os, traceback
+print("\n".join(sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)})))' |
+		grep "^$pylib/")" ||
+		{ echo "run.sh: $py cannot list unittest's and ctypes' modules" >&2; exit 2; }
+	mkdir -p "$root/python" "$root/usr/lib"
+	cp -r "$top/userspace/python/refcache" "$top/userspace/python/tests" "$root/python/"
+	cp -L "$top/userspace/build/librefcache.so.1" "$root/usr/lib/"
+	cp -r "$top/userspace/python/examples" "$root/python/"
+	# The demo's output first, as comments, for the log; then the suite's TAP.
+	cat > "$root/tests/python_test" <<'PYTEST'
+#!/bin/sh
+export REFCACHE_LIB=/usr/lib/librefcache.so.1 PYTHONPATH=/python
+/usr/bin/python3 -s -S /python/examples/demo.py 2>&1 | sed 's/^/# demo.py: /'
+exec /usr/bin/python3 -E -s -S /python/tests/tap.py /python
+PYTEST
+	chmod +x "$root/tests/python_test"
 	for f in $pyfiles; do
 		mkdir -p "$root${f%/*}/__pycache__"
 		cp -p "$f" "$root$f"
 		pyc=${f%/*}/__pycache__/$(basename "$f" .py).${pyver#* }.pyc
 		[ -f "$pyc" ] && cp -p "$pyc" "$root$pyc"
 	done
-	for lib in $(for f in "$py" $pyfiles; do
-			case "$f" in "$py"|*.so) ldd "$f" ;; esac
+	for lib in $(for f in "$py" $pyfiles "$top/userspace/build/librefcache.so.1"; do
+			case "$f" in "$py"|*.so|*.so.1) ldd "$f" ;; esac
 		done | grep -o '/[^ ]*\.so[^ ]*'); do
 		[ -e "$root$lib" ] && continue
 		mkdir -p "$root${lib%/*}"

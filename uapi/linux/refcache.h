@@ -27,13 +27,14 @@
 #include <linux/types.h>
 
 #define REFCACHE_ABI_MAJOR	1
-#define REFCACHE_ABI_MINOR	3
+#define REFCACHE_ABI_MINOR	4
 
 /* Feature bits reported by REFCACHE_IOC_VERSION. */
 #define REFCACHE_FEATURE_HEAP	_BITULL(0)	/* one heap per open file */
 #define REFCACHE_FEATURE_OBJECTS	_BITULL(1)	/* caches, objects, handles, batch */
 #define REFCACHE_FEATURE_GC	_BITULL(2)	/* cycle collector, events on read() (ABI 1.2) */
 #define REFCACHE_FEATURE_BIASED	_BITULL(3)	/* REFCACHE_CACHE_BIASED (ABI 1.3) */
+#define REFCACHE_FEATURE_INSPECT	_BITULL(4)	/* gc.get_objects() and friends (ABI 1.4) */
 
 #define REFCACHE_IOC_MAGIC	0xB9
 
@@ -531,5 +532,213 @@ struct refcache_gc_event {
 #define REFCACHE_IOC_GC_STATS		_IOWR(REFCACHE_IOC_MAGIC, 0x14, struct refcache_gc_stats)
 /* struct refcache_handle_op: @handle in, @result out: 1 if tracked, else 0 */
 #define REFCACHE_IOC_GC_IS_TRACKED	_IOWR(REFCACHE_IOC_MAGIC, 0x15, struct refcache_handle_op)
+
+/*
+ * Looking inside a heap (ABI 1.4, REFCACHE_FEATURE_INSPECT;
+ * Documentation/collector.rst, "Looking inside a heap"): CPython's
+ * gc.get_objects(), gc.get_referents(), gc.get_referrers(), gc.garbage
+ * with gc.set_debug(), and a dump of the whole heap.
+ */
+
+/* struct refcache_gc_objects.which, for REFCACHE_IOC_GC_GET_OBJECTS */
+#define REFCACHE_OBJECTS_GEN0		_BITUL(0)
+#define REFCACHE_OBJECTS_GEN1		_BITUL(1)
+#define REFCACHE_OBJECTS_GEN2		_BITUL(2)
+#define REFCACHE_OBJECTS_PERMANENT	_BITUL(3)	/* frozen objects */
+#define REFCACHE_OBJECTS_UNTRACKED	_BITUL(4)	/* objects of untracked caches */
+/* gc.get_objects(generation=None): the three generations */
+#define REFCACHE_OBJECTS_ALL		(REFCACHE_OBJECTS_GEN0 | REFCACHE_OBJECTS_GEN1 | \
+					 REFCACHE_OBJECTS_GEN2)
+#define REFCACHE_OBJECTS_MASK		(REFCACHE_OBJECTS_ALL | REFCACHE_OBJECTS_PERMANENT | \
+					 REFCACHE_OBJECTS_UNTRACKED)
+
+/* struct refcache_gc_objects.flags, for REFCACHE_IOC_GC_GARBAGE */
+#define REFCACHE_GARBAGE_CLEAR		_BITUL(0)	/* del gc.garbage[:] */
+
+/* Most handles one call returns. */
+#define REFCACHE_GC_OBJECTS_MAX		4096
+
+/**
+ * struct refcache_gc_objects - a page of handles to objects
+ * @size:     sizeof(struct refcache_gc_objects)
+ * @flags:    0, or REFCACHE_GARBAGE_CLEAR for REFCACHE_IOC_GC_GARBAGE
+ * @which:    REFCACHE_IOC_GC_GET_OBJECTS: REFCACHE_OBJECTS_* (not 0);
+ *            else must be 0
+ * @count:    room in @handles: 1 to REFCACHE_GC_OBJECTS_MAX (0 only with
+ *            REFCACHE_GARBAGE_CLEAR)
+ * @cursor:   in: 0 for the first page, then the @cursor the previous call
+ *            returned; out: where the next page starts, 0 after the last
+ * @handle:   REFCACHE_IOC_GC_GET_REFERENTS and _REFERRERS: a strong
+ *            handle to the object asked about; else must be 0
+ * @handles:  user array of @count __u64, as a __u64: out, @returned new
+ *            strong handles the caller owns and closes
+ * @returned: out: handles written to @handles (CLEAR: objects dropped)
+ * @reserved: must be zero
+ *
+ * REFCACHE_IOC_GC_GET_OBJECTS: gc.get_objects(): the live objects on the
+ * lists @which names, in list order.
+ * REFCACHE_IOC_GC_GET_REFERENTS: gc.get_referents(): what @handle's
+ * slots hold, in slot order, then what a kernel cache's traverse
+ * callback reports within the heap.  An object held twice comes twice.
+ * REFCACHE_IOC_GC_GET_REFERRERS: gc.get_referrers(): every object of the
+ * heap (tracked, frozen or not) holding @handle's object, once each; it
+ * walks the whole heap, as CPython does.
+ * REFCACHE_IOC_GC_GARBAGE: gc.garbage, as handles; with
+ * REFCACHE_GARBAGE_CLEAR (and @count, @cursor, @handles zero) it is
+ * emptied instead, which may free its objects.
+ *
+ * The heap's lock is dropped between calls: objects made, freed or moved
+ * meanwhile may be missed or seen twice (the dump is one snapshot).  A
+ * call that fails (-EFAULT included) leaves no new handle open.
+ */
+struct refcache_gc_objects {
+	__u32 size;
+	__u32 flags;
+	__u32 which;
+	__u32 count;
+	__u64 cursor;
+	__u64 handle;
+	__u64 handles;
+	__u32 returned;
+	__u32 reserved;
+};
+
+#define REFCACHE_GC_OBJECTS_SIZE_VER0	48
+
+/* Debug flags, CPython's gc.DEBUG_* with their values. */
+#define REFCACHE_GC_DEBUG_STATS		_BITUL(0)	/* log each collection */
+#define REFCACHE_GC_DEBUG_COLLECTABLE	_BITUL(1)	/* log what is collectable */
+#define REFCACHE_GC_DEBUG_UNCOLLECTABLE	_BITUL(2)	/* log what is not */
+#define REFCACHE_GC_DEBUG_SAVEALL	_BITUL(5)	/* keep the garbage in gc.garbage */
+#define REFCACHE_GC_DEBUG_LEAK		(REFCACHE_GC_DEBUG_COLLECTABLE | \
+					 REFCACHE_GC_DEBUG_UNCOLLECTABLE | \
+					 REFCACHE_GC_DEBUG_SAVEALL)
+#define REFCACHE_GC_DEBUG_MASK		(REFCACHE_GC_DEBUG_STATS | REFCACHE_GC_DEBUG_LEAK)
+
+/* struct refcache_gc_debug.flags */
+#define REFCACHE_GC_DEBUG_SET		_BITUL(0)	/* gc.set_debug(@debug) */
+
+/**
+ * struct refcache_gc_debug - REFCACHE_IOC_GC_DEBUG: gc.set_debug(), gc.get_debug()
+ * @size:     sizeof(struct refcache_gc_debug)
+ * @flags:    0 to read, REFCACHE_GC_DEBUG_SET to set @debug
+ * @debug:    in with REFCACHE_GC_DEBUG_SET: REFCACHE_GC_DEBUG_* (else must
+ *            be 0); out: the heap's debug flags
+ * @reserved: must be zero
+ * @garbage:  out: objects in gc.garbage
+ *
+ * With SAVEALL a collection puts every unreachable object it finds in
+ * the heap's gc.garbage, holding a reference, instead of freeing it (it
+ * still counts as collected, as in CPython).  gc.garbage is charged to
+ * the heap; when it cannot grow the collection frees its garbage as
+ * without SAVEALL.  STATS, COLLECTABLE and UNCOLLECTABLE log to the
+ * kernel log, rate limited, naming heap ids and cache names only.
+ */
+struct refcache_gc_debug {
+	__u32 size;
+	__u32 flags;
+	__u32 debug;
+	__u32 reserved;
+	__u64 garbage;
+};
+
+#define REFCACHE_GC_DEBUG_SIZE_VER0	24
+
+/* struct refcache_dump_record.kind */
+#define REFCACHE_DUMP_CACHE		1
+#define REFCACHE_DUMP_OBJECT		2
+#define REFCACHE_DUMP_EDGE		3
+#define REFCACHE_DUMP_HANDLE		4
+
+/* struct refcache_dump_record.flags of an OBJECT */
+#define REFCACHE_DUMP_TRACKED		_BITUL(0)	/* its cache is tracked */
+#define REFCACHE_DUMP_FROZEN		_BITUL(1)	/* in the permanent generation */
+#define REFCACHE_DUMP_GARBAGE		_BITUL(2)	/* held by gc.garbage */
+#define REFCACHE_DUMP_WEAKREFD		_BITUL(3)	/* has weak handles */
+/* ... of a HANDLE */
+#define REFCACHE_DUMP_WEAK		_BITUL(0)	/* a weak handle */
+/* struct refcache_dump_record.index of an EDGE from a traverse callback */
+#define REFCACHE_DUMP_TRAVERSE		0xffffffffU
+
+/**
+ * struct refcache_dump_record - one record of a heap dump
+ * @kind:       REFCACHE_DUMP_CACHE, _OBJECT, _EDGE or _HANDLE
+ * @flags:      CACHE: its REFCACHE_CACHE_* flags; OBJECT: REFCACHE_DUMP_*
+ *              object flags; HANDLE: REFCACHE_DUMP_WEAK; EDGE: 0
+ * @cache_id:   CACHE, OBJECT: the cache's id (0 for a kernel cache); else 0
+ * @id:         OBJECT: the object's number in this dump (1, 2, ...);
+ *              EDGE: the referring object's number; HANDLE: the object's
+ *              number; CACHE: 0
+ * @value:      CACHE: payload bytes; OBJECT: its reference count; EDGE:
+ *              the referenced object's number; HANDLE: the handle id
+ * @index:      CACHE: slots per object; OBJECT: strong handles to it;
+ *              EDGE: the slot, or REFCACHE_DUMP_TRAVERSE; HANDLE: 0
+ * @generation: OBJECT: 0..2, 3 for the permanent generation, -1 for an
+ *              untracked object; else -1
+ * @name:       CACHE: the cache's name, NUL-terminated; else zeros
+ *
+ * Object numbers are given in the dump only: no record carries a kernel
+ * address.  Caches come first, then each object followed by its edges,
+ * then the open handles.
+ */
+struct refcache_dump_record {
+	__u16 kind;
+	__u16 flags;
+	__u32 cache_id;
+	__u64 id;
+	__u64 value;
+	__u32 index;
+	__s32 generation;
+	char name[REFCACHE_NAME_LEN];
+};
+
+/* struct refcache_heap_dump.flags */
+#define REFCACHE_DUMP_START		_BITUL(0)	/* take a new snapshot */
+#define REFCACHE_DUMP_END		_BITUL(1)	/* drop the snapshot */
+
+/**
+ * struct refcache_heap_dump - REFCACHE_IOC_HEAP_DUMP
+ * @size:     sizeof(struct refcache_heap_dump)
+ * @flags:    REFCACHE_DUMP_START: snapshot the heap (under its lock,
+ *            the collector's still) and return the first page;
+ *            REFCACHE_DUMP_END: drop the snapshot (@count, @cursor and
+ *            @records zero); 0: the page at @cursor
+ * @count:    room in @records, up to REFCACHE_GC_OBJECTS_MAX records
+ * @returned: out: records written
+ * @cursor:   in: the first record wanted (0 with START); out: the next
+ *            one, 0 after the last
+ * @snapshot: in: without START, the snapshot read (else -ESTALE); out:
+ *            the snapshot's number
+ * @total:    out: records in the snapshot
+ * @records:  user array of @count struct refcache_dump_record, as a __u64
+ *
+ * A heap keeps one snapshot, charged to it: a dump of a heap near its
+ * byte limit fails with -EDQUOT.  A START that fails keeps the previous
+ * snapshot.  The snapshot is dropped with END, by the next START, or
+ * when the heap goes away.
+ */
+struct refcache_heap_dump {
+	__u32 size;
+	__u32 flags;
+	__u32 count;
+	__u32 returned;
+	__u64 cursor;
+	__u64 snapshot;
+	__u64 total;
+	__u64 records;
+};
+
+#define REFCACHE_HEAP_DUMP_SIZE_VER0	48
+
+/* Numbered from 0x20: room below for commands of other series. */
+#define REFCACHE_IOC_GC_GET_OBJECTS	\
+	_IOWR(REFCACHE_IOC_MAGIC, 0x20, struct refcache_gc_objects)
+#define REFCACHE_IOC_GC_GET_REFERENTS	\
+	_IOWR(REFCACHE_IOC_MAGIC, 0x21, struct refcache_gc_objects)
+#define REFCACHE_IOC_GC_GET_REFERRERS	\
+	_IOWR(REFCACHE_IOC_MAGIC, 0x22, struct refcache_gc_objects)
+#define REFCACHE_IOC_GC_GARBAGE		_IOWR(REFCACHE_IOC_MAGIC, 0x23, struct refcache_gc_objects)
+#define REFCACHE_IOC_GC_DEBUG		_IOWR(REFCACHE_IOC_MAGIC, 0x24, struct refcache_gc_debug)
+#define REFCACHE_IOC_HEAP_DUMP		_IOWR(REFCACHE_IOC_MAGIC, 0x25, struct refcache_heap_dump)
 
 #endif /* _UAPI_LINUX_REFCACHE_H */

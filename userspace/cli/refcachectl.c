@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "refcache.h"
+#include "graph.h"
 
 static void usage(FILE *out)
 {
@@ -29,6 +30,7 @@ static void usage(FILE *out)
 		"  demo      refcounts of a chain and a cycle, and the collector finding the cycle\n"
 		"  gc        a new heap's cycle collector: state, collect, thresholds, freeze\n"
 		"  bench     operations per second: single ioctls against batches of 64\n"
+		"  graph     a heap's object graph as Graphviz DOT (or SVG through dot)\n"
 		"\n"
 		"refcachectl COMMAND --help describes one command; --version is\n"
 		"\"refcachectl version\".\n"
@@ -118,11 +120,12 @@ static int cmd_version(void)
 	printf("module %s\n", mod[0] ? mod : "(no /sys/module/refcache/version)");
 	printf("abi %u.%u (library built for %u.%u)\n", v.major, v.minor,
 	       REFCACHE_ABI_MAJOR, REFCACHE_ABI_MINOR);
-	printf("features 0x%llx%s%s%s%s\n", (unsigned long long)v.features,
+	printf("features 0x%llx%s%s%s%s%s\n", (unsigned long long)v.features,
 	       v.features & REFCACHE_FEATURE_HEAP ? " heap" : "",
 	       v.features & REFCACHE_FEATURE_OBJECTS ? " objects" : "",
 	       v.features & REFCACHE_FEATURE_GC ? " gc" : "",
-	       v.features & REFCACHE_FEATURE_BIASED ? " biased" : "");
+	       v.features & REFCACHE_FEATURE_BIASED ? " biased" : "",
+	       v.features & REFCACHE_FEATURE_INSPECT ? " inspect" : "");
 	return 0;
 }
 
@@ -404,6 +407,9 @@ static int cmd_demo(void)
 	} else {
 		struct refcache_gc_collect gc;
 
+		STEP("refcachectl graph      # the heap's picture (DOT) before the collection");
+		fflush(stdout);
+		must("graph", graph_print_heap(demo_fd, "before gc.collect()", stdout));
 		STEP("gc.collect(2)          # a full collection: generations 0, 1 and 2");
 		ret = refcache_gc_collect_ex(demo_fd, 2, &gc);
 		MUST("gc_collect", ret);
@@ -415,6 +421,9 @@ static int cmd_demo(void)
 		       (unsigned long long)gc.collected,
 		       (unsigned long long)gc.uncollectable);
 		show_heap();
+		STEP("refcachectl graph      # and after it: the cycle is gone");
+		fflush(stdout);
+		must("graph", graph_print_heap(demo_fd, "after gc.collect()", stdout));
 		STEP("w()                    # weak handles to garbage are cleared first");
 		show_weak("w", w);
 		if (!demo_err && (heap_objects() != 0 || weak_alive(w))) {
@@ -1060,6 +1069,20 @@ static const char *const cmd_help[][2] = {
 		"--proc alone prints /proc/refcache/gc (one line per visible heap and\n"
 		"generation) without opening a heap; with other options, after them,\n"
 		"while the new heap is still open.\n" },
+	{ "graph", "usage: refcachectl graph [--fd N | --load FILE] [--save FILE]\n"
+		"                         [--from NODE | --to NODE] [--depth N]\n"
+		"                         [--collect] [-o FILE.dot] [--svg FILE.svg]\n"
+		"Write a heap's object graph (REFCACHE_IOC_HEAP_DUMP) as Graphviz DOT:\n"
+		"one node per object, labelled with its cache, dump number, refcount and\n"
+		"generation (gc.garbage pink, frozen blue, untracked round), one edge per\n"
+		"filled slot, and the handles as roots (weak ones dashed).  The heap is\n"
+		"the open file N (inherited), a dump saved with --save, or, without\n"
+		"either, a known demo heap: a chain a -> b -> c held by one handle and a\n"
+		"cycle x <-> y held by a weak handle only.  --from NODE draws what NODE\n"
+		"reaches (objgraph's show_refs), --to NODE what reaches it\n"
+		"(show_backrefs), NODE being oN (a node of the graph) or a handle id,\n"
+		"--depth N steps at most.  --collect runs gc.collect(2) first.  --svg\n"
+		"runs dot -Tsvg (Debian package graphviz).\n" },
 	{ "bench", "usage: refcachectl bench [--work mixed|refcount] [OPERATIONS]\n"
 		"Run the same work as single ioctls and as REFCACHE_IOC_BATCH calls of 64\n"
 		"operations, OPERATIONS each way (default 204800, rounded down to a\n"
@@ -1131,6 +1154,8 @@ bad_bench:
 		return gc_main(argc, argv);
 	if (!strcmp(argv[1], "top"))
 		return top_main(argc, argv);
+	if (!strcmp(argv[1], "graph"))
+		return graph_main(argc, argv);
 	if (argc > 2)
 		goto extra;
 	if (!strcmp(argv[1], "version"))

@@ -128,6 +128,40 @@ int refcache_gc_is_tracked(int fd, uint64_t handle);
  */
 int refcache_gc_read_events(int fd, struct refcache_gc_event *ev, size_t max);
 
+/*
+ * Looking inside a heap (ABI 1.4, REFCACHE_FEATURE_INSPECT).  The paged
+ * calls take *@cursor (0 for the first page) and leave there where the
+ * next page starts, 0 after the last; they return how many strong
+ * handles they wrote to @handles (up to @max), which the caller owns.
+ */
+
+/* gc.get_objects(): objects of the lists @which (REFCACHE_OBJECTS_*). */
+int refcache_gc_get_objects(int fd, uint32_t which, uint64_t *cursor,
+			    uint64_t *handles, uint32_t max);
+
+/* gc.get_referents(): what @handle's object holds. */
+int refcache_gc_get_referents(int fd, uint64_t handle, uint64_t *cursor,
+			      uint64_t *handles, uint32_t max);
+
+/* gc.get_referrers(): the objects that hold @handle's object (walks the heap). */
+int refcache_gc_get_referrers(int fd, uint64_t handle, uint64_t *cursor,
+			      uint64_t *handles, uint32_t max);
+
+/* gc.garbage as handles; del gc.garbage[:]: objects dropped or -errno. */
+int refcache_gc_get_garbage(int fd, uint64_t *cursor, uint64_t *handles, uint32_t max);
+int64_t refcache_gc_clear_garbage(int fd);
+int64_t refcache_gc_garbage_count(int fd);
+
+/* gc.set_debug(REFCACHE_GC_DEBUG_*), gc.get_debug(): flags or -errno. */
+int refcache_gc_set_debug(int fd, unsigned int flags);
+int refcache_gc_get_debug(int fd);
+
+/*
+ * The whole heap as one snapshot: *@records (to free()) gets *@nrecords
+ * struct refcache_dump_record.
+ */
+int refcache_heap_dump(int fd, struct refcache_dump_record **records, size_t *nrecords);
+
 #ifdef __cplusplus
 }
 #endif

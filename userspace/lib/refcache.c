@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -408,4 +409,155 @@ EXPORT int refcache_gc_read_events(int fd, struct refcache_gc_event *ev, size_t 
 	if (n == 0 || n % sizeof(*ev))
 		return -EIO;	/* not a refcache heap, or a record cut short */
 	return (int)(n / sizeof(*ev));
+}
+
+/* ---- looking inside a heap (ABI 1.4) ----------------------------------- */
+
+static int gc_objects(int fd, unsigned long cmd, uint32_t which, uint64_t handle,
+		      uint64_t *cursor, uint64_t *handles, uint32_t max)
+{
+	struct refcache_gc_objects req;
+	int ret;
+
+	if (!cursor || !handles || !max)
+		return -EINVAL;
+	if (max > REFCACHE_GC_OBJECTS_MAX)
+		max = REFCACHE_GC_OBJECTS_MAX;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.which = which;
+	req.count = max;
+	req.cursor = *cursor;
+	req.handle = handle;
+	req.handles = (uintptr_t)handles;
+	ret = rc_ioctl(fd, cmd, &req);
+	if (ret < 0)
+		return ret;
+	*cursor = req.cursor;
+	return (int)req.returned;
+}
+
+EXPORT int refcache_gc_get_objects(int fd, uint32_t which, uint64_t *cursor,
+				   uint64_t *handles, uint32_t max)
+{
+	return gc_objects(fd, REFCACHE_IOC_GC_GET_OBJECTS, which, 0, cursor, handles, max);
+}
+
+EXPORT int refcache_gc_get_referents(int fd, uint64_t handle, uint64_t *cursor,
+				     uint64_t *handles, uint32_t max)
+{
+	return gc_objects(fd, REFCACHE_IOC_GC_GET_REFERENTS, 0, handle, cursor, handles, max);
+}
+
+EXPORT int refcache_gc_get_referrers(int fd, uint64_t handle, uint64_t *cursor,
+				     uint64_t *handles, uint32_t max)
+{
+	return gc_objects(fd, REFCACHE_IOC_GC_GET_REFERRERS, 0, handle, cursor, handles, max);
+}
+
+EXPORT int refcache_gc_get_garbage(int fd, uint64_t *cursor, uint64_t *handles, uint32_t max)
+{
+	return gc_objects(fd, REFCACHE_IOC_GC_GARBAGE, 0, 0, cursor, handles, max);
+}
+
+EXPORT int64_t refcache_gc_clear_garbage(int fd)
+{
+	struct refcache_gc_objects req;
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.flags = REFCACHE_GARBAGE_CLEAR;
+	ret = rc_ioctl(fd, REFCACHE_IOC_GC_GARBAGE, &req);
+	return ret < 0 ? ret : (int64_t)req.returned;
+}
+
+static int gc_debug(int fd, uint32_t flags, uint32_t debug, struct refcache_gc_debug *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	out->flags = flags;
+	out->debug = debug;
+	return rc_ioctl(fd, REFCACHE_IOC_GC_DEBUG, out);
+}
+
+EXPORT int refcache_gc_set_debug(int fd, unsigned int flags)
+{
+	struct refcache_gc_debug d;
+
+	return gc_debug(fd, REFCACHE_GC_DEBUG_SET, flags, &d);
+}
+
+EXPORT int refcache_gc_get_debug(int fd)
+{
+	struct refcache_gc_debug d;
+	int ret = gc_debug(fd, 0, 0, &d);
+
+	return ret < 0 ? ret : (int)d.debug;
+}
+
+EXPORT int64_t refcache_gc_garbage_count(int fd)
+{
+	struct refcache_gc_debug d;
+	int ret = gc_debug(fd, 0, 0, &d);
+
+	if (ret < 0)
+		return ret;
+	return to_count(d.garbage);
+}
+
+EXPORT int refcache_heap_dump(int fd, struct refcache_dump_record **records, size_t *nrecords)
+{
+	struct refcache_dump_record *v = NULL, *nv;
+	struct refcache_heap_dump hd;
+	size_t n = 0;
+	int ret, tries;
+
+	if (!records || !nrecords)
+		return -EINVAL;
+	/* Another thread's START makes ours stale: start again, a few times. */
+	for (tries = 0; tries < 8; tries++) {
+		memset(&hd, 0, sizeof(hd));
+		hd.size = sizeof(hd);
+		hd.flags = REFCACHE_DUMP_START;
+		n = 0;
+		for (;;) {
+			uint64_t want = hd.flags ? REFCACHE_GC_OBJECTS_MAX : hd.total - n;
+
+			if (want > REFCACHE_GC_OBJECTS_MAX)
+				want = REFCACHE_GC_OBJECTS_MAX;
+			nv = realloc(v, (n + want) * sizeof(*v) + 1);
+			if (!nv) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+			hd.count = (uint32_t)want;
+			hd.records = (uintptr_t)(v + n);
+			hd.returned = 0;
+			hd.total = 0;
+			ret = rc_ioctl(fd, REFCACHE_IOC_HEAP_DUMP, &hd);
+			if (ret < 0)
+				break;
+			n += hd.returned;
+			hd.flags = 0;
+			if (!hd.cursor)
+				break;
+		}
+		if (ret != -ESTALE)
+			break;
+	}
+	if (ret == 0) {
+		struct refcache_heap_dump end;
+
+		memset(&end, 0, sizeof(end));
+		end.size = sizeof(end);
+		end.flags = REFCACHE_DUMP_END;
+		rc_ioctl(fd, REFCACHE_IOC_HEAP_DUMP, &end);	/* frees the kernel's copy */
+		*records = v;
+		*nrecords = n;
+		return 0;
+	}
+	free(v);
+	return ret;
 }

@@ -1349,6 +1349,9 @@ void native_param_register(const char *name, const char *type, void *p);
 #define TP_ARGS(...)		__VA_ARGS__
 #define TRACE_EVENT(name, proto, args, tstruct, assign, print) \
 	static inline void trace_##name(proto) { }
+#define DECLARE_EVENT_CLASS(name, proto, args, tstruct, assign, print)
+#define DEFINE_EVENT(class, name, proto, args) \
+	static inline void trace_##name(proto) { }
 
 /*
  * linux/shrinker.h: gc.c's shrinker is compiled natively but never
