@@ -146,6 +146,9 @@ void AnnotateIgnoreReadsEnd(const char *f, int l);
 #define swap(a, b) \
 	do { __typeof__(a) __tmp = (a); (a) = (b); (b) = __tmp; } while (0)
 #define clamp_t(type, val, lo, hi) min_t(type, max_t(type, val, lo), hi)
+#ifndef max3
+#define max3(x, y, z)	max(max(x, y), z)
+#endif
 #define umin(x, y)		min((x) + 0u + 0ul + 0ull, (y) + 0u + 0ul + 0ull)
 #define umax(x, y)		max((x) + 0u + 0ul + 0ull, (y) + 0u + 0ul + 0ull)
 #ifndef struct_size_t
