@@ -568,20 +568,6 @@ static u64 delete_garbage_nocb(struct refcache_heap *heap, struct list_head *unr
 
 /* ---- teardown's trial deletion --------------------------------------- */
 
-static void visit_teardown(struct refcache_obj *child, void *arg)
-{
-	struct refcache_heap *heap = arg;
-
-	if (!child)
-		return;
-	if (unlikely(child->cache->heap != heap)) {
-		foreign_ref(heap, child);
-		return;
-	}
-	if (child->flags & REFCACHE_OBJ_COLLECTING)
-		decref(child);
-}
-
 /**
  * refcache_gc_external_refs_locked() - references to a heap's objects from outside it
  * @heap: the heap, locked, being torn down: its handles closed, its biased
@@ -602,13 +588,12 @@ static void visit_teardown(struct refcache_obj *child, void *arg)
 u64 refcache_gc_external_refs_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
-	const struct refcache_type_ops *ops;
-	struct refcache_obj *obj, *child;
+	struct gc_scan s = { .heap = heap };
+	struct refcache_obj *obj;
 	unsigned long n = 0;
 	u64 external = 0;
 	unsigned int c;
 	int i;
-	u32 j;
 
 	lockdep_assert_held(&os->lock);
 	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
@@ -623,20 +608,9 @@ u64 refcache_gc_external_refs_locked(struct refcache_heap *heap)
 				cond_resched();
 		}
 	}
-	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
-		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
-			for (j = 0; j < obj->cache->nslots; j++) {
-				child = obj->slots[j];
-				if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
-					decref(child);
-			}
-			ops = obj->cache->ops;
-			if (ops && ops->traverse)
-				ops->traverse(obj, visit_teardown, heap);
-			if (!(++n & 1023))
-				cond_resched();
-		}
-	}
+	/* The collector's own pass, list by list: slots, then traverse callbacks. */
+	for (i = 0; i < REFCACHE_OBJ_LISTS; i++)
+		subtract_refs(refcache_obj_list(os, i), &s);
 	for (i = 0; i < REFCACHE_OBJ_LISTS; i++) {
 		list_for_each_entry(obj, refcache_obj_list(os, i), node) {
 			if ((int)refcache_ref_read(obj) >= 0)
