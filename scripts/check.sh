@@ -214,30 +214,18 @@ fi
 vm --kernel "$distro_image" --modules "$B/distro/kmod" --name splat_guard \
 	--mode inject_warn --expect-splat
 
-# kernel_and_mods NAME FRAGMENT: steps NAME_kernel_build (the kernel
-# scripts/debug-kernel.sh builds once from FRAGMENT and caches) and
-# build_NAME_kmod (the modules against it, refcache_kunit.ko beside
-# refcache.ko in $B/NAME/kmod).  Prints the kernel tree, or nothing if it
-# could not be built.
-kernel_and_mods() {
-	local name=$1 frag=$2 tree
-	get_tree() { scripts/debug-kernel.sh "$frag"; }
-	step "${name}_kernel_build" get_tree >&2
-	tree=$(tail -n 1 "$B/logs/${name}_kernel_build.log")
-	[ -f "$tree/.refcache-built" ] || return 0
-	mods() {
-		build_mods "$tree" "$B/$name" &&
-			cp "$B/$name/tests/kunit/refcache_kunit.ko" "$B/$name/kmod/"
-	}
-	step "build_${name}_kmod" mods >&2
-	echo "$tree"
-}
-
 # --- debug kernel: KUnit, KASAN, lockdep, kmemleak ---------------------
 if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
-	kernel_and_mods debug tests/kunit/kernel.config
-	debug_tree=$tree
-	if [ -n "$debug_tree" ]; then
+	debug_tree=
+	get_debug_tree() { debug_tree=$(scripts/debug-kernel.sh) && echo "$debug_tree"; }
+	step debug_kernel_build get_debug_tree
+	debug_tree=$(tail -n 1 "$B/logs/debug_kernel_build.log")
+	if [ -f "$debug_tree/.refcache-built" ]; then
+		dbg() {
+			build_mods "$debug_tree" "$B/debug" &&
+				cp "$B/debug/tests/kunit/refcache_kunit.ko" "$B/debug/kmod/"
+		}
+		step build_debug_kmod dbg
 		# The KUnit suites and the userspace programs, in two guests at once.
 		if [ -f "$B/debug/kmod/refcache_kunit.ko" ]; then
 			vm_bg debug_kunit --kernel "$debug_tree/arch/x86/boot/bzImage" \
@@ -265,9 +253,18 @@ fi
 # hotplug races).  Any "BUG: KCSAN:" report fails the run (run.sh), and a
 # deliberate race beside it must be reported, or the detector is not on.
 if [ "${REFCACHE_CHECK_SKIP_KCSAN:-0}" != 1 ]; then
-	kernel_and_mods kcsan tests/kunit/kcsan.config
-	kcsan_tree=$tree
-	if [ -n "$kcsan_tree" ]; then
+	kcsan_tree=
+	get_kcsan_tree() {
+		kcsan_tree=$(scripts/debug-kernel.sh tests/kunit/kcsan.config) && echo "$kcsan_tree"
+	}
+	step kcsan_kernel_build get_kcsan_tree
+	kcsan_tree=$(tail -n 1 "$B/logs/kcsan_kernel_build.log")
+	if [ -f "$kcsan_tree/.refcache-built" ]; then
+		kcsan_mods() {
+			build_mods "$kcsan_tree" "$B/kcsan" &&
+				cp "$B/kcsan/tests/kunit/refcache_kunit.ko" "$B/kcsan/kmod/"
+		}
+		step build_kcsan_kmod kcsan_mods
 		if [ -f "$B/kcsan/kmod/refcache_kunit.ko" ]; then
 			vm_bg kcsan --kernel "$kcsan_tree/arch/x86/boot/bzImage" \
 				--modules "$B/kcsan/kmod" --mem 2048 --timeout 900 \
