@@ -14,6 +14,7 @@
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/random.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -33,14 +34,15 @@ static_assert(REFCACHE_ARENA_SHIFT >= PAGE_SHIFT);
 static_assert(REFCACHE_POOL_OVERHEAD % REFCACHE_ALIGNMENT == 0);
 
 /*
- * Pool header, at the start of each pool of an arena.  @allocated has a
- * bit per block a caller holds: it is what makes double and foreign
- * frees detectable, and it is only changed with atomic bitops because
- * it is the one field touched without @lock.  The other fields are
- * under the allocator's lock.
+ * Pool header, at the start of each pool of an arena.  @out has a bit
+ * per block that is out of the pool: held by a caller or on a per-CPU
+ * stack.  It is changed only under @lock and read without it, by frees;
+ * together with the free mark (see block_mark()) it is what makes double
+ * and foreign frees detectable.  The other fields are under the
+ * allocator's lock.
  */
 struct refcache_pool {
-	unsigned long allocated[BITS_TO_LONGS(MAX_BLOCKS)];
+	unsigned long out[BITS_TO_LONGS(MAX_BLOCKS)];
 	struct list_head node;		/* usedpools[szidx] while not full */
 	struct refcache_pool *nextfree;	/* arena freepools */
 	void *freeblock;		/* freed blocks, linked through them */
@@ -122,6 +124,53 @@ static inline unsigned int block_index(const void *p, unsigned int cls)
 			       REFCACHE_POOL_OVERHEAD) / REFCACHE_ALIGNMENT;
 
 	return (off16 * class_recip[cls]) >> 16;
+}
+
+/* @out, written under the lock and read by frees without it. */
+static inline void pool_out_set(struct refcache_pool *pool, unsigned int bi)
+{
+	unsigned long *w = &pool->out[BIT_WORD(bi)];
+
+	WRITE_ONCE(*w, *w | BIT_MASK(bi));
+}
+
+static inline void pool_out_clear(struct refcache_pool *pool, unsigned int bi)
+{
+	unsigned long *w = &pool->out[BIT_WORD(bi)];
+
+	WRITE_ONCE(*w, *w & ~BIT_MASK(bi));
+}
+
+static inline bool pool_out_test(struct refcache_pool *pool, unsigned int bi)
+{
+	return READ_ONCE(pool->out[BIT_WORD(bi)]) & BIT_MASK(bi);
+}
+
+/*
+ * The free mark: the second word of every block on a per-CPU stack (the
+ * first links the pool's free list) is that stack's key XOR the block's
+ * address, where a CPU's key is the heap's secret cookie XOR (cpu + 1).
+ * A caller's block never has a mark: allocation zeroes the block, and
+ * nobody outside the allocator knows the cookie.  So a free that finds a
+ * mark is a double free, with no atomic operation; and when two frees of
+ * one block race on two CPUs and both push it, only the copy on the
+ * stack whose mark the block ends up with is ever handed out or returned
+ * (Documentation/allocator.rst).
+ */
+static inline unsigned long *block_mark(void *bp)
+{
+	return (unsigned long *)bp + 1;
+}
+
+static inline unsigned long mark_of(struct refcache_alloc_pcpu *pc, void *bp)
+{
+	return pc->key ^ (unsigned long)bp;
+}
+
+/* Whether @m is some CPU's mark for @bp. */
+static inline bool marked(struct refcache_alloc *a, void *bp, unsigned long m)
+{
+	return (m ^ a->cookie ^ (unsigned long)bp) - 1 < nr_cpu_ids;
 }
 
 /* Direct-map offset: arena indices stay small, the xarray shallow. */
@@ -343,6 +392,7 @@ static void *pool_take(struct refcache_alloc *a, unsigned int cls)
 		bp = (void *)pool + pool->nextoffset;
 		pool->nextoffset += class_size(cls);
 	}
+	pool_out_set(pool, block_index(bp, cls));
 	pool->nused++;
 	a->taken[cls]++;
 	if (!pool->freeblock && pool->nextoffset > pool->maxnextoffset)
@@ -350,7 +400,7 @@ static void *pool_take(struct refcache_alloc *a, unsigned int cls)
 	return bp;
 }
 
-/* CPython's pymalloc_free(), for a block already cleared in the bitmap. */
+/* CPython's pymalloc_free(), for a block off a per-CPU stack. */
 static void block_return(struct refcache_alloc *a, void *bp)
 {
 	struct refcache_pool *pool = pool_of(bp);
@@ -358,6 +408,7 @@ static void block_return(struct refcache_alloc *a, void *bp)
 	bool was_full = !pool->freeblock &&
 			pool->nextoffset > pool->maxnextoffset;
 
+	pool_out_clear(pool, block_index(bp, cls));
 	*(void **)bp = pool->freeblock;
 	pool->freeblock = bp;
 	pool->nused--;
@@ -369,6 +420,59 @@ static void block_return(struct refcache_alloc *a, void *bp)
 }
 
 /* ---- per-CPU caches, under the local lock ------------------------- */
+
+static void bad_free(struct refcache_heap *heap);
+
+/*
+ * A copy of a block left on this stack by the loser of two racing frees
+ * of it: the block carries the other stack's mark, or none (handed out
+ * from there).  It is dropped, and counted as the refused free it was.
+ */
+static void stale_copy(struct refcache_alloc *a)
+{
+	bad_free(heap_of(a));
+}
+
+/*
+ * Whether the block on @pc's stack is the one valid copy: it has this
+ * stack's mark, and it is out of its pool (another CPU's copy may have
+ * been returned to the pool before this one's mark was written).
+ */
+static __always_inline bool stack_owns(struct refcache_alloc_pcpu *pc, void *bp,
+				       unsigned int cls)
+{
+	return READ_ONCE(*block_mark(bp)) == mark_of(pc, bp) &&
+	       pool_out_test(pool_of(bp), block_index(bp, cls));
+}
+
+/* Off the stack and back to its pool, under a->lock. */
+static void stack_return(struct refcache_alloc *a, struct refcache_alloc_pcpu *pc,
+			 void *bp, unsigned int cls)
+{
+	if (unlikely(!stack_owns(pc, bp, cls)))
+		stale_copy(a);
+	else
+		block_return(a, bp);
+}
+
+/* Pop a block of @cls, or NULL; the caller then zeroes it. */
+static __always_inline void *mag_pop(struct refcache_alloc *a,
+				     struct refcache_alloc_pcpu *pc,
+				     unsigned int cls)
+{
+	void **slots = pc->slots + mag_off(cls);
+	unsigned int n = pc->count[cls];
+	void *bp;
+
+	while (n) {
+		bp = slots[--n];
+		WRITE_ONCE(pc->count[cls], n);
+		if (likely(stack_owns(pc, bp, cls)))
+			return bp;
+		stale_copy(a);
+	}
+	return NULL;
+}
 
 static unsigned int mag_refill(struct refcache_alloc *a, unsigned int cls,
 			       struct refcache_alloc_pcpu *pc)
@@ -383,6 +487,7 @@ static unsigned int mag_refill(struct refcache_alloc *a, unsigned int cls,
 		bp = pool_take(a, cls);
 		if (!bp)
 			break;
+		WRITE_ONCE(*block_mark(bp), mark_of(pc, bp));
 		slots[want - 1 - n] = bp;
 	}
 	if (n && n < want)
@@ -401,7 +506,7 @@ static void mag_flush(struct refcache_alloc *a, unsigned int cls,
 
 	spin_lock(&a->lock);
 	for (i = 0; i < half; i++)
-		block_return(a, slots[i]);
+		stack_return(a, pc, slots[i], cls);
 	memmove(slots, slots + half, (n - half) * sizeof(*slots));
 	WRITE_ONCE(pc->count[cls], n - half);
 	spin_unlock(&a->lock);
@@ -414,7 +519,7 @@ static void mag_drain(struct refcache_alloc *a, struct refcache_alloc_pcpu *pc)
 	spin_lock(&a->lock);
 	for (cls = 0; cls < REFCACHE_NUM_CLASSES; cls++) {
 		for (i = 0; i < pc->count[cls]; i++)
-			block_return(a, pc->slots[mag_off(cls) + i]);
+			stack_return(a, pc, pc->slots[mag_off(cls) + i], cls);
 		WRITE_ONCE(pc->count[cls], 0);
 	}
 	spin_unlock(&a->lock);
@@ -426,16 +531,14 @@ static void *alloc_slow(struct refcache_alloc *a, unsigned int cls, gfp_t gfp,
 {
 	struct refcache_alloc_pcpu *pc;
 	struct refcache_arena *ao;
-	unsigned int n;
 	void *bp;
 
 	for (;;) {
 		pc = this_cpu_ptr(a->pcpu);
-		n = pc->count[cls];
-		if (n || mag_refill(a, cls, pc)) {
-			n = pc->count[cls];
-			bp = pc->slots[mag_off(cls) + n - 1];
-			WRITE_ONCE(pc->count[cls], n - 1);
+		bp = mag_pop(a, pc, cls);
+		if (!bp && mag_refill(a, cls, pc))
+			bp = mag_pop(a, pc, cls);
+		if (bp) {
 			local_unlock(&a->pcpu->lock);
 			return bp;
 		}
@@ -528,6 +631,27 @@ static bool large_free(struct refcache_alloc *a, void *p)
 /* ---- API ------------------------------------------------------------ */
 
 /*
+ * Zero a block.  Up to 128 bytes the size is a constant for the
+ * compiler, so the common small blocks get a few plain stores instead of
+ * a string instruction, whose start-up costs more than the stores (and
+ * which is emulated a word at a time under qemu).
+ */
+static __always_inline void block_zero(void *bp, unsigned int cls)
+{
+	switch (cls) {
+	case 0: memset(bp, 0, 16); break;
+	case 1: memset(bp, 0, 32); break;
+	case 2: memset(bp, 0, 48); break;
+	case 3: memset(bp, 0, 64); break;
+	case 4: memset(bp, 0, 80); break;
+	case 5: memset(bp, 0, 96); break;
+	case 6: memset(bp, 0, 112); break;
+	case 7: memset(bp, 0, 128); break;
+	default: memset(bp, 0, class_size(cls)); break;
+	}
+}
+
+/*
  * The allocation, inlined into both entry points below: a block's cost is
  * a few loads and stores, so an extra call and frame would be a large
  * share of it (and calls are dear under emulation, where make bench runs).
@@ -537,7 +661,7 @@ static __always_inline void *alloc_block(struct refcache_heap *heap, size_t size
 {
 	struct refcache_alloc *a = &heap->alloc;
 	struct refcache_alloc_pcpu *pc;
-	unsigned int cls, n;
+	unsigned int cls;
 	void *bp;
 
 	might_alloc(gfp);
@@ -547,18 +671,16 @@ static __always_inline void *alloc_block(struct refcache_heap *heap, size_t size
 
 	local_lock(&a->pcpu->lock);
 	pc = this_cpu_ptr(a->pcpu);
-	n = pc->count[cls];
-	if (likely(n)) {
-		bp = pc->slots[mag_off(cls) + n - 1];
-		WRITE_ONCE(pc->count[cls], n - 1);
+	bp = mag_pop(a, pc, cls);
+	if (likely(bp)) {
 		local_unlock(&a->pcpu->lock);
 	} else {
 		bp = alloc_slow(a, cls, gfp, err);
 		if (!bp)
 			return NULL;
 	}
-	set_bit(block_index(bp, cls), pool_of(bp)->allocated);
-	memset(bp, 0, class_size(cls));
+	/* Zeroing also clears the free mark: the block is the caller's. */
+	block_zero(bp, cls);
 	return bp;
 }
 
@@ -604,20 +726,23 @@ static void bad_free(struct refcache_heap *heap)
 }
 
 /*
- * Validate a small block: its arena belongs to @a and the block is
- * marked allocated.  Called under the local lock, whose disabled
+ * Validate a small block and claim it: its arena belongs to @a, it is
+ * out of its pool, and this free is the one that sets its free mark.
+ * Called under the local lock, whose disabled
  * preemption is an RCU read-side section: a released arena's pages
  * stay until we are done (arena_release() frees them through RCU).
  * Inlined into refcache_free() and refcache_free_many(), as the
  * allocation is: out of line it costs a call and a frame per free.
  */
-static __always_inline int small_free_check(struct refcache_alloc *a, void *p)
+static __always_inline int small_free_check(struct refcache_alloc *a,
+					    struct refcache_alloc_pcpu *pc, void *p)
 {
 	unsigned long base = (unsigned long)p & ~(REFCACHE_ARENA_SIZE - 1);
 	unsigned long off = (unsigned long)p & ~POOL_MASK;
 	unsigned long idx = arena_index(base);
 	struct refcache_pool *pool = pool_of(p);
 	struct refcache_arena *ao;
+	unsigned long mark;
 	unsigned int cls, bi;
 
 	ao = READ_ONCE(a->arena_cache[idx % REFCACHE_ARENA_CACHE]);
@@ -635,8 +760,14 @@ static __always_inline int small_free_check(struct refcache_alloc *a, void *p)
 	bi = block_index(p, cls);
 	if (unlikely(bi * class_size(cls) != off - REFCACHE_POOL_OVERHEAD))
 		return -EINVAL;
-	if (unlikely(!test_and_clear_bit(bi, pool->allocated)))
+	/* In its pool (or never handed out): a double or bogus free. */
+	if (unlikely(!pool_out_test(pool, bi)))
 		return -EINVAL;
+	/* On a per-CPU stack already: freed twice. */
+	mark = READ_ONCE(*block_mark(p));
+	if (unlikely(marked(a, p, mark)))
+		return -EINVAL;
+	WRITE_ONCE(*block_mark(p), mark_of(pc, p));
 	/*
 	 * Remember the arena that missed the cache: it cannot be released
 	 * before this block is back in its pool (under a->lock, which
@@ -671,14 +802,14 @@ void refcache_free(struct refcache_heap *heap, void *p)
 	if (unlikely((unsigned long)p & (REFCACHE_ALIGNMENT - 1)))
 		goto bad;
 	local_lock(&a->pcpu->lock);
-	cls = small_free_check(a, p);
+	pc = this_cpu_ptr(a->pcpu);
+	cls = small_free_check(a, pc, p);
 	if (unlikely(cls < 0)) {
 		local_unlock(&a->pcpu->lock);
 		if (cls == -ENOENT && large_free(a, p))
 			return;
 		goto bad;
 	}
-	pc = this_cpu_ptr(a->pcpu);
 	if (unlikely(pc->count[cls] == mag_cap(cls)))
 		mag_flush(a, cls, pc);
 	n = pc->count[cls];
@@ -711,7 +842,7 @@ void refcache_free_many(struct refcache_heap *heap, void **v, unsigned int n)
 	pc = this_cpu_ptr(a->pcpu);
 	for (i = 0; i < n; i++) {
 		cls = unlikely((unsigned long)v[i] & (REFCACHE_ALIGNMENT - 1)) ? -EINVAL :
-		      small_free_check(a, v[i]);
+		      small_free_check(a, pc, v[i]);
 		if (unlikely(cls < 0)) {
 			v[other++] = cls == -ENOENT ? v[i] : NULL;
 			continue;
@@ -920,6 +1051,7 @@ int refcache_alloc_init(struct refcache_alloc *a)
 
 	memset(a, 0, sizeof(*a));
 	spin_lock_init(&a->lock);
+	a->cookie = get_random_long();
 	for (i = 0; i < REFCACHE_NUM_CLASSES; i++)
 		INIT_LIST_HEAD(&a->usedpools[i]);
 	INIT_LIST_HEAD(&a->usable_arenas);
@@ -929,8 +1061,10 @@ int refcache_alloc_init(struct refcache_alloc *a)
 				   GFP_KERNEL_ACCOUNT);
 	if (!a->pcpu)
 		return -ENOMEM;
-	for_each_possible_cpu(cpu)
+	for_each_possible_cpu(cpu) {
 		local_lock_init(&per_cpu_ptr(a->pcpu, cpu)->lock);
+		per_cpu_ptr(a->pcpu, cpu)->key = a->cookie ^ (cpu + 1);
+	}
 	return 0;
 }
 

@@ -657,6 +657,139 @@ static void alloc_bad_free_refused(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, total_in_use(st), 0);
 }
 
+/*
+ * Two CPUs free the same blocks at once.  For each block, exactly one of
+ * the two frees may stand: the other is refused at the free or, if both
+ * got past the check together, its copy is dropped when its CPU's stack
+ * is next popped or flushed.  After a drain, every block is back in its
+ * pool once, and blocks handed out afterwards are all distinct.
+ */
+#define RACE_BLOCKS	2048
+#define RACE_ROUNDS	4
+
+struct free_race {
+	struct refcache_heap *heap;
+	void **v;
+	atomic_t *ready;
+	struct completion done;
+};
+
+static int free_race_fn(void *arg)
+{
+	struct free_race *c = arg;
+	unsigned int i;
+
+	atomic_inc(c->ready);
+	while (atomic_read(c->ready) < 2)
+		cpu_relax();
+	for (i = 0; i < RACE_BLOCKS; i++)
+		refcache_free(c->heap, c->v[i]);
+	complete(&c->done);
+	return 0;
+}
+
+static void alloc_double_free_race(struct kunit *test)
+{
+	struct refcache_heap *heap = test_heap(test);
+	struct refcache_alloc_stats *st;
+	struct free_race c[2];
+	struct task_struct *t[2];
+	unsigned int i, w, r, cpu;
+	atomic_t ready;
+	void **v;
+
+	v = kunit_kcalloc(test, 2 * RACE_BLOCKS, sizeof(*v), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, v);
+	for (r = 0; r < RACE_ROUNDS; r++) {
+		for (i = 0; i < RACE_BLOCKS; i++) {
+			v[i] = refcache_alloc(heap, 64, GFP_KERNEL);
+			KUNIT_ASSERT_NOT_NULL(test, v[i]);
+		}
+		atomic_set(&ready, 0);
+		cpu = cpumask_first(cpu_online_mask);
+		for (w = 0; w < 2; w++) {
+			c[w].heap = heap;
+			c[w].v = v;
+			c[w].ready = &ready;
+			init_completion(&c[w].done);
+			t[w] = kthread_create(free_race_fn, &c[w], "rc_free_race%u", w);
+			KUNIT_ASSERT_FALSE(test, IS_ERR(t[w]));
+			get_task_struct(t[w]);
+			kthread_bind(t[w], cpu);
+			if (cpumask_next(cpu, cpu_online_mask) < nr_cpu_ids)
+				cpu = cpumask_next(cpu, cpu_online_mask);
+		}
+		for (w = 0; w < 2; w++)
+			wake_up_process(t[w]);
+		for (w = 0; w < 2; w++) {
+			wait_for_completion(&c[w].done);
+			kthread_stop(t[w]);
+			put_task_struct(t[w]);
+		}
+		refcache_alloc_drain(heap);
+		st = snap(test, heap);
+		KUNIT_EXPECT_EQ(test, st->bad_frees, (u64)(r + 1) * RACE_BLOCKS);
+		KUNIT_EXPECT_EQ(test, total_in_use(st), 0);
+	}
+
+	/* Nothing is on two free lists: what comes out is all distinct. */
+	for (i = 0; i < 2 * RACE_BLOCKS; i++) {
+		v[i] = refcache_alloc(heap, 64, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, v[i]);
+	}
+	st = snap(test, heap);
+	KUNIT_EXPECT_EQ(test, st->cls[3].blocks_in_use, 2 * RACE_BLOCKS);
+	sort(v, 2 * RACE_BLOCKS, sizeof(*v), cmp_ptr, NULL);
+	for (i = 0; i + 1 < 2 * RACE_BLOCKS; i++)
+		KUNIT_EXPECT_PTR_NE(test, v[i], v[i + 1]);
+	for (i = 0; i < 2 * RACE_BLOCKS; i++)
+		refcache_free(heap, v[i]);
+	refcache_alloc_drain(heap);
+	st = snap(test, heap);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, (u64)RACE_ROUNDS * RACE_BLOCKS);
+	KUNIT_EXPECT_EQ(test, total_in_use(st), 0);
+}
+
+/* A double free after the block went back to its pool, or to a stack. */
+static void alloc_double_free_after_flush(struct kunit *test)
+{
+	struct refcache_heap *heap = test_heap(test);
+	struct refcache_alloc_stats *st;
+	void *p, *v[200];
+	unsigned int i;
+
+	p = refcache_alloc(heap, 64, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		v[i] = refcache_alloc(heap, 64, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, v[i]);
+	}
+	refcache_free(heap, p);
+	/* More frees than the stack holds: p goes back to its pool. */
+	for (i = 0; i < ARRAY_SIZE(v); i++)
+		refcache_free(heap, v[i]);
+	refcache_alloc_drain(heap);
+	refcache_free(heap, p);			/* in its pool */
+	st = snap(test, heap);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, 1);
+	KUNIT_EXPECT_EQ(test, total_in_use(st), 0);
+
+	/* Taken back onto a stack by a refill, not handed out: refused. */
+	v[0] = refcache_alloc(heap, 64, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, v[0]);
+	for (i = 1; i < 8; i++) {
+		v[i] = refcache_alloc(heap, 64, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, v[i]);
+	}
+	for (i = 0; i < 8; i++)
+		refcache_free(heap, v[i]);
+	for (i = 0; i < 8; i++)
+		refcache_free(heap, v[i]);	/* each on the stack now */
+	st = snap(test, heap);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, 9);
+	KUNIT_EXPECT_EQ(test, total_in_use(st), 0);
+}
+
 static void alloc_large_objects(struct kunit *test)
 {
 	static const size_t sizes[] = { 513, 1024, 4096, 5000, 100000 };
@@ -748,6 +881,8 @@ static struct kunit_case refcache_alloc_cases[] = {
 	KUNIT_CASE(alloc_stress_two_cpus),
 	KUNIT_CASE(alloc_failure_injection),
 	KUNIT_CASE(alloc_bad_free_refused),
+	KUNIT_CASE(alloc_double_free_race),
+	KUNIT_CASE(alloc_double_free_after_flush),
 	KUNIT_CASE(alloc_large_objects),
 	KUNIT_CASE(alloc_heap_put_frees_all),
 	KUNIT_CASE_SLOW(alloc_million_64),

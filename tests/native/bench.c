@@ -15,8 +15,11 @@
  * allocations then BATCH frees, in interleaved rounds; each side's best
  * and median, and
  *   bench native alloc size=<s> refcache_ns=<x> malloc_ns=<y> mimalloc_ns=<z> ratio_malloc=<r1> ratio_mimalloc=<r2>
+ *	kernel_lock_refcache_ns=<k> kernel_lock_ratio_malloc=<k/y>
  *   bench native alloc_batch size=<s> ...
- * with the medians.
+ * with the medians.  The kernel_lock figures take off what the shim's
+ * local_lock (a lock, since threads here may share a CPU number) costs
+ * beyond the kernel's (preemption off and on), both timed first.
  */
 #define _GNU_SOURCE
 #include <native/kernel.h>
@@ -75,6 +78,21 @@ static noinline double time_local_lock(void)
 	for (i = 0; i < pairs; i++) {
 		native_local_lock(&l);
 		native_local_unlock(&l);
+	}
+	return (double)(ktime_get() - t0) / pairs;
+}
+
+/* What the kernel's local_lock is: preemption off and on (the shim's). */
+static noinline double time_preempt(void)
+{
+	ktime_t t0;
+	unsigned int i;
+
+	t0 = ktime_get();
+	for (i = 0; i < pairs; i++) {
+		preempt_disable();
+		barrier();
+		preempt_enable();
 	}
 	return (double)(ktime_get() - t0) / pairs;
 }
@@ -174,10 +192,11 @@ static int bench_alloc(void)
 	static const unsigned int sizes[] = { 16, 64, 256, 512 };
 	double pr[NSIDES][MAX_ROUNDS], br[NSIDES][MAX_ROUNDS];
 	struct stat2 ps[NSIDES], bs[NSIDES];
+	double kp, kb;
 	unsigned int i, r, z;
 	int s;
 
-	double ll[MAX_ROUNDS];
+	double ll[MAX_ROUNDS], pe[MAX_ROUNDS], extra;
 
 	if (load_mimalloc())
 		return -ENOENT;
@@ -185,10 +204,29 @@ static int bench_alloc(void)
 	if (IS_ERR(heap))
 		return PTR_ERR(heap);
 	rounds = clamp_t(unsigned int, rounds, 1, MAX_ROUNDS);
+	/*
+	 * The shim's local_lock against the kernel's, first: refcache takes
+	 * it once per alloc and once per free, so each figure also comes
+	 * "as in the kernel", less what the shim's lock costs beyond
+	 * preemption off and on.
+	 */
+	for (r = 0; r < rounds; r++) {
+		ll[r] = time_local_lock();
+		pe[r] = time_preempt();
+	}
+	ps[0] = stat_of(ll, rounds);
+	ps[1] = stat_of(pe, rounds);
+	extra = ps[0].median - ps[1].median;
+	printf("shim local_lock+local_unlock: %.1f/%.1f ns; preemption off+on (the kernel's local_lock): %.1f/%.1f ns\n",
+	       ps[0].best, ps[0].median, ps[1].best, ps[1].median);
+	printf("bench native alloc shim_local_lock_ns=%.1f preempt_ns=%.1f\n",
+	       ps[0].median, ps[1].median);
 	printf("native allocator, zeroed blocks; %u interleaved rounds of %u pairs and %u batches of %u; ns, best/median\n",
 	       rounds, pairs, batches, BATCH);
-	printf("%5s %-6s %17s %17s %17s %8s %8s\n", "size", "what", "refcache", "malloc",
-	       "mimalloc", "r_malloc", "r_mimal");
+	printf("(kernel: refcache's median less 2 x %.1f ns per pair, the shim's local_lock beyond the kernel's)\n",
+	       extra);
+	printf("%5s %-6s %17s %17s %17s %8s %8s %8s %8s\n", "size", "what", "refcache", "malloc",
+	       "mimalloc", "r_malloc", "r_mimal", "kernel", "rk_mallc");
 	for (z = 0; z < ARRAY_SIZE(sizes); z++) {
 		/* Warm every side up: arenas, pools, per-CPU caches, pages. */
 		for (s = 0; s < NSIDES; s++)
@@ -203,27 +241,27 @@ static int bench_alloc(void)
 			ps[s] = stat_of(pr[s], rounds);
 			bs[s] = stat_of(br[s], rounds);
 		}
-		printf("%5u %-6s %8.1f/%-8.1f %8.1f/%-8.1f %8.1f/%-8.1f %8.2f %8.2f\n", sizes[z],
+		kp = ps[RC].median - 2 * extra;
+		kb = bs[RC].median - 2 * BATCH * extra;
+		printf("%5u %-6s %8.1f/%-8.1f %8.1f/%-8.1f %8.1f/%-8.1f %8.2f %8.2f %8.1f %8.2f\n", sizes[z],
 		       "pair", ps[RC].best, ps[RC].median, ps[MALLOC].best, ps[MALLOC].median,
 		       ps[MIMALLOC].best, ps[MIMALLOC].median,
-		       ps[RC].median / ps[MALLOC].median, ps[RC].median / ps[MIMALLOC].median);
-		printf("%5u %-6s %8.0f/%-8.0f %8.0f/%-8.0f %8.0f/%-8.0f %8.2f %8.2f\n", sizes[z],
+		       ps[RC].median / ps[MALLOC].median, ps[RC].median / ps[MIMALLOC].median,
+		       kp, kp / ps[MALLOC].median);
+		printf("%5u %-6s %8.0f/%-8.0f %8.0f/%-8.0f %8.0f/%-8.0f %8.2f %8.2f %8.0f %8.2f\n", sizes[z],
 		       "batch", bs[RC].best, bs[RC].median, bs[MALLOC].best, bs[MALLOC].median,
 		       bs[MIMALLOC].best, bs[MIMALLOC].median,
-		       bs[RC].median / bs[MALLOC].median, bs[RC].median / bs[MIMALLOC].median);
-		printf("bench native alloc size=%u refcache_ns=%.1f malloc_ns=%.1f mimalloc_ns=%.1f ratio_malloc=%.2f ratio_mimalloc=%.2f\n",
+		       bs[RC].median / bs[MALLOC].median, bs[RC].median / bs[MIMALLOC].median,
+		       kb, kb / bs[MALLOC].median);
+		printf("bench native alloc size=%u refcache_ns=%.1f malloc_ns=%.1f mimalloc_ns=%.1f ratio_malloc=%.2f ratio_mimalloc=%.2f kernel_lock_refcache_ns=%.1f kernel_lock_ratio_malloc=%.2f\n",
 		       sizes[z], ps[RC].median, ps[MALLOC].median, ps[MIMALLOC].median,
-		       ps[RC].median / ps[MALLOC].median, ps[RC].median / ps[MIMALLOC].median);
-		printf("bench native alloc_batch size=%u batch=%u refcache_ns=%.0f malloc_ns=%.0f mimalloc_ns=%.0f ratio_malloc=%.2f ratio_mimalloc=%.2f\n",
+		       ps[RC].median / ps[MALLOC].median, ps[RC].median / ps[MIMALLOC].median,
+		       kp, kp / ps[MALLOC].median);
+		printf("bench native alloc_batch size=%u batch=%u refcache_ns=%.0f malloc_ns=%.0f mimalloc_ns=%.0f ratio_malloc=%.2f ratio_mimalloc=%.2f kernel_lock_refcache_ns=%.0f kernel_lock_ratio_malloc=%.2f\n",
 		       sizes[z], BATCH, bs[RC].median, bs[MALLOC].median, bs[MIMALLOC].median,
-		       bs[RC].median / bs[MALLOC].median, bs[RC].median / bs[MIMALLOC].median);
+		       bs[RC].median / bs[MALLOC].median, bs[RC].median / bs[MIMALLOC].median,
+		       kb, kb / bs[MALLOC].median);
 	}
-	for (r = 0; r < rounds; r++)
-		ll[r] = time_local_lock();
-	ps[0] = stat_of(ll, rounds);
-	printf("shim local_lock+local_unlock: %.1f/%.1f ns (in the kernel: preemption off and on); refcache pays it once per alloc and once per free\n",
-	       ps[0].best, ps[0].median);
-	printf("bench native alloc shim_local_lock_ns=%.1f\n", ps[0].median);
 	for (i = 0; i < NSIDES; i++)
 		(void)side_name[i];
 	refcache_heap_put(heap);

@@ -651,7 +651,11 @@ static __always_inline void preempt_enable(void)
 #define local_bh_enable()	preempt_enable()
 
 void native_might_sleep(const char *file, int line);
-#define might_sleep()		native_might_sleep(__FILE__, __LINE__)
+/* Inline test, out-of-line report: CONFIG_DEBUG_ATOMIC_SLEEP's cost. */
+#define might_sleep() do {						\
+	if (unlikely(current->native_preempt))				\
+		native_might_sleep(__FILE__, __LINE__);			\
+} while (0)
 #define might_alloc(gfp)	do { if ((gfp) & __GFP_DIRECT_RECLAIM) might_sleep(); } while (0)
 #define gfpflags_allow_blocking(gfp)	(!!((gfp) & __GFP_DIRECT_RECLAIM))
 #define might_fault()		might_sleep()
@@ -1069,6 +1073,7 @@ static inline u64 div64_u64_rem(u64 a, u64 b, u64 *r) { *r = a % b; return a / b
 
 u32 get_random_u32(void);
 u64 get_random_u64(void);
+#define get_random_long()	((unsigned long)get_random_u64())
 static inline u32 get_random_u32_below(u32 ceil)
 {
 	return (u32)(((u64)get_random_u32() * ceil) >> 32);
