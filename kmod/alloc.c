@@ -639,15 +639,33 @@ static bool large_free(struct refcache_alloc *a, void *p)
 static __always_inline void block_zero(void *bp, unsigned int cls)
 {
 	switch (cls) {
-	case 0: memset(bp, 0, 16); break;
-	case 1: memset(bp, 0, 32); break;
-	case 2: memset(bp, 0, 48); break;
-	case 3: memset(bp, 0, 64); break;
-	case 4: memset(bp, 0, 80); break;
-	case 5: memset(bp, 0, 96); break;
-	case 6: memset(bp, 0, 112); break;
-	case 7: memset(bp, 0, 128); break;
-	default: memset(bp, 0, class_size(cls)); break;
+	case 0:
+		memset(bp, 0, 16);
+		break;
+	case 1:
+		memset(bp, 0, 32);
+		break;
+	case 2:
+		memset(bp, 0, 48);
+		break;
+	case 3:
+		memset(bp, 0, 64);
+		break;
+	case 4:
+		memset(bp, 0, 80);
+		break;
+	case 5:
+		memset(bp, 0, 96);
+		break;
+	case 6:
+		memset(bp, 0, 112);
+		break;
+	case 7:
+		memset(bp, 0, 128);
+		break;
+	default:
+		memset(bp, 0, class_size(cls));
+		break;
 	}
 }
 

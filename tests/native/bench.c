@@ -111,8 +111,9 @@ static __always_inline void *side_alloc(enum side s, unsigned int size)
 		p = mi_malloc(size);
 		break;
 	}
+	/* libc's memset itself, not the shim's wrapper refcache gets. */
 	if (p)
-		memset(p, 0, size);
+		(memset)(p, 0, size);
 	return p;
 }
 

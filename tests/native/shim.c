@@ -83,6 +83,12 @@ void native_bug(const char *file, int line, const char *what)
 	abort();
 }
 
+#undef memset
+void *native_memset(void *p, int c, size_t n)
+{
+	return memset(p, c, n);
+}
+
 void native_might_sleep(const char *file, int line)
 {
 	if (unlikely(current->native_preempt))

@@ -23,6 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * memset as the kernel gets it: a constant size inline, any other a call
+ * to the platform's memset (the kernel's own, here libc's), never the
+ * inline string instruction GCC may pick for a bounded size.
+ */
+void *native_memset(void *p, int c, size_t n);
+#define memset(p, c, n)	(__builtin_constant_p(n) ?			\
+			 __builtin_memset(p, c, n) : native_memset(p, c, n))
+
 /* The kernel's tools/include, for what it has right. */
 #include <linux/kconfig.h>
 #include <linux/types.h>
