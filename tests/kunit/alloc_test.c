@@ -679,9 +679,10 @@ static int free_race_fn(void *arg)
 	struct free_race *c = arg;
 	unsigned int i;
 
+	/* Start together; yield, in case both share one CPU. */
 	atomic_inc(c->ready);
 	while (atomic_read(c->ready) < 2)
-		cpu_relax();
+		cond_resched();
 	for (i = 0; i < RACE_BLOCKS; i++)
 		refcache_free(c->heap, c->v[i]);
 	complete(&c->done);
