@@ -630,38 +630,45 @@ static bool large_free(struct refcache_alloc *a, void *p)
 
 /* ---- API ------------------------------------------------------------ */
 
+/* 16 bytes, as two plain stores. */
+static __always_inline void zero16(void *p)
+{
+	((u64 *)p)[0] = 0;
+	((u64 *)p)[1] = 0;
+}
+
 /*
- * Zero a block.  Up to 128 bytes the size is a constant for the
- * compiler, so the common small blocks get a few plain stores instead of
- * a string instruction, whose start-up costs more than the stores (and
- * which is emulated a word at a time under qemu).
+ * Zero a block.  Up to 128 bytes, a run of plain stores entered at the
+ * block's size: a string instruction's start-up costs more than that
+ * (and the kernel's compiler picks "rep stos" for constant sizes over
+ * 32 bytes, which qemu emulates a word at a time).
  */
 static __always_inline void block_zero(void *bp, unsigned int cls)
 {
 	switch (cls) {
-	case 0:
-		memset(bp, 0, 16);
-		break;
-	case 1:
-		memset(bp, 0, 32);
-		break;
-	case 2:
-		memset(bp, 0, 48);
-		break;
-	case 3:
-		memset(bp, 0, 64);
-		break;
-	case 4:
-		memset(bp, 0, 80);
-		break;
-	case 5:
-		memset(bp, 0, 96);
-		break;
-	case 6:
-		memset(bp, 0, 112);
-		break;
 	case 7:
-		memset(bp, 0, 128);
+		zero16(bp + 112);
+		fallthrough;
+	case 6:
+		zero16(bp + 96);
+		fallthrough;
+	case 5:
+		zero16(bp + 80);
+		fallthrough;
+	case 4:
+		zero16(bp + 64);
+		fallthrough;
+	case 3:
+		zero16(bp + 48);
+		fallthrough;
+	case 2:
+		zero16(bp + 32);
+		fallthrough;
+	case 1:
+		zero16(bp + 16);
+		fallthrough;
+	case 0:
+		zero16(bp);
 		break;
 	default:
 		memset(bp, 0, class_size(cls));
