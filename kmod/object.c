@@ -77,7 +77,7 @@ void refcache_objspace_service_locked(struct refcache_heap *heap)
  * @heap: the heap
  *
  * What every refcache call that may sleep does first, besides
- * refcache_heap_lock() itself: refcache_heap_lock(), then
+ * refcache_heap_lock() itself: take the mutex, then
  * refcache_objspace_service_locked().
  */
 void refcache_objspace_lock(struct refcache_heap *heap)
