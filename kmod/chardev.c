@@ -15,7 +15,8 @@
 
 #include <linux/refcache.h>
 
-#include "refcount.h"
+#include "biased.h"
+#include "inspect.h"
 
 #define REFCACHE_IOC_SIZE_MASK	(_IOC_SIZEMASK << _IOC_SIZESHIFT)
 #define REFCACHE_IOC_BASE(cmd)	((cmd) & ~REFCACHE_IOC_SIZE_MASK)

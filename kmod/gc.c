@@ -34,9 +34,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "refcount.h"
-
-#define CREATE_TRACE_POINTS
+#include "biased.h"
 #include "trace.h"
 
 static unsigned int gc_threshold0 = 2000;
@@ -54,9 +52,6 @@ MODULE_PARM_DESC(gc_threshold2, "Generation 2 threshold of new heaps (default 10
 static bool gc_enabled = true;
 module_param(gc_enabled, bool, 0644);
 MODULE_PARM_DESC(gc_enabled, "Automatic collection on in new heaps (default 1)");
-
-/* Automatic collections: one work item per heap, never in the caller. */
-static struct workqueue_struct *refcache_gc_wq;
 
 static inline unsigned int obj_gen(const struct refcache_obj *obj)
 {
@@ -84,8 +79,6 @@ static inline bool obj_tracked(const struct refcache_obj *obj)
 	return obj->cache->flags & REFCACHE_CACHE_TRACKED;
 }
 
-static void gc_work_fn(struct work_struct *work);
-
 void refcache_gc_init(struct refcache_heap *heap)
 {
 	struct refcache_gc *gc = &heap->objs.gc;
@@ -98,74 +91,6 @@ void refcache_gc_init(struct refcache_heap *heap)
 	gc->threshold[2] = READ_ONCE(gc_threshold2);
 	gc->enabled = READ_ONCE(gc_enabled);
 	init_waitqueue_head(&gc->wait);
-	INIT_WORK(&gc->work, gc_work_fn);
-}
-
-/*
- * The heap's last owner is gone: no automatic collection may start, and
- * one queued or running is cancelled or waited for before anything of
- * the heap is freed.  A queued work item holds a reference to the
- * heap's shell, given back here if the item never ran.
- */
-void refcache_gc_shutdown(struct refcache_heap *heap)
-{
-	refcache_heap_lock(heap);
-	heap->objs.gc.shutdown = true;
-	refcache_gc_inspect_release_locked(heap);
-	refcache_heap_unlock(heap);
-	if (cancel_work_sync(&heap->objs.gc.work))
-		refcache_heap_shell_put(heap);
-}
-
-/* Does an allocation past the threshold call for a collection? (CPython's _PyObject_GC_Link) */
-static bool gc_due(const struct refcache_gc *gc)
-{
-	return gc->enabled && gc->threshold[0] && gc->count[0] > gc->threshold[0] &&
-	       !gc->shutdown;
-}
-
-static void gc_queue(struct refcache_heap *heap)
-{
-	if (work_pending(&heap->objs.gc.work) || !kref_get_unless_zero(&heap->ref))
-		return;
-	if (!queue_work(refcache_gc_wq, &heap->objs.gc.work))
-		refcache_heap_shell_put(heap);
-}
-
-/* A new object of a tracked cache: generation 0, and maybe a collection. */
-void refcache_gc_track_locked(struct refcache_heap *heap, struct refcache_obj *obj)
-{
-	struct refcache_gc *gc = &heap->objs.gc;
-
-	obj->flags = 0;
-	list_add_tail(&obj->node, &gc->gen[0]);
-	gc->nobjs[0]++;
-	gc->count[0]++;
-	if (gc_due(gc))
-		gc_queue(heap);
-}
-
-/* The object is leaving its generation list for good (it is dying). */
-void refcache_gc_untrack_locked(struct refcache_heap *heap, struct refcache_obj *obj)
-{
-	struct refcache_gc *gc = &heap->objs.gc;
-
-	gc->nobjs[obj_gen(obj)]--;
-	if (gc->count[0])
-		gc->count[0]--;
-}
-
-/* Off its generation's list for a while (a biased object's owner queue), and back. */
-void refcache_gc_unlink_locked(struct refcache_heap *heap, struct refcache_obj *obj)
-{
-	list_del_init(&obj->node);
-	heap->objs.gc.nobjs[obj_gen(obj)]--;
-}
-
-void refcache_gc_relink_locked(struct refcache_heap *heap, struct refcache_obj *obj)
-{
-	list_add_tail(&obj->node, &heap->objs.gc.gen[obj_gen(obj)]);
-	heap->objs.gc.nobjs[obj_gen(obj)]++;
 }
 
 /* The generation and everything a collection keeps in the flags word. */
@@ -674,7 +599,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	trace_gc_start(heap->id, generation, reason);
 	t0 = ktime_get();
 	/* Exited owners' objects merged; live owners go on counting. */
-	refcache_bias_collect_begin_locked(heap);
+	refcache_objspace_service_locked(heap);
 
 	/* The younger generations join the one collected (gc_list_merge). */
 	young = &gc->gen[generation];
@@ -782,12 +707,16 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_gc_collect_locked);
 
-/* CPython's gc_collect_generations(): the oldest generation that is due. */
-static void gc_work_fn(struct work_struct *work)
+/**
+ * refcache_gc_collect_auto() - an automatic collection
+ * @heap: the heap, not locked; heap.c's work item calls this
+ *
+ * CPython's gc_collect_generations(): the oldest generation that is due.
+ */
+void refcache_gc_collect_auto(struct refcache_heap *heap)
 {
-	struct refcache_gc *gc = container_of(work, struct refcache_gc, work);
-	struct refcache_objspace *os = container_of(gc, struct refcache_objspace, gc);
-	struct refcache_heap *heap = container_of(os, struct refcache_heap, objs);
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_gc *gc = &os->gc;
 	int i;
 
 	refcache_objspace_lock(heap);
@@ -804,7 +733,6 @@ static void gc_work_fn(struct work_struct *work)
 		}
 	}
 	refcache_heap_unlock(heap);
-	refcache_heap_shell_put(heap);
 }
 
 /* ---- collections for memory: under pressure, before a quota error ---- */
@@ -900,86 +828,30 @@ bool refcache_gc_collect_quota_locked(struct refcache_heap *heap)
 	return gc_collect_mem_locked(heap, REFCACHE_GC_REASON_QUOTA, NULL) > 0;
 }
 
-/*
- * The shrinker.  count_objects answers from the collectors' own counts:
- * the objects a full collection of each heap that may run one, and could
- * find something new, would examine.  scan_objects runs those
- * collections, one heap at a time, reason REFCACHE_GC_REASON_PRESSURE,
- * and reports the objects freed.  Reclaim may come from an allocation
- * made under any heap's mutex or under refcache_heaps_lock, so no mutex
- * is ever waited for here: each is tried, and a heap that is busy is left
- * for the next call.  One scan runs at a time (a collection's own
- * allocations may enter reclaim again).
+/**
+ * refcache_gc_mem_candidates() - what a collection for memory would examine
+ * @heap: the heap, locked or not (a snapshot is all heap.c's shrinker needs)
+ *
+ * Return: -1 if no collection for memory may run, or none could find
+ * anything new (gc_mem_clean()); else the objects of generations 0..2.
  */
-static struct shrinker *gc_shrinker;
-static DEFINE_MUTEX(gc_shrink_lock);
-
-static unsigned long gc_shrink_count(struct shrinker *shrink, struct shrink_control *sc)
+s64 refcache_gc_mem_candidates(const struct refcache_heap *heap)
 {
-	struct refcache_heap *heap;
-	unsigned long n = 0;
-
-	if (!mutex_trylock(&refcache_heaps_lock))
-		return 0;
-	list_for_each_entry(heap, &refcache_heaps, node) {
-		if (!heap->dead && gc_mem_allowed(heap) && !gc_mem_clean(heap))
-			n += gc_tracked(&heap->objs.gc);
-	}
-	mutex_unlock(&refcache_heaps_lock);
-	return n ?: SHRINK_EMPTY;
+	if (!gc_mem_allowed(heap) || gc_mem_clean(heap))
+		return -1;
+	return gc_tracked(&heap->objs.gc);
 }
 
-static unsigned long gc_shrink_scan(struct shrinker *shrink, struct shrink_control *sc)
+/**
+ * refcache_gc_collect_pressure_locked() - collect under memory pressure
+ * @heap:       the heap, locked (heap.c's shrinker)
+ * @candidates: out: the objects examined
+ *
+ * Return: the objects freed; -1 if the collection did not run.
+ */
+s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candidates)
 {
-	struct refcache_heap *heap, *prev = NULL;
-	unsigned long freed = 0, scanned = 0;
-	u64 cand;
-	s64 got;
-
-	if (!mutex_trylock(&gc_shrink_lock))
-		return SHRINK_STOP;
-	if (!mutex_trylock(&refcache_heaps_lock))
-		goto out;
-	list_for_each_entry(heap, &refcache_heaps, node) {
-		if (scanned >= sc->nr_to_scan)
-			break;
-		if (heap->dead || !gc_mem_allowed(heap) || gc_mem_clean(heap) ||
-		    !kref_get_unless_zero(&heap->ref))
-			continue;
-		/* The shell's reference keeps the heap on the list to go on from. */
-		mutex_unlock(&refcache_heaps_lock);
-		refcache_heap_shell_put(prev);
-		prev = heap;
-		if (mutex_trylock(&heap->objs.lock)) {
-			WRITE_ONCE(heap->objs.locker, current);
-			cand = 0;
-			got = gc_collect_mem_locked(heap, REFCACHE_GC_REASON_PRESSURE, &cand);
-			if (got > 0)
-				freed += got;
-			scanned += cand;
-			refcache_heap_unlock(heap);
-		}
-		if (!mutex_trylock(&refcache_heaps_lock))
-			goto out;
-	}
-	mutex_unlock(&refcache_heaps_lock);
-out:
-	refcache_heap_shell_put(prev);
-	mutex_unlock(&gc_shrink_lock);
-	/* The collections examined that many: no need to call again for them. */
-	sc->nr_scanned = max_t(unsigned long, scanned, sc->nr_to_scan);
-	return scanned ? freed : SHRINK_STOP;
-}
-
-int refcache_gc_shrinker_init(void)
-{
-	gc_shrinker = refcache_shrinker_create("refcache-gc", gc_shrink_count, gc_shrink_scan);
-	return gc_shrinker ? 0 : -ENOMEM;
-}
-
-void refcache_gc_shrinker_exit(void)
-{
-	refcache_shrinker_destroy(gc_shrinker);
+	return gc_collect_mem_locked(heap, REFCACHE_GC_REASON_PRESSURE, candidates);
 }
 
 /* ---- events on the heap's file -------------------------------------- */
@@ -1304,15 +1176,3 @@ int refcache_obj_generation(const struct refcache_obj *obj)
 	return obj_tracked(obj) ? (int)obj_gen(obj) : -1;
 }
 EXPORT_SYMBOL_NS_GPL(refcache_obj_generation, REFCACHE_NS);
-
-int refcache_gc_wq_init(void)
-{
-	/* Unbound: one heap's long collection must not hold up another's. */
-	refcache_gc_wq = alloc_workqueue("refcache_gc", WQ_UNBOUND, 0);
-	return refcache_gc_wq ? 0 : -ENOMEM;
-}
-
-void refcache_gc_wq_exit(void)
-{
-	destroy_workqueue(refcache_gc_wq);
-}

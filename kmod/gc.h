@@ -57,7 +57,7 @@
  * @mem_jiffies:  when it ran
  * @pressure:     collections under memory pressure (the shrinker)
  * @quota:        collections before a quota error
- * @debug:        gc.set_debug() flags, REFCACHE_GC_DEBUG_* (inspect.c)
+ * @debug:        gc.set_debug() flags, REFCACHE_GC_DEBUG_* (garbage.c)
  * @garbage:      gc.garbage: objects it holds a reference to each
  * @ngarbage:     objects in @garbage
  * @garbage_cap:  room in @garbage, charged to the heap
@@ -114,28 +114,19 @@ struct refcache_heap;
 struct refcache_obj;
 
 void refcache_gc_init(struct refcache_heap *heap);
-void refcache_gc_shutdown(struct refcache_heap *heap);
-void refcache_gc_track_locked(struct refcache_heap *heap, struct refcache_obj *obj);
-void refcache_gc_untrack_locked(struct refcache_heap *heap, struct refcache_obj *obj);
-void refcache_gc_unlink_locked(struct refcache_heap *heap, struct refcache_obj *obj);
-void refcache_gc_relink_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generation,
 			       unsigned int reason, struct refcache_gc_collect *res);
+void refcache_gc_collect_auto(struct refcache_heap *heap);
 int refcache_gc_events_read(struct refcache_heap *heap, char __user *buf, size_t len,
 			    bool nonblock);
 bool refcache_gc_events_ready(struct refcache_heap *heap);
 u64 refcache_gc_external_refs_locked(struct refcache_heap *heap);
 u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze);
 bool refcache_gc_collect_quota_locked(struct refcache_heap *heap);
-int refcache_gc_shrinker_init(void);
-void refcache_gc_shrinker_exit(void);
-int refcache_gc_wq_init(void);
+s64 refcache_gc_mem_candidates(const struct refcache_heap *heap);
+s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candidates);
 
-/* inspect.c: gc.get_objects() and friends, gc.garbage, the heap dump. */
-struct refcache_gc_objects;
-int refcache_gc_objects_locked(struct refcache_heap *heap, unsigned int cmd,
-			       struct refcache_gc_objects *req, u64 *ids);
-void refcache_gc_close_ids_locked(struct refcache_heap *heap, const u64 *ids, u32 n);
+/* garbage.c: gc.garbage, gc.set_debug()'s log, what inspection holds. */
 u64 refcache_gc_garbage_clear_locked(struct refcache_heap *heap);
 bool refcache_gc_save_garbage_locked(struct refcache_heap *heap, struct list_head *unreachable,
 				     u64 nunreach, struct list_head *uncollectable, u64 nuncoll,
@@ -143,10 +134,6 @@ bool refcache_gc_save_garbage_locked(struct refcache_heap *heap, struct list_hea
 void refcache_gc_debug_log(struct refcache_heap *heap, unsigned int generation,
 			   u64 candidates, u64 collected, u64 uncollectable, u64 ns);
 void refcache_gc_inspect_release_locked(struct refcache_heap *heap);
-int refcache_heap_dump_start_locked(struct refcache_heap *heap, struct refcache_dump **dump);
 void refcache_heap_dump_free(struct refcache_heap *heap, struct refcache_dump *dump);
-u64 refcache_heap_dump_total(const struct refcache_dump *dump);
-const struct refcache_dump_record *refcache_heap_dump_records(const struct refcache_dump *dump);
-void refcache_gc_wq_exit(void);
 
 #endif /* _REFCACHE_GC_H */

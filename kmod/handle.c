@@ -18,8 +18,8 @@
  * allocates and frees nothing.
  *
  * A strong handle owns one reference to its object; a weak handle owns
- * none and points at a small record on the object's weak list, which is
- * emptied when the object dies.
+ * none and points at a small record (object.h) on the object's weak
+ * list, which object.c empties when the object dies.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -49,16 +49,6 @@ struct refcache_hslot {
 	};
 	u32 gen;
 	u32 state;
-};
-
-/**
- * struct refcache_weakref - what a weak handle points at
- * @obj:  the object, or NULL once it died
- * @node: on @obj's weak list
- */
-struct refcache_weakref {
-	struct refcache_obj *obj;
-	struct hlist_node node;
 };
 
 static u64 handle_id(struct refcache_heap *heap, u32 index, u32 gen)
@@ -384,21 +374,6 @@ void refcache_handles_free_locked(struct refcache_heap *heap)
 	os->htab = NULL;
 	os->htab_size = 0;
 	os->htab_free = 0;
-}
-
-/* The object dies: its weak handles (up to 2^24 of them) point at nothing. */
-void refcache_obj_clear_weak_locked(struct refcache_obj *obj)
-{
-	struct refcache_weakref *w;
-	struct hlist_node *tmp;
-	unsigned long n = 0;
-
-	hlist_for_each_entry_safe(w, tmp, &obj->weak, node) {
-		hlist_del(&w->node);
-		w->obj = NULL;
-		if (!(++n & 1023))
-			cond_resched();
-	}
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)

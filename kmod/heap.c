@@ -3,6 +3,11 @@
  * Heaps: the unit of ownership in refcache.  Each open file of
  * /dev/refcache creates one, in-kernel users may create their own; the
  * last refcache_heap_put() frees it and everything in it.
+ *
+ * Above objects and both policies (Documentation/design.rst), this file
+ * fills in object.c's hooks for every heap, runs the automatic
+ * collections and the shrinker over all heaps, and tears a heap down,
+ * calling each file below in turn.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -12,9 +17,11 @@
 #include <linux/module.h>
 #include <linux/notifier.h>
 #include <linux/sched.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
-#include "internal.h"
+#include "biased.h"
 
 /* Every live heap, for /proc/refcache. */
 LIST_HEAD(refcache_heaps);
@@ -29,6 +36,40 @@ static atomic64_t heaps_abandoned = ATOMIC64_INIT(0);
 
 /* Heaps torn down while kernel code still held objects: kept till unload. */
 static LIST_HEAD(refcache_abandoned);
+
+/* Automatic collections: one work item per heap, never in the caller. */
+static struct workqueue_struct *refcache_gc_wq;
+
+/*
+ * object.c's hook: generation 0 passed its threshold.  A queued work
+ * item holds a reference to the heap's shell until it ran.
+ */
+static void heap_gc_queue(struct refcache_heap *heap)
+{
+	if (work_pending(&heap->objs.gc.work) || !kref_get_unless_zero(&heap->ref))
+		return;
+	if (!queue_work(refcache_gc_wq, &heap->objs.gc.work))
+		refcache_heap_shell_put(heap);
+}
+
+static void heap_gc_work(struct work_struct *work)
+{
+	struct refcache_heap *heap = container_of(work, struct refcache_heap, objs.gc.work);
+
+	refcache_gc_collect_auto(heap);
+	refcache_heap_shell_put(heap);
+}
+
+/* What object.c calls above it, for every heap (struct refcache_objspace_ops). */
+static const struct refcache_objspace_ops heap_objs_ops = {
+	.service	= refcache_bias_service_locked,
+	.queue		= refcache_bias_queue_locked,
+	.cache_init	= refcache_bias_cache_init_locked,
+	.obj_init	= refcache_bias_obj_init_locked,
+	.objs_free	= refcache_bias_objs_free_locked,
+	.collect_due	= heap_gc_queue,
+	.collect_quota	= refcache_gc_collect_quota_locked,
+};
 
 /**
  * refcache_heap_create() - create an empty heap owned by the caller
@@ -66,7 +107,9 @@ struct refcache_heap *refcache_heap_create(void)
 	heap->owner = get_task_pid(current, PIDTYPE_TGID);
 	heap->uid = current_euid();
 	heap->memcg = get_mem_cgroup_from_mm(current->mm);
-	refcache_objspace_init(heap);
+	refcache_objspace_init(heap, &heap_objs_ops);
+	refcache_gc_init(heap);
+	INIT_WORK(&heap->objs.gc.work, heap_gc_work);
 
 	mutex_lock(&refcache_heaps_lock);
 	list_add_tail(&heap->node, &refcache_heaps);
@@ -125,6 +168,69 @@ void refcache_heap_shell_put(struct refcache_heap *heap)
 }
 
 /*
+ * The heap's last owner is gone: no automatic collection may start, and
+ * one queued or running is cancelled or waited for before anything of
+ * the heap is freed.  A queued work item holds a reference to the
+ * heap's shell, given back here if the item never ran.
+ */
+static void heap_gc_shutdown(struct refcache_heap *heap)
+{
+	refcache_heap_lock(heap);
+	heap->objs.gc.shutdown = true;
+	refcache_gc_inspect_release_locked(heap);
+	refcache_heap_unlock(heap);
+	if (cancel_work_sync(&heap->objs.gc.work))
+		refcache_heap_shell_put(heap);
+}
+
+/*
+ * Close the heap's handles (which releases everything they alone kept
+ * alive), then free what cycles still hold, ignoring the references
+ * between those objects.
+ *
+ * Returns true if kernel code still holds some of the heap's objects:
+ * then nothing is freed, puts are ignored from now on, and the heap is
+ * kept until the module is unloaded (heap_objs_free_abandoned()).  An
+ * @orphan, a heap no module put before refcache's unload, has no holder
+ * left to ask about: everything is freed.
+ */
+static bool heap_objs_destroy(struct refcache_heap *heap, bool orphan)
+{
+	struct refcache_objspace *os = &heap->objs;
+	unsigned long external = 0;
+
+	refcache_heap_lock(heap);
+	refcache_handles_destroy_locked(heap);
+	/* Every queue empty, every object on a list: the counts below are true. */
+	refcache_bias_teardown_locked(heap);
+	os->dying = true;
+	if (!orphan)
+		external = refcache_gc_external_refs_locked(heap);
+	if (WARN(external,
+		 "refcache: heap %llu put with %lu references to its objects held outside it; leaking it\n",
+		 heap->id, external)) {
+		/* Owners may still count: their entries stay until the heap is freed. */
+		refcache_heap_unlock(heap);
+		return true;
+	}
+	refcache_objspace_free_all_locked(heap);
+	refcache_handles_free_locked(heap);
+	refcache_heap_unlock(heap);
+	refcache_bias_destroy(heap);
+	return false;
+}
+
+/* Module unload: free an abandoned heap's contents after all. */
+static void heap_objs_free_abandoned(struct refcache_heap *heap)
+{
+	refcache_heap_lock(heap);
+	refcache_objspace_free_all_locked(heap);
+	refcache_handles_free_locked(heap);
+	refcache_heap_unlock(heap);
+	refcache_bias_destroy(heap);
+}
+
+/*
  * The last owner is gone: free every object, handle, cache and arena
  * now, so that the last close() returns with the memory back.  A /proc
  * reader may still hold the shell; it sees @dead and skips the heap.
@@ -134,8 +240,8 @@ static void heap_teardown(struct refcache_heap *heap, bool orphan)
 	bool abandon;
 
 	/* No collection may run or be queued from here on. */
-	refcache_gc_shutdown(heap);
-	abandon = refcache_objspace_destroy(heap, orphan);
+	heap_gc_shutdown(heap);
+	abandon = heap_objs_destroy(heap, orphan);
 
 	/* No CPU-hotplug drain may touch the allocator from here on. */
 	mutex_lock(&refcache_heaps_lock);
@@ -208,7 +314,7 @@ void refcache_heaps_free_abandoned(void)
 	list_for_each_entry_safe(heap, tmp, &refcache_abandoned, abandoned) {
 		list_del(&heap->abandoned);
 		atomic64_dec(&heaps_abandoned);
-		refcache_objspace_free_abandoned(heap);
+		heap_objs_free_abandoned(heap);
 		refcache_alloc_destroy(heap);
 		refcache_uncharge(heap, sizeof(*heap) + refcache_alloc_base_bytes());
 		refcache_user_detach(heap);
@@ -262,6 +368,101 @@ int refcache_heaps_init(void)
 void refcache_heaps_exit(void)
 {
 	unregister_module_notifier(&heap_module_nb);
+}
+
+/*
+ * The collectors' shrinker, over every heap.  count_objects answers from
+ * the collectors' own counts (refcache_gc_mem_candidates()):
+ * the objects a full collection of each heap that may run one, and could
+ * find something new, would examine.  scan_objects runs those
+ * collections, one heap at a time, reason REFCACHE_GC_REASON_PRESSURE,
+ * and reports the objects freed.  Reclaim may come from an allocation
+ * made under any heap's mutex or under refcache_heaps_lock, so no mutex
+ * is ever waited for here: each is tried, and a heap that is busy is left
+ * for the next call.  One scan runs at a time (a collection's own
+ * allocations may enter reclaim again).
+ */
+static struct shrinker *gc_shrinker;
+static DEFINE_MUTEX(gc_shrink_lock);
+
+static unsigned long gc_shrink_count(struct shrinker *shrink, struct shrink_control *sc)
+{
+	struct refcache_heap *heap;
+	unsigned long n = 0;
+
+	if (!mutex_trylock(&refcache_heaps_lock))
+		return 0;
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (!heap->dead)
+			n += max_t(s64, refcache_gc_mem_candidates(heap), 0);
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	return n ?: SHRINK_EMPTY;
+}
+
+static unsigned long gc_shrink_scan(struct shrinker *shrink, struct shrink_control *sc)
+{
+	struct refcache_heap *heap, *prev = NULL;
+	unsigned long freed = 0, scanned = 0;
+	u64 cand;
+	s64 got;
+
+	if (!mutex_trylock(&gc_shrink_lock))
+		return SHRINK_STOP;
+	if (!mutex_trylock(&refcache_heaps_lock))
+		goto out;
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (scanned >= sc->nr_to_scan)
+			break;
+		if (heap->dead || refcache_gc_mem_candidates(heap) < 0 ||
+		    !kref_get_unless_zero(&heap->ref))
+			continue;
+		/* The shell's reference keeps the heap on the list to go on from. */
+		mutex_unlock(&refcache_heaps_lock);
+		refcache_heap_shell_put(prev);
+		prev = heap;
+		if (mutex_trylock(&heap->objs.lock)) {
+			WRITE_ONCE(heap->objs.locker, current);
+			cand = 0;
+			got = refcache_gc_collect_pressure_locked(heap, &cand);
+			if (got > 0)
+				freed += got;
+			scanned += cand;
+			refcache_heap_unlock(heap);
+		}
+		if (!mutex_trylock(&refcache_heaps_lock))
+			goto out;
+	}
+	mutex_unlock(&refcache_heaps_lock);
+out:
+	refcache_heap_shell_put(prev);
+	mutex_unlock(&gc_shrink_lock);
+	/* The collections examined that many: no need to call again for them. */
+	sc->nr_scanned = max_t(unsigned long, scanned, sc->nr_to_scan);
+	return scanned ? freed : SHRINK_STOP;
+}
+
+int refcache_gc_shrinker_init(void)
+{
+	gc_shrinker = refcache_shrinker_create("refcache-gc", gc_shrink_count, gc_shrink_scan);
+	return gc_shrinker ? 0 : -ENOMEM;
+}
+
+void refcache_gc_shrinker_exit(void)
+{
+	refcache_shrinker_destroy(gc_shrinker);
+}
+
+int refcache_gc_wq_init(void)
+{
+	/* Unbound: one heap's long collection must not hold up another's. */
+	refcache_gc_wq = alloc_workqueue("refcache_gc", WQ_UNBOUND, 0);
+	return refcache_gc_wq ? 0 : -ENOMEM;
+}
+
+void refcache_gc_wq_exit(void)
+{
+	destroy_workqueue(refcache_gc_wq);
 }
 
 /**

@@ -93,11 +93,15 @@ int refcache_alloc_cpuhp_init(void);
 void refcache_alloc_cpuhp_exit(void);
 size_t refcache_alloc_base_bytes(void);
 
-/* heap.c */
+/* heap.c; also the collectors' workqueue and shrinker, over every heap */
 void refcache_heaps_free_abandoned(void);
 int refcache_heaps_init(void);
 void refcache_heaps_exit(void);
 void refcache_heap_shell_put(struct refcache_heap *heap);
+int refcache_gc_wq_init(void);
+void refcache_gc_wq_exit(void);
+int refcache_gc_shrinker_init(void);
+void refcache_gc_shrinker_exit(void);
 
 /* chardev.c */
 int refcache_chardev_init(void);

@@ -56,20 +56,34 @@ void refcache_heap_unlock(struct refcache_heap *heap)
 EXPORT_SYMBOL_NS_GPL(refcache_heap_unlock, REFCACHE_NS);
 
 /**
+ * refcache_objspace_service_locked() - the owners' part of taking the mutex
+ * @heap: the heap, locked
+ *
+ * In a heap with owners of biased objects, an owner merges those that
+ * other tasks queued for it, and owners that exited are noticed
+ * (Documentation/objects.rst), which may free objects and run their
+ * callbacks: biased.c, through the hook.  What a collection and the
+ * walks of inspect.c do first, too.
+ */
+void refcache_objspace_service_locked(struct refcache_heap *heap)
+{
+	lockdep_assert_held(&heap->objs.lock);
+	if (unlikely(heap->objs.bias.nowners))
+		heap->objs.ops->service(heap);
+}
+
+/**
  * refcache_objspace_lock() - take a heap's mutex for a refcache call
  * @heap: the heap
  *
  * What every refcache call that may sleep does first, besides
- * refcache_heap_lock() itself: an owner of biased objects merges those
- * that other tasks queued for it, and owners that exited are noticed
- * (Documentation/objects.rst), which may free objects and run their
- * callbacks.
+ * refcache_heap_lock() itself: take the mutex, then
+ * refcache_objspace_service_locked().
  */
 void refcache_objspace_lock(struct refcache_heap *heap)
 {
 	refcache_heap_lock(heap);
-	if (unlikely(heap->objs.bias.nowners))
-		refcache_bias_service_locked(heap);
+	refcache_objspace_service_locked(heap);
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_objspace_lock);
 
@@ -86,7 +100,11 @@ static bool heap_locked_by_me(struct refcache_heap *heap)
 	return READ_ONCE(heap->objs.locker) == current;
 }
 
-void refcache_objspace_init(struct refcache_heap *heap)
+/*
+ * An empty objspace, whose hooks are @ops.  The collector's part is
+ * refcache_gc_init()'s, called next by heap.c.
+ */
+void refcache_objspace_init(struct refcache_heap *heap, const struct refcache_objspace_ops *ops)
 {
 	struct refcache_objspace *os = &heap->objs;
 
@@ -100,12 +118,83 @@ void refcache_objspace_init(struct refcache_heap *heap)
 		     REFCACHE_OBJ_BIASED != REFCACHE_OBJ_HEAD_BIASED);
 
 	mutex_init(&os->lock);
+	os->ops = ops;
 	INIT_LIST_HEAD(&os->caches);
 	xa_init_flags(&os->cache_ids, XA_FLAGS_ALLOC1);
 	INIT_LIST_HEAD(&os->untracked);
 	INIT_LIST_HEAD(&os->release);
 	os->tag = (heap->id % 0xffff) + 1;
-	refcache_gc_init(heap);
+}
+
+/*
+ * The lists an object is on (refcache_obj_list()) and how many each
+ * holds are the objspace's; which one, and when that calls for a
+ * collection, follows the collector's rules (gc.h).
+ */
+
+/* A new object of a tracked cache: generation 0 (CPython's _PyObject_GC_Link()). */
+static void obj_track(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+
+	obj->flags = 0;
+	list_add_tail(&obj->node, &gc->gen[0]);
+	gc->nobjs[0]++;
+	gc->count[0]++;
+	/* Past the threshold: heap.c queues the collection, never in the caller. */
+	if (gc->enabled && gc->threshold[0] && gc->count[0] > gc->threshold[0] &&
+	    !gc->shutdown)
+		heap->objs.ops->collect_due(heap);
+}
+
+/* A tracked object leaves its generation's list for good (it is dying). */
+static inline void obj_untrack(struct refcache_gc *gc, struct refcache_obj *obj)
+{
+	gc->nobjs[obj->flags & REFCACHE_OBJ_GEN_MASK]--;
+	if (gc->count[0])
+		gc->count[0]--;
+}
+
+/**
+ * refcache_obj_unlink_locked() - off its list for a while
+ * @heap: the heap, locked
+ * @obj:  a live object, on its list
+ *
+ * A queued biased object leaves its list (biased.c) and comes back with
+ * refcache_obj_relink_locked(), to the generation its flags name.
+ */
+void refcache_obj_unlink_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	list_del_init(&obj->node);
+	if (obj->cache->flags & REFCACHE_CACHE_TRACKED)
+		heap->objs.gc.nobjs[obj->flags & REFCACHE_OBJ_GEN_MASK]--;
+}
+
+void refcache_obj_relink_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	unsigned int gen = obj->flags & REFCACHE_OBJ_GEN_MASK;
+
+	if (!(obj->cache->flags & REFCACHE_CACHE_TRACKED)) {
+		list_add_tail(&obj->node, &heap->objs.untracked);
+		return;
+	}
+	list_add_tail(&obj->node, &heap->objs.gc.gen[gen]);
+	heap->objs.gc.nobjs[gen]++;
+}
+
+/* The object dies: its weak handles (up to 2^24 of them) point at nothing. */
+void refcache_obj_clear_weak_locked(struct refcache_obj *obj)
+{
+	struct refcache_weakref *w;
+	struct hlist_node *tmp;
+	unsigned long n = 0;
+
+	hlist_for_each_entry_safe(w, tmp, &obj->weak, node) {
+		hlist_del(&w->node);
+		w->obj = NULL;
+		if (!(++n & 1023))
+			cond_resched();
+	}
 }
 
 /* Where the object's block starts: biased objects have their counts in front. */
@@ -161,10 +250,10 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 	if (!n)
 		return;
 	if (heap->objs.bias.nowners)
-		refcache_bias_objs_free_locked(heap, v, n);
+		heap->objs.ops->objs_free(heap, v, n);
 	for (i = 0; i < n; i++) {
 		trace_obj_free(heap->id, v[i]->cache->id, v[i]->cache->obj_size);
-		refcache_gc_untrack_locked(heap, v[i]);
+		obj_untrack(&heap->objs.gc, v[i]);
 		v[i]->cache->active--;
 		v[i] = obj_block(v[i]);
 	}
@@ -189,7 +278,7 @@ void refcache_obj_release_locked(struct refcache_heap *heap, struct refcache_obj
 
 	lockdep_assert_held(&os->lock);
 	if (obj->cache->flags & REFCACHE_CACHE_TRACKED)
-		refcache_gc_untrack_locked(heap, obj);
+		obj_untrack(&os->gc, obj);
 	list_move_tail(&obj->node, &os->release);
 	if (os->releasing)
 		return;
@@ -233,7 +322,7 @@ void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *ob
 		refcache_obj_release_locked(heap, obj);
 		break;
 	case REFCACHE_BIAS_PUT_QUEUE:
-		refcache_bias_queue_locked(heap, obj);
+		heap->objs.ops->queue(heap, obj);
 		break;
 	case REFCACHE_BIAS_PUT_DONE:
 		break;
@@ -265,11 +354,11 @@ static struct refcache_obj *obj_new_once(struct refcache_cache *cache, gfp_t gfp
 	obj->cache = cache;
 	INIT_HLIST_HEAD(&obj->weak);
 	if (cache->flags & REFCACHE_CACHE_TRACKED)
-		refcache_gc_track_locked(heap, obj);
+		obj_track(heap, obj);
 	else
 		list_add_tail(&obj->node, &os->untracked);
 	if (cache->flags & REFCACHE_CACHE_BIASED)
-		refcache_bias_obj_init_locked(heap, obj);
+		os->ops->obj_init(heap, obj);
 	cache->active++;
 	cache->total++;
 	os->objects++;
@@ -285,12 +374,13 @@ static struct refcache_obj *obj_new_once(struct refcache_cache *cache, gfp_t gfp
  */
 struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp)
 {
+	struct refcache_heap *heap = cache->heap;
 	struct refcache_obj *obj;
 
-	lockdep_assert_held(&cache->heap->objs.lock);
+	lockdep_assert_held(&heap->objs.lock);
 	obj = obj_new_once(cache, gfp);
 	if (IS_ERR(obj) && (PTR_ERR(obj) == -EDQUOT || PTR_ERR(obj) == -ENOMEM) &&
-	    gfpflags_allow_blocking(gfp) && refcache_gc_collect_quota_locked(cache->heap))
+	    gfpflags_allow_blocking(gfp) && heap->objs.ops->collect_quota(heap))
 		obj = obj_new_once(cache, gfp);
 	return obj;
 }
@@ -379,7 +469,7 @@ struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 	}
 	if (flags & REFCACHE_CACHE_BIASED) {
 		/* Last, so that nothing after it can fail and leave it behind. */
-		ret = refcache_bias_cache_init_locked(heap, flags);
+		ret = os->ops->cache_init(heap, flags);
 		if (ret) {
 			if (cache->id)
 				xa_erase(&os->cache_ids, cache->id);
@@ -460,8 +550,12 @@ void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, voi
 		ops->traverse(obj, visit, arg);
 }
 
-/* Free every object, then the caches: the heap is going away. */
-static void objspace_free_all_locked(struct refcache_heap *heap)
+/**
+ * refcache_objspace_free_all_locked() - free every object, then the caches
+ * @heap: the heap, locked, going away: puts are ignored (@dying), and
+ *        only what heap.c's teardown found is left, whatever the counts
+ */
+void refcache_objspace_free_all_locked(struct refcache_heap *heap)
 {
 	struct refcache_objspace *os = &heap->objs;
 	struct refcache_cache *cache, *tmp;
@@ -493,54 +587,7 @@ static void objspace_free_all_locked(struct refcache_heap *heap)
 	}
 	list_for_each_entry_safe(cache, tmp, &os->caches, node)
 		WARN_ON_ONCE(refcache_cache_destroy_locked(cache));
-	refcache_handles_free_locked(heap);
-}
-
-/*
- * Tear down a heap whose last owner is gone: close its handles (which
- * releases everything they alone kept alive), then free what cycles
- * still hold, ignoring the references between those objects.
- *
- * Returns true if kernel code still holds some of the heap's objects:
- * then nothing is freed, puts are ignored from now on, and the heap is
- * kept until the module is unloaded (refcache_objspace_free_abandoned()).
- * An @orphan, a heap no module put before refcache's unload, has no
- * holder left to ask about: everything is freed.
- */
-bool refcache_objspace_destroy(struct refcache_heap *heap, bool orphan)
-{
-	struct refcache_objspace *os = &heap->objs;
-	unsigned long external = 0;
-
-	refcache_heap_lock(heap);
-	refcache_handles_destroy_locked(heap);
-	/* Every queue empty, every object on a list: the counts below are true. */
-	refcache_bias_teardown_locked(heap);
-	os->dying = true;
-	if (!orphan)
-		external = refcache_gc_external_refs_locked(heap);
-	if (WARN(external,
-		 "refcache: heap %llu put with %lu references to its objects held outside it; leaking it\n",
-		 heap->id, external)) {
-		/* Owners may still count: their entries stay until the heap is freed. */
-		refcache_heap_unlock(heap);
-		return true;
-	}
-	objspace_free_all_locked(heap);
-	refcache_heap_unlock(heap);
-	refcache_bias_destroy(heap);
 	xa_destroy(&os->cache_ids);
-	return false;
-}
-
-/* Module unload: free an abandoned heap's contents after all. */
-void refcache_objspace_free_abandoned(struct refcache_heap *heap)
-{
-	refcache_heap_lock(heap);
-	objspace_free_all_locked(heap);
-	refcache_heap_unlock(heap);
-	refcache_bias_destroy(heap);
-	xa_destroy(&heap->objs.cache_ids);
 }
 
 /**
@@ -698,7 +745,7 @@ static noinline void obj_put_slow(struct refcache_obj *obj, enum refcache_bias_p
 		if (ret == REFCACHE_BIAS_PUT_DEAD)
 			refcache_obj_release_locked(heap, obj);
 		else
-			refcache_bias_queue_locked(heap, obj);
+			heap->objs.ops->queue(heap, obj);
 	}
 	if (!mine)
 		refcache_heap_unlock(heap);

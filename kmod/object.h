@@ -18,6 +18,8 @@
 #include "gc.h"
 #include "refcache.h"
 
+struct refcache_heap;
+
 /**
  * struct refcache_cache - an object type of one heap
  * @heap:         owner
@@ -108,9 +110,51 @@ struct refcache_bias_heap {
 };
 
 /**
+ * struct refcache_objspace_ops - what object.c needs from the files above it
+ * @service:       biased.c: the owners' part of taking the mutex, for a
+ *                 heap with owners (refcache_objspace_service_locked())
+ * @queue:         biased.c: a non-owner's put left a biased object queued
+ * @cache_init:    biased.c: a biased cache is being created (the owner
+ *                 table); 0 or a negative errno
+ * @obj_init:      biased.c: a new biased object, on its list: its owner
+ * @objs_free:     biased.c: the collector frees garbage of a heap with
+ *                 owners, whatever its counts
+ * @collect_due:   heap.c: generation 0 passed its threshold: queue an
+ *                 automatic collection
+ * @collect_quota: gc.c: an allocation failed a budget: collect once;
+ *                 true if that freed something
+ *
+ * object.c is below the two policies and the heaps (Documentation/
+ * design.rst) and calls none of them by name: like file_operations, the
+ * table is declared here, in the lower file's header, and filled in
+ * above, by heap.c for every heap.  None is on a get's or put's fast
+ * path.
+ */
+struct refcache_objspace_ops {
+	void (*service)(struct refcache_heap *heap);
+	void (*queue)(struct refcache_heap *heap, struct refcache_obj *obj);
+	int (*cache_init)(struct refcache_heap *heap, u32 flags);
+	void (*obj_init)(struct refcache_heap *heap, struct refcache_obj *obj);
+	void (*objs_free)(struct refcache_heap *heap, struct refcache_obj **v, unsigned int n);
+	void (*collect_due)(struct refcache_heap *heap);
+	bool (*collect_quota)(struct refcache_heap *heap);
+};
+
+/**
+ * struct refcache_weakref - what a weak handle points at (handle.c)
+ * @obj:  the object, or NULL once it died
+ * @node: on @obj's weak list, emptied when it dies (object.c)
+ */
+struct refcache_weakref {
+	struct refcache_obj *obj;
+	struct hlist_node node;
+};
+
+/**
  * struct refcache_objspace - what a heap holds besides its allocator
  * @lock:        serialises every change to the graph, the handle and cache
  *               tables and the counters below; the collector takes it too
+ * @ops:         the hooks of the files above (heap.c's table)
  * @locker:      task holding @lock, so a put from inside a release
  *               callback joins the running release instead of deadlocking
  * @caches:      all caches
@@ -136,6 +180,7 @@ struct refcache_bias_heap {
  */
 struct refcache_objspace {
 	struct mutex lock;	/* see above */
+	const struct refcache_objspace_ops *ops;
 	struct task_struct *locker;
 	struct list_head caches;
 	struct xarray cache_ids;
@@ -159,14 +204,17 @@ struct refcache_objspace {
 
 /* object.c */
 void refcache_objspace_lock(struct refcache_heap *heap);
-void refcache_objspace_init(struct refcache_heap *heap);
-bool refcache_objspace_destroy(struct refcache_heap *heap, bool orphan);
-void refcache_objspace_free_abandoned(struct refcache_heap *heap);
+void refcache_objspace_service_locked(struct refcache_heap *heap);
+void refcache_objspace_init(struct refcache_heap *heap, const struct refcache_objspace_ops *ops);
+void refcache_objspace_free_all_locked(struct refcache_heap *heap);
 void refcache_obj_put_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_obj_release_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg);
 void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refcache_obj **v,
 					unsigned int n);
+void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
+void refcache_obj_unlink_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+void refcache_obj_relink_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 struct refcache_obj *refcache_obj_new_locked(struct refcache_cache *cache, gfp_t gfp);
 struct refcache_cache *refcache_cache_create_locked(struct refcache_heap *heap,
 						    const char *name, u32 payload_size,
@@ -189,7 +237,6 @@ int refcache_handle_close_locked(struct refcache_heap *heap, u64 id);
 void refcache_handles_destroy_locked(struct refcache_heap *heap);
 void refcache_handles_free_locked(struct refcache_heap *heap);
 int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op);
-void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
 int refcache_handle_age_slot(struct refcache_heap *heap, u32 index, u32 gen);
 void refcache_handles_walk_locked(struct refcache_heap *heap,
 				  void (*fn)(void *arg, u64 id, struct refcache_obj *obj,

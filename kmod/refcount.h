@@ -2,9 +2,10 @@
 /*
  * An object's reference count, in either mode: refcount_t, or biased
  * (PEP 703: the owner task's plain local count plus an atomic shared
- * count; kmod/biased.c).  Every change to a count in refcache goes
- * through here.  The protocol, the states and the memory-ordering
- * argument are in Documentation/objects.rst, "Biased reference counting".
+ * count).  Every change to a count in refcache goes through here and
+ * refcount.c, the bottom of the layers (Documentation/design.rst).  The
+ * protocol, the states and the memory-ordering argument are in
+ * Documentation/objects.rst, "Biased reference counting".
  */
 #ifndef _REFCACHE_REFCOUNT_H
 #define _REFCACHE_REFCOUNT_H
@@ -78,23 +79,15 @@ enum refcache_bias_warning {
 	REFCACHE_BIAS_WARN_ADD_ZERO,
 };
 
-/* biased.c */
+/* refcount.c: the owner ids and the merges, the counts' out-of-line half */
+extern struct refcache_bias_owner *refcache_bias_recs[REFCACHE_BIAS_IDS];
+u32 refcache_bias_id_get(struct refcache_bias_owner *o);
+void refcache_bias_id_put(u32 id);
 void refcache_bias_warn(struct refcache_obj *obj, enum refcache_bias_warning kind);
 bool refcache_bias_merge_zero(struct refcache_obj *obj);
 bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj *obj,
 				int extra);
-void refcache_bias_queue_locked(struct refcache_heap *heap, struct refcache_obj *obj);
-int refcache_bias_cache_init_locked(struct refcache_heap *heap, u32 flags);
-void refcache_bias_obj_init_locked(struct refcache_heap *heap, struct refcache_obj *obj);
-void refcache_bias_service_locked(struct refcache_heap *heap);
-void refcache_bias_collect_begin_locked(struct refcache_heap *heap);
 void refcache_bias_merge_garbage_locked(struct refcache_heap *heap, struct list_head *list);
-void refcache_bias_freeze_queued_locked(struct refcache_heap *heap, bool unfreeze);
-void refcache_bias_teardown_locked(struct refcache_heap *heap);
-void refcache_bias_destroy(struct refcache_heap *heap);
-void refcache_bias_cache_undo_locked(struct refcache_heap *heap);
-void refcache_bias_objs_free_locked(struct refcache_heap *heap, struct refcache_obj **v,
-				    unsigned int n);
 
 /**
  * struct refcache_bias_info - a biased object's counts, for the KUnit suite

@@ -2,7 +2,7 @@
 /*
  * refcache's tracepoints: the collector (gc_start, gc_end, gc_phase),
  * objects (obj_alloc, obj_free), arenas (arena_alloc, arena_release) and
- * biased counts (bias_merge, bias_queue).  Defined once, in gc.c
+ * biased counts (bias_merge, bias_queue).  Defined once, in trace.c
  * (CREATE_TRACE_POINTS); Documentation/collector.rst has one-liners.
  * No event carries an address: heaps, caches and sizes only.
  */

@@ -120,6 +120,11 @@ w1() {
 }
 step w1_no_warnings w1
 
+# Documentation/design.rst's one rule: no file of kmod/ calls a file of
+# a higher band, or of its own band other than as listed, checked with
+# nm on the objects of the 6.12 build above; seconds.
+step layer_check scripts/layer-check.sh "$B/distro/kmod"
+
 sparse_check() {
 	scripts/build-kmod.sh "$distro_kdir" "$B/sparse" C=2 > "$B/sparse.log" 2>&1 ||
 		{ cat "$B/sparse.log"; return 1; }
