@@ -34,13 +34,13 @@
 #include "compat.h"
 #include "refcache.h"
 
-static unsigned int pairs = 100000;
+static unsigned int pairs = 50000;
 module_param(pairs, uint, 0444);
-MODULE_PARM_DESC(pairs, "alloc+put pairs per round and state (default 100000)");
+MODULE_PARM_DESC(pairs, "alloc+put pairs per round and state (default 50000)");
 
-static unsigned int rounds = 3;
+static unsigned int rounds = 4;
 module_param(rounds, uint, 0444);
-MODULE_PARM_DESC(rounds, "rounds in this load (default 3)");
+MODULE_PARM_DESC(rounds, "rounds in this load (default 4)");
 
 static char *expect = "";
 module_param(expect, charp, 0444);

@@ -161,7 +161,7 @@ if [ "$rcvm_mode" = bench ]; then
 	# The tracepoints' cost: refcache_bench_trace.ko against refcache.ko
 	# (events off and on) and against /lib/notrace/refcache.ko (built with
 	# -DNOTRACE: no trace call at all), each with its own build of the
-	# bench module, loaded in turn rcvm_trace_rounds times (default 5),
+	# bench module, loaded in turn rcvm_trace_rounds times (default 7),
 	# the order swapped every round.  One enable through tracefs first
 	# grows the trace buffer to its default size, as a user's would.
 	if [ -f /lib/refcache_bench_trace.ko ] && [ -f /lib/notrace/refcache.ko ]; then
@@ -178,7 +178,7 @@ if [ "$rcvm_mode" = bench ]; then
 			rmmod refcache_bench_trace 2>/dev/null
 		}
 		i=0
-		while [ $i -lt "${rcvm_trace_rounds:-5}" ]; do
+		while [ $i -lt "${rcvm_trace_rounds:-7}" ]; do
 			if [ $((i % 2)) = 0 ]; then
 				trace_load /lib tracepoints
 				trace_load /lib/notrace none
