@@ -24,6 +24,10 @@
 # with ratio = refcache / cpython (the target is <= 0.5), and the pauses
 # (the heap's mutex held by one collection, best round):
 #   bench gc pause kind=<young|full|young_biased|full_biased> objects=<n> ns=<t> ms=<t>
+# and what the tracepoints cost on the object fast path (alloc + put),
+# disabled and enabled, against a build without them (-DNOTRACE), medians
+# (and bests) of rounds taken in turn in the same boot:
+#   bench tracepoints path=obj_alloc_put pairs=<n> none_ns=<x> off_ns=<y> on_ns=<z> off_ratio=<y/x> on_ratio=<z/x> off_ratio_best=<r> on_ratio_best=<r>
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -116,11 +120,21 @@ mkdir -p "$out/bench-mods"
 cp "$out/distro/kmod/refcache.ko" "$out/bench-mods/"
 cp "$out/distro"/tests/bench/*.ko "$out/bench-mods/" 2>/dev/null ||
 	{ echo "bench: no benchmark module built" >&2; exit 1; }
+# The tracepoints' cost when off: the same sources built with -DNOTRACE,
+# which <linux/tracepoint.h> honours (every trace_*() an empty inline, no
+# event created); only the four files with trace calls compile
+# differently.  refcache_bench_trace.ko is built with each, for its
+# refcache.ko's symbol versions.
+scripts/build-kmod.sh "$kdir" "$out/distro-notrace" KCFLAGS=-DNOTRACE >> "$out/bench-build.log" 2>&1 ||
+	{ cat "$out/bench-build.log"; exit 1; }
+mkdir -p "$out/bench-mods/notrace"
+cp "$out/distro-notrace/kmod/refcache.ko" "$out/distro-notrace/tests/bench/refcache_bench_trace.ko" \
+	"$out/bench-mods/notrace/"
 ok=0
 tests/vm/run.sh --kernel "$image" --modules "$out/bench-mods" --name bench --mode bench \
 	--with-python --out "$out/vm/bench" --timeout 900 > "$out/bench.out" 2>&1 && ok=1
 # Everything but the collector benchmark's raw lines, as the guest said it.
-sed -n '/^LOG \(refcache shape=\|cpython \|bench gc \)/d; s/^LOG //p' "$out/vm/bench/results.txt"
+sed -n '/^LOG \(refcache shape=\|cpython \|bench gc \|trace round \)/d; s/^LOG //p' "$out/vm/bench/results.txt"
 
 # The collector benchmark: each side ran rcvm_gc_rounds rounds, taking
 # turns; keep each side's best per shape and join the two.
@@ -193,6 +207,50 @@ END {
 			s, rn[s], rns[s] / rn[s], cns[s] / cn[s], rns[s] / cns[s]
 	}
 	exit bad
+}' "$out/vm/bench/results.txt" || ok=0
+
+# The tracepoints' cost: refcache_bench_trace.ko's rounds against the two
+# builds of refcache.ko, loaded in turn; best and median ns per pair of
+# each state, and their ratios to the build without tracepoints.
+awk '
+function val(key,   i) {
+	for (i = 1; i <= NF; i++)
+		if (index($i, key "=") == 1)
+			return substr($i, length(key) + 2)
+	return ""
+}
+function stats(list,   v, n, i, j, t) {	# sets best and med of a comma list
+	n = split(list, v, ",")
+	for (i = 1; i <= n; i++)
+		for (j = i + 1; j <= n; j++)
+			if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+	best = v[1]; med = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	return n
+}
+$1 == "LOG" && $2 == "trace" && $3 == "round" {
+	s = val("state"); p = val("pairs"); x = val("ns") / p
+	if (s in t)
+		t[s] = t[s] "," x
+	else
+		t[s] = x
+	seen = 1
+}
+END {
+	if (!("none" in t) || !("off" in t) || !("on" in t)) {
+		if (seen)
+			print "bench tracepoints: rounds missing (none, off and on needed)"
+		exit seen
+	}
+	printf "tracepoints: refcache_obj_alloc + refcache_obj_put, %d pairs a round; ns per pair, best/median\n", p
+	split("none off on", order, " ")
+	desc["none"] = "built with -DNOTRACE"; desc["off"] = "disabled"; desc["on"] = "enabled, recording"
+	for (i = 1; i <= 3; i++) {
+		s = order[i]; n = stats(t[s]); b[s] = best; m[s] = med
+		printf "  %-4s %8.1f/%-8.1f (%d rounds; %s)\n", s, best, med, n, desc[s]
+	}
+	printf "bench tracepoints path=obj_alloc_put pairs=%d none_ns=%.1f off_ns=%.1f on_ns=%.1f off_ratio=%.3f on_ratio=%.3f off_ratio_best=%.3f on_ratio_best=%.3f\n",
+		p, m["none"], m["off"], m["on"], m["off"] / m["none"], m["on"] / m["none"],
+		b["off"] / b["none"], b["on"] / b["none"]
 }' "$out/vm/bench/results.txt" || ok=0
 grep -v '^PASS' "$out/bench.out" || true
 [ "$ok" = 1 ]

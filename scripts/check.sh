@@ -204,8 +204,10 @@ step python_pip_install pip_install
 
 # --- distribution kernel and Debian's 6.1 kernel, side by side ----------
 compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
+# --with-perf: Debian's perf runs Documentation/collector.rst's perf
+# one-liners in this guest (tests/vm/perf_test.sh), each a counted test.
 vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --modtree "$B/modinst-distro" \
-	--with-python
+	--with-python --with-perf
 if [ -r "$compat_image" ] && [ -f "$B/compat61/kmod/refcache.ko" ]; then
 	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod" \
 		--modtree "$B/modinst-compat61"

@@ -34,7 +34,7 @@ check_pkgs=(
 	linux-source-6.12		# debug kernel, checkpatch.pl
 	sparse
 	libmimalloc-dev	# make bench: the native allocator against mimalloc
-	linux-perf	# profiles of the native benchmarks
+	linux-perf	# perf: native profiles, and make check runs it in the guest (run.sh --with-perf)
 	dkms			# make dkms, and make check's DKMS builds
 	pkgconf man-db		# make check's install and doc checks
 	graphviz			# dot: refcachectl graph --svg, its test in make check

@@ -18,6 +18,8 @@
 #   --mode      the guest's rcvm_mode (tests/vm/init.sh), e.g. inject_race
 #   --with-python  Debian's python3 and the refcache package's unittest
 #               suite (userspace/python) in the guest, as /tests/python_test
+#   --with-perf Debian's perf in the guest and tests/vm/perf_test.sh, as
+#               /tests/perf_test (the docs' perf one-liners)
 # Examples:
 #   scripts/vm-one.sh --debug --kunit 'refcache_handle*' --no-tests
 #   scripts/vm-one.sh --distro --tests object_test
@@ -30,7 +32,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 B=${REFCACHE_BUILD:-$top/build}
-kernel=debug kunit=all tests='*_test' append= mem= timeout=900 mode= python=
+kernel=debug kunit=all tests='*_test' append= mem= timeout=900 mode= python= perf=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--debug) kernel=debug ;;
@@ -43,10 +45,11 @@ while [ $# -gt 0 ]; do
 	--no-tests) tests=none ;;
 	--append) append=$2; shift ;;
 	--with-python) python=--with-python ;;
+	--with-perf) perf=--with-perf ;;
 	--mem) mem=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--mode) mode=$2; shift ;;
-	*) sed -n '2,28p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,30p' "$0" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -88,4 +91,4 @@ echo "vm-one: booting $image" >&2
 exec tests/vm/run.sh --kernel "$image" --modules "$out/mods/kmod" --name "one-$kernel" \
 	--out "$B/vm/one-$kernel" --kunit "$kunit" --tests "$tests" \
 	--timeout "$timeout" ${mem:+--mem "$mem"} ${append:+--append "$append"} \
-	${mode:+--mode "$mode"} $python
+	${mode:+--mode "$mode"} $python $perf

@@ -8,7 +8,10 @@
 #   rcvm_mode=tests         (default) KUnit, userspace tests, unload
 #   rcvm_mode=demo          show refcachectl at work (make demo)
 #   rcvm_mode=bench         load refcache_bench*.ko (and run /bench/gc_bench.py
-#                           if python3 is here), report their lines
+#                           if python3 is here), report their lines;
+#                           refcache_bench_trace.ko against refcache.ko and
+#                           /lib/notrace/refcache.ko in turn,
+#                           rcvm_trace_rounds times
 #   rcvm_mode=inject_warn   only trigger refcache_inject.ko's warning
 #   rcvm_mode=inject_leak   only leak a few blocks (refcache_inject.ko)
 #   rcvm_mode=misuse        refcache_misuse.ko misuses the in-kernel API,
@@ -129,6 +132,8 @@ if [ "$rcvm_mode" = bench ]; then
 		[ -f "$b" ] || continue
 		m=${b##*/}
 		m=${m%.ko}
+		# Run below, against two builds of refcache.ko in turn.
+		[ "$m" = refcache_bench_trace ] && continue
 		args= n=1 py=
 		if [ "$m" = refcache_bench_gc ]; then
 			n=${rcvm_gc_rounds:-5}
@@ -153,6 +158,37 @@ if [ "$rcvm_mode" = bench ]; then
 			rmmod "$m" 2>/dev/null
 		done
 	done
+	# The tracepoints' cost: refcache_bench_trace.ko against refcache.ko
+	# (events off and on) and against /lib/notrace/refcache.ko (built with
+	# -DNOTRACE: no trace call at all), each with its own build of the
+	# bench module, loaded in turn rcvm_trace_rounds times (default 7),
+	# the order swapped every round.  One enable through tracefs first
+	# grows the trace buffer to its default size, as a user's would.
+	if [ -f /lib/refcache_bench_trace.ko ] && [ -f /lib/notrace/refcache.ko ]; then
+		mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+		echo 1 > /sys/kernel/tracing/events/refcache/enable
+		echo 0 > /sys/kernel/tracing/events/refcache/enable
+		trace_load() { # trace_load DIR EXPECT: one load of each module
+			rmmod refcache 2>/dev/null
+			dmesg -c > /dev/null
+			if insmod "$1/refcache.ko" &&
+			   insmod "$1/refcache_bench_trace.ko" expect="$2"; then :; else
+				say "FAIL insmod_refcache_bench_trace ($2)"; fi
+			dmesg | sed -n 's/^\(\[[ 0-9.]*\] \)\{0,1\}refcache_bench_trace: /LOG /p' > $R
+			rmmod refcache_bench_trace 2>/dev/null
+		}
+		i=0
+		while [ $i -lt "${rcvm_trace_rounds:-7}" ]; do
+			if [ $((i % 2)) = 0 ]; then
+				trace_load /lib tracepoints
+				trace_load /lib/notrace none
+			else
+				trace_load /lib/notrace none
+				trace_load /lib tracepoints
+			fi
+			i=$((i + 1))
+		done
+	fi
 	finish
 fi
 

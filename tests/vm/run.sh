@@ -8,7 +8,7 @@
 #                        [--timeout SEC] [--mem MB] [--out DIR]
 #                        [--append "KERNEL ARGS"] [--tests GLOB]
 #                        [--kunit all|none|GLOB] [--with-python]
-#                        [--modtree DIR]
+#                        [--modtree DIR] [--with-perf]
 # --tests picks the userspace test programs (default: all, "*_test"); a
 # list of globs separated by spaces picks several ("gc_test hardening_test").
 # --kunit none does not load refcache_kunit.ko; a GLOB runs only the
@@ -18,6 +18,9 @@
 # modprobe after depmod before its other tests (tests/vm/init.sh).
 # --with-python puts Debian's python3 into the guest (for make bench:
 # tests/bench/gc_bench.py, CPython's side of the collector benchmark).
+# --with-perf puts Debian's perf into the guest and runs
+# tests/vm/perf_test.sh as /tests/perf_test (Documentation/collector.rst's
+# perf one-liners against refcachectl demo).
 #
 # DIR holds refcache.ko and, where the kernel has KUnit, refcache_kunit.ko.
 # Prints "PASS <name>" / "FAIL <name>" lines and a final
@@ -26,7 +29,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 kernel= moddir= name=vm mode= extra= tests='*_test'  expect_splat=0 timeout=300 mem=1024 out=
-kunit=all with_python=0 modtree=
+kunit=all with_python=0 modtree= with_perf=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
 	--tests) tests=$2; shift ;;
 	--kunit) kunit=$2; shift ;;
 	--with-python) with_python=1 ;;
+	--with-perf) with_perf=1 ;;
 	--modtree) modtree=$2; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -57,6 +61,8 @@ root=$out/root
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/tests/vm/init.sh" "$root/init"
 cp "$moddir"/refcache*.ko "$root/lib/"
+# make bench: refcache.ko built with -DNOTRACE and its bench module.
+[ -d "$moddir/notrace" ] && cp -r "$moddir/notrace" "$root/lib/"
 [ "$kunit" = none ] && rm -f "$root/lib/refcache_kunit.ko"
 set -f
 globs=($tests)
@@ -119,6 +125,22 @@ PYTEST
 		mkdir -p "$root${lib%/*}"
 		cp -L "$lib" "$root$lib"
 	done
+fi
+if [ "$with_perf" = 1 ]; then
+	# Debian's perf (package linux-perf: perf 6.1 on bookworm, which reads
+	# a 6.12 kernel's tracepoints through tracefs) and the shared libraries
+	# ldd names (libpython, libperl, libdw...): 33 MB, 12 MB of initrd.
+	perf=$(readlink -f /usr/bin/perf)
+	[ -x "$perf" ] && ldd "$perf" > "$out/perf-ldd.txt" ||
+		{ echo "run.sh: no usable /usr/bin/perf (scripts/install-deps.sh: linux-perf)" >&2; exit 2; }
+	mkdir -p "$root/usr/bin"
+	cp "$perf" "$root/usr/bin/perf"
+	for lib in $(grep -o '/[^ ]*\.so[^ ]*' "$out/perf-ldd.txt"); do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root${lib%/*}"
+		cp -L "$lib" "$root$lib"
+	done
+	install -m 755 "$top/tests/vm/perf_test.sh" "$root/tests/perf_test"
 fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
 
