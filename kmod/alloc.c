@@ -10,7 +10,6 @@
 
 #include <linux/bitops.h>
 #include <linux/cpu.h>
-#include <linux/cpuhotplug.h>
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
@@ -1025,42 +1024,19 @@ size_t refcache_alloc_base_bytes(void)
 	return sizeof(struct refcache_alloc_pcpu) * num_possible_cpus();
 }
 
-static enum cpuhp_state refcache_cpuhp_state;
-
-/*
- * A CPU went offline: nobody runs there any more, so its cached blocks
- * of every heap go back to their pools (and empty arenas to the page
- * allocator) instead of pinning them until the heap dies.
+/**
+ * refcache_alloc_drain_dead_cpu() - return an offline CPU's cached blocks
+ * @heap: the heap
+ * @cpu:  a CPU that has gone offline
+ *
+ * For the CPU-hotplug callback (heap.c): nobody runs on @cpu any more,
+ * so its per-CPU stacks are returned to their pools from here.
+ *
+ * Context: task context; takes the allocator's lock.
  */
-static int refcache_cpu_dead(unsigned int cpu)
+void refcache_alloc_drain_dead_cpu(struct refcache_heap *heap, unsigned int cpu)
 {
-	struct refcache_heap *heap;
-
-	mutex_lock(&refcache_heaps_lock);
-	list_for_each_entry(heap, &refcache_heaps, node) {
-		if (!heap->dead)
-			mag_drain(&heap->alloc, per_cpu_ptr(heap->alloc.pcpu, cpu));
-		cond_resched();
-	}
-	mutex_unlock(&refcache_heaps_lock);
-	return 0;
-}
-
-int refcache_alloc_cpuhp_init(void)
-{
-	int ret;
-
-	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "refcache:dead",
-					NULL, refcache_cpu_dead);
-	if (ret < 0)
-		return ret;
-	refcache_cpuhp_state = ret;
-	return 0;
-}
-
-void refcache_alloc_cpuhp_exit(void)
-{
-	cpuhp_remove_state_nocalls(refcache_cpuhp_state);
+	mag_drain(&heap->alloc, per_cpu_ptr(heap->alloc.pcpu, cpu));
 }
 
 /**

@@ -12,6 +12,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
+#include <linux/cpuhotplug.h>
 #include <linux/cred.h>
 #include <linux/memcontrol.h>
 #include <linux/module.h>
@@ -360,13 +361,47 @@ static struct notifier_block heap_module_nb = {
 	.notifier_call = heap_module_notify,
 };
 
+/*
+ * A CPU went offline: nobody runs there any more, so its cached blocks
+ * of every heap go back to their pools (and empty arenas to the page
+ * allocator) instead of pinning them until the heap dies.
+ */
+static int refcache_cpu_dead(unsigned int cpu)
+{
+	struct refcache_heap *heap;
+
+	mutex_lock(&refcache_heaps_lock);
+	list_for_each_entry(heap, &refcache_heaps, node) {
+		if (!heap->dead)
+			refcache_alloc_drain_dead_cpu(heap, cpu);
+		cond_resched();
+	}
+	mutex_unlock(&refcache_heaps_lock);
+	return 0;
+}
+
+static enum cpuhp_state refcache_cpuhp_state;
+
 int refcache_heaps_init(void)
 {
-	return register_module_notifier(&heap_module_nb);
+	int ret;
+
+	ret = register_module_notifier(&heap_module_nb);
+	if (ret)
+		return ret;
+	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "refcache:dead",
+					NULL, refcache_cpu_dead);
+	if (ret < 0) {
+		unregister_module_notifier(&heap_module_nb);
+		return ret;
+	}
+	refcache_cpuhp_state = ret;
+	return 0;
 }
 
 void refcache_heaps_exit(void)
 {
+	cpuhp_remove_state_nocalls(refcache_cpuhp_state);
 	unregister_module_notifier(&heap_module_nb);
 }
 

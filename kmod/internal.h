@@ -89,8 +89,6 @@ u64 refcache_limit_user_bytes(void);
 
 /* alloc.c */
 void *__refcache_alloc(struct refcache_heap *heap, size_t size, gfp_t gfp, int *err);
-int refcache_alloc_cpuhp_init(void);
-void refcache_alloc_cpuhp_exit(void);
 size_t refcache_alloc_base_bytes(void);
 
 /* heap.c; also the collectors' workqueue and shrinker, over every heap */

@@ -25,12 +25,9 @@ static int __init refcache_init(void)
 	ret = refcache_heaps_init();
 	if (ret)
 		goto wq;
-	ret = refcache_alloc_cpuhp_init();
-	if (ret)
-		goto heaps;
 	ret = refcache_procfs_init();
 	if (ret)
-		goto cpuhp;
+		goto heaps;
 	ret = refcache_gc_shrinker_init();
 	if (ret)
 		goto procfs;
@@ -44,8 +41,6 @@ shrinker:
 	refcache_gc_shrinker_exit();
 procfs:
 	refcache_procfs_exit();
-cpuhp:
-	refcache_alloc_cpuhp_exit();
 heaps:
 	refcache_heaps_exit();
 wq:
@@ -58,7 +53,6 @@ static void __exit refcache_exit(void)
 	refcache_chardev_exit();
 	refcache_gc_shrinker_exit();
 	refcache_procfs_exit();
-	refcache_alloc_cpuhp_exit();
 	refcache_heaps_exit();
 	refcache_heaps_free_abandoned();
 	/* Every heap is gone, so no collection is queued: this only frees. */

@@ -54,8 +54,6 @@ chardev inspect *
 
 # Known exceptions that go up, with the reason; printed, not failed.
 known='
-alloc heap refcache_heaps alloc.c CPU-hotplug drain walks every heap
-alloc heap refcache_heaps_lock alloc.c CPU-hotplug drain walks every heap
 '
 
 shopt -s nullglob

@@ -303,8 +303,7 @@ int main(int argc, char **argv)
 	native_task_self("insmod");
 	native_printk_stdout = true;
 	refcache_limits_init();
-	if (refcache_gc_wq_init() || (refcache_heaps_init && refcache_heaps_init()) ||
-	    refcache_alloc_cpuhp_init())
+	if (refcache_gc_wq_init() || (refcache_heaps_init && refcache_heaps_init()))
 		return 1;
 	if (alloc)
 		ret = bench_alloc();

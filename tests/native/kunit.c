@@ -477,8 +477,6 @@ int main(int argc, char **argv)
 	ret = refcache_gc_wq_init();
 	if (!ret && refcache_heaps_init)
 		ret = refcache_heaps_init();
-	if (!ret)
-		ret = refcache_alloc_cpuhp_init();
 	if (ret) {
 		printf("FAIL native.%s.module_init\n", build);
 		return 1;
@@ -503,7 +501,6 @@ int main(int argc, char **argv)
 	}
 
 	/* kmod/main.c's exit. */
-	refcache_alloc_cpuhp_exit();
 	if (refcache_heaps_exit)
 		refcache_heaps_exit();
 	refcache_heaps_free_abandoned();
