@@ -291,6 +291,86 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
 	}
 }
 
+/*
+ * Is @child, referenced from the set, in the set?  For
+ * update_subtract_refs(): an object is set up (gc_refs = count, as
+ * update_refs() does) when it is first reached, as a referent or in the
+ * walk.  Of this heap (slots hold nothing else), tracked, in a
+ * generation collected, its count not zero: then it is on @young,
+ * where the walk finds it too.
+ */
+static inline bool enter_set(struct refcache_obj *child, unsigned int generation)
+{
+	unsigned int c;
+
+	if (child->flags & REFCACHE_OBJ_COLLECTING)
+		return true;
+	if (!(child->cache->flags & REFCACHE_CACHE_TRACKED) || obj_gen(child) > generation)
+		return false;
+	c = refcache_ref_read(child);
+	if (!c)
+		return false;	/* its putter waits for our lock and will free it */
+	set_gc_refs(child, min_t(unsigned int, c, REFCACHE_OBJ_REFS_MAX));
+	child->flags |= REFCACHE_OBJ_COLLECTING;
+	return true;
+}
+
+struct subtract_arg {
+	struct gc_scan *s;
+	unsigned int generation;
+};
+
+static void visit_enter_decref(struct refcache_obj *child, void *arg)
+{
+	struct subtract_arg *sa = arg;
+
+	if (!child)
+		return;
+	if (unlikely(child->cache->heap != sa->s->heap)) {
+		foreign_ref(sa->s->heap, child);
+		return;
+	}
+	if (enter_set(child, sa->generation))
+		decref(child);
+}
+
+/*
+ * update_refs() and subtract_refs() in one walk of @young, which holds
+ * generations 0..@generation and every object of them (no biased object
+ * is queued off its list): each object is touched as itself once, and
+ * as a referent once per reference, not once more to copy its count
+ * first.  Same set, same gc_refs.  Returns the set's size.
+ */
+static u64 update_subtract_refs(struct list_head *young, struct list_head *dying,
+				struct gc_scan *s, unsigned int generation)
+{
+	struct subtract_arg sa = { .s = s, .generation = generation };
+	const struct refcache_type_ops *ops;
+	struct refcache_obj *obj, *tmp, *child;
+	unsigned long i = 0;
+	u64 n = 0;
+	u32 j;
+
+	list_for_each_entry_safe(obj, tmp, young, node) {
+		if (!(++i & 1023))
+			cond_resched();
+		if (!enter_set(obj, generation)) {
+			list_move_tail(&obj->node, dying);
+			continue;
+		}
+		n++;
+		for (j = 0; j < obj->cache->nslots; j++) {
+			child = obj->slots[j];
+			if (child && enter_set(child, generation))
+				decref(child);
+		}
+		ops = obj->cache->ops;
+		if (ops && ops->traverse)
+			ops->traverse(obj, visit_enter_decref, &sa);
+	}
+	return n;
+}
+
 /* Can the collector drop this object's references? */
 static bool obj_clearable(const struct refcache_obj *obj)
 {
@@ -819,9 +899,14 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * Survivors get theirs as they are scanned.
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
-	candidates = update_refs(young, &dying);
-	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
-	subtract_refs(young, &s);
+	if (!heap->objs.bias.nqueued) {
+		candidates = update_subtract_refs(young, &dying, &s, generation);
+		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
+	} else {
+		candidates = update_refs(young, &dying);
+		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
+		subtract_refs(young, &s);
+	}
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_SUBTRACT_REFS, candidates);
 	plain = gc_plain(heap);
 	nunreach = move_unreachable(young, &s, target);
