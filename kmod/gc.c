@@ -669,13 +669,17 @@ static u64 delete_garbage_nocb(struct refcache_heap *heap, struct list_head *unr
  * Can the garbage's references be dropped as it is gathered?  When no
  * cache of the heap has callbacks (no clear to run, none uncollectable:
  * every heap of user space) and gc.garbage is not kept, all of it is
- * freed by delete_garbage_fast(), whatever the gather finds.
+ * freed by delete_garbage_fast(), whatever the gather finds.  The caches
+ * are looked at only if they are no more than the @candidates the
+ * collection touches anyway, so that a small collection of a heap of
+ * many caches does not cost more than before.
  */
-static bool gc_plain(struct refcache_heap *heap)
+static bool gc_plain(struct refcache_heap *heap, u64 candidates)
 {
 	struct refcache_cache *cache;
 
-	if ((heap->objs.gc.debug & REFCACHE_GC_DEBUG_SAVEALL) || heap->objs.dying)
+	if ((heap->objs.gc.debug & REFCACHE_GC_DEBUG_SAVEALL) || heap->objs.dying ||
+	    heap->objs.ncaches > candidates)
 		return false;
 	list_for_each_entry(cache, &heap->objs.caches, node) {
 		if (cache->ops)
@@ -908,7 +912,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		subtract_refs(young, &s);
 	}
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_SUBTRACT_REFS, candidates);
-	plain = gc_plain(heap);
+	plain = gc_plain(heap, candidates);
 	nunreach = move_unreachable(young, &s, target);
 	if (nunreach && plain)
 		nunreach = gather_garbage_fast(heap, young, &unreachable, target);
