@@ -216,6 +216,94 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
 	}
 }
 
+/*
+ * Is @child, referenced from the set, in the set?  For
+ * update_subtract_refs(): an object is set up (gc_refs = count, as
+ * update_refs() does) when it is first reached, as a referent or in the
+ * walk.  Of this heap (slots hold nothing else), tracked, in a
+ * generation collected, its count not zero: then it is on @young,
+ * where the walk finds it too.
+ */
+static inline bool enter_set(struct refcache_obj *child, unsigned int generation)
+{
+	unsigned int c;
+
+	if (child->flags & REFCACHE_OBJ_COLLECTING)
+		return true;
+	if (!(child->cache->flags & REFCACHE_CACHE_TRACKED) || obj_gen(child) > generation)
+		return false;
+	c = refcache_ref_read(child);
+	if (!c)
+		return false;	/* its putter waits for our lock and will free it */
+	set_gc_refs(child, min_t(unsigned int, c, REFCACHE_OBJ_REFS_MAX));
+	child->flags |= REFCACHE_OBJ_COLLECTING;
+	return true;
+}
+
+struct subtract_arg {
+	struct gc_scan *s;
+	unsigned int generation;
+};
+
+static void visit_enter_decref(struct refcache_obj *child, void *arg)
+{
+	struct subtract_arg *sa = arg;
+
+	if (!child)
+		return;
+	if (unlikely(child->cache->heap != sa->s->heap)) {
+		foreign_ref(sa->s->heap, child);
+		return;
+	}
+	if (enter_set(child, sa->generation))
+		decref(child);
+}
+
+/*
+ * update_refs() and subtract_refs() in one walk of @young, which holds
+ * generations 0..@generation and every object of them (no biased object
+ * is queued off its list): each object is touched as itself once, and
+ * as a referent once per reference, not once more to copy its count
+ * first.  Same set, same gc_refs.  Returns the set's size.
+ */
+static u64 update_subtract_refs(struct list_head *young, struct list_head *dying,
+				struct gc_scan *s, unsigned int generation)
+{
+	struct subtract_arg sa = { .s = s, .generation = generation };
+	const struct refcache_type_ops *ops;
+	struct refcache_obj *obj, *tmp, *child;
+	unsigned long i = 0;
+	u64 n = 0;
+	u32 j;
+
+	list_for_each_entry_safe(obj, tmp, young, node) {
+		if (!(++i & 1023))
+			cond_resched();
+		if (!enter_set(obj, generation)) {
+			list_move_tail(&obj->node, dying);
+			continue;
+		}
+		n++;
+		for (j = 0; j < obj->cache->nslots; j++) {
+			child = obj->slots[j];
+			if (child && enter_set(child, generation))
+				decref(child);
+		}
+		ops = obj->cache->ops;
+		if (ops && ops->traverse)
+			ops->traverse(obj, visit_enter_decref, &sa);
+	}
+	return n;
+}
+
+/* Can the collector drop this object's references? */
+static bool obj_clearable(const struct refcache_obj *obj)
+{
+	const struct refcache_type_ops *ops = obj->cache->ops;
+
+	return !ops || !ops->traverse || ops->clear;
+}
+
 #define GC_STACK	4096
 
 struct reach_arg {
@@ -223,6 +311,7 @@ struct reach_arg {
 	struct list_head *young;
 	struct refcache_obj **stack;
 	unsigned int sp, cap;
+	u64 tentative;		/* objects marked unreachable so far, not reached since */
 };
 
 /* A reachable object references @child, of the set. */
@@ -232,6 +321,7 @@ static inline void reach_child(struct reach_arg *ra, struct refcache_obj *child)
 		/* Passed as tentatively unreachable: scan it now. */
 		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
 		set_gc_refs(child, 1);
+		ra->tentative--;
 		if (ra->sp < ra->cap)
 			ra->stack[ra->sp++] = child;
 		else	/* CPython's way: to the tail of the walk */
@@ -258,18 +348,17 @@ static void visit_reachable(struct refcache_obj *child, void *arg)
  * gc_refs == 0 is tentatively unreachable and stays where it is; if a
  * reachable object references it later it is scanned at once from an
  * explicit stack (or, the stack full, moved to the tail of the walk).
- * What is still tentatively unreachable at the end goes to @unreachable
- * in one sequential pass.  Returns how many.
+ * Returns how many are still tentatively unreachable at the end: the
+ * garbage, which one of the gather passes below takes out of @young (none
+ * runs when there is none, as in a heap of live data).
  */
-static u64 move_unreachable(struct list_head *young, struct list_head *unreachable,
-			    struct gc_scan *s, unsigned int target)
+static u64 move_unreachable(struct list_head *young, struct gc_scan *s, unsigned int target)
 {
 	struct refcache_obj *stack_small[32];
 	struct reach_arg ra = { .s = s, .young = young };
-	struct refcache_obj *obj, *v, *child, *next;
+	struct refcache_obj *obj, *v, *child;
 	const struct refcache_type_ops *ops;
 	unsigned long i = 0;
-	u64 n = 0;
 	u32 j;
 
 	ra.stack = kmalloc_array(GC_STACK, sizeof(*ra.stack), GFP_KERNEL | __GFP_NOWARN);
@@ -286,6 +375,7 @@ static u64 move_unreachable(struct list_head *young, struct list_head *unreachab
 			continue;	/* scanned from the stack already */
 		if (!gc_refs(obj)) {
 			obj->flags |= REFCACHE_OBJ_UNREACHABLE;
+			ra.tentative++;
 			continue;
 		}
 		ra.sp = 0;
@@ -306,24 +396,42 @@ static u64 move_unreachable(struct list_head *young, struct list_head *unreachab
 	}
 	if (ra.stack != stack_small)
 		kfree(ra.stack);
-
-	list_for_each_entry_safe(obj, next, young, node) {
-		if (obj->flags & REFCACHE_OBJ_UNREACHABLE) {
-			list_move_tail(&obj->node, unreachable);
-			n++;
-		}
-		if (!(++i & 1023))
-			cond_resched();
-	}
-	return n;
+	return ra.tentative;
 }
 
-/* Can the collector drop this object's references? */
-static bool obj_clearable(const struct refcache_obj *obj)
+/*
+ * The classic end of move_unreachable() and the first pass of CPython's
+ * move_legacy_finalizers(), in one sequential pass: the garbage to
+ * @unreachable in the generation it is counted in until it is freed,
+ * and the garbage whose references cannot be dropped (a kernel cache
+ * with a traverse callback but no clear) to @uncollectable.
+ * *@callbacks is set if any has callbacks.  Returns how many (both).
+ */
+static u64 gather_unreachable(struct list_head *young, struct list_head *unreachable,
+			      struct list_head *uncollectable, unsigned int target,
+			      bool *callbacks)
 {
-	const struct refcache_type_ops *ops = obj->cache->ops;
+	struct refcache_obj *obj, *next;
+	unsigned long i = 0;
+	u64 n = 0;
 
-	return !ops || !ops->traverse || ops->clear;
+	list_for_each_entry_safe(obj, next, young, node) {
+		if (!(++i & 1023))
+			cond_resched();
+		if (!(obj->flags & REFCACHE_OBJ_UNREACHABLE))
+			continue;
+		obj_set_gen(obj, target);
+		n++;
+		if (obj->cache->ops)
+			*callbacks = true;
+		if (!obj_clearable(obj)) {
+			obj->flags &= ~REFCACHE_OBJ_UNREACHABLE;
+			list_move_tail(&obj->node, uncollectable);
+		} else {
+			list_move_tail(&obj->node, unreachable);
+		}
+	}
+	return n;
 }
 
 static void visit_finalizer_reachable(struct refcache_obj *child, void *arg)
@@ -344,25 +452,15 @@ static void visit_finalizer_reachable(struct refcache_obj *child, void *arg)
 }
 
 /*
- * CPython's move_legacy_finalizers() and move_legacy_finalizer_reachable():
- * garbage whose references cannot be dropped (a kernel cache with a
- * traverse callback but no clear), and all it references, is left alone.
+ * CPython's move_legacy_finalizer_reachable(): garbage whose references
+ * cannot be dropped (gathered to @uncollectable by gather_unreachable()),
+ * and all it references, is left alone.  Returns how many.
  */
-static u64 move_uncollectable(struct list_head *unreachable, struct list_head *uncollectable,
-			      unsigned int target, bool *callbacks)
+static u64 move_uncollectable(struct list_head *uncollectable)
 {
-	struct refcache_obj *obj, *tmp;
+	struct refcache_obj *obj;
 	u64 n = 0;
 
-	list_for_each_entry_safe(obj, tmp, unreachable, node) {
-		obj_set_gen(obj, target);
-		if (obj->cache->ops)
-			*callbacks = true;
-		if (!obj_clearable(obj)) {
-			obj->flags &= ~REFCACHE_OBJ_UNREACHABLE;
-			list_move_tail(&obj->node, uncollectable);
-		}
-	}
 	/* The list grows while we walk it: everything reached joins. */
 	list_for_each_entry(obj, uncollectable, node) {
 		refcache_obj_traverse(obj, visit_finalizer_reachable, uncollectable);
@@ -484,10 +582,121 @@ static u64 delete_garbage_nocb(struct refcache_heap *heap, struct list_head *unr
 			refcache_obj_free_collected_locked(heap, batch, nb);
 			freed += nb;
 			nb = 0;
-			cond_resched();
+			if (!(freed & 1023))
+				cond_resched();
 		}
 	}
 	refcache_obj_free_collected_locked(heap, batch, nb);
+	return freed + nb;
+}
+
+/*
+ * Can the garbage's references be dropped as it is gathered?  When no
+ * cache of the heap has callbacks (no clear to run, none uncollectable:
+ * every heap of user space) and gc.garbage is not kept, all of it is
+ * freed by delete_garbage_fast(), whatever the gather finds.  The caches
+ * are looked at only if they are no more than the @candidates the
+ * collection touches anyway, so that a small collection of a heap of
+ * many caches does not cost more than before.
+ */
+static bool gc_plain(struct refcache_heap *heap, u64 candidates)
+{
+	struct refcache_cache *cache;
+
+	if ((heap->objs.gc.debug & REFCACHE_GC_DEBUG_SAVEALL) || heap->objs.dying ||
+	    heap->objs.ncaches > candidates)
+		return false;
+	list_for_each_entry(cache, &heap->objs.caches, node) {
+		if (cache->ops)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * gather_unreachable() and the first pass of delete_garbage_nocb() in
+ * one, where gc_plain() holds: with the collector's last read of its
+ * slots, each garbage object leaves @young, loses its weak handles and
+ * drops its references to survivors.  No put may free here: a survivor
+ * freed now would leave @young under the walk, before the generations
+ * are settled.  So a survivor's count is only taken down if it stays
+ * above zero (refcount_dec_not_one()); a slot holding any other
+ * survivor (its last reference, or a biased count) is kept, and the
+ * object flagged with gc_refs 1 (the garbage's is 0) for
+ * delete_garbage_fast() to put it.  A slot holding garbage is emptied
+ * without a put: garbage is freed whatever its count.  Returns how many.
+ */
+static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
+			       struct list_head *unreachable, unsigned int target)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_obj *obj, *next, *child;
+	unsigned long i = 0;
+	bool keep;
+	u64 n = 0;
+	u32 j;
+
+	list_for_each_entry_safe(obj, next, young, node) {
+		if (!(++i & 1023))
+			cond_resched();
+		if (!(obj->flags & REFCACHE_OBJ_UNREACHABLE))
+			continue;
+		obj_set_gen(obj, target);
+		list_move_tail(&obj->node, unreachable);
+		n++;
+		if (!hlist_empty(&obj->weak))
+			refcache_obj_clear_weak_locked(obj);
+		keep = false;
+		for (j = 0; j < obj->cache->nslots; j++) {
+			child = obj->slots[j];
+			if (!child)
+				continue;
+			if (!(child->flags & REFCACHE_OBJ_UNREACHABLE)) {
+				if (obj_is_biased(child) || !refcount_dec_not_one(&child->ref)) {
+					keep = true;
+					continue;
+				}
+				gc->puts++;
+			}
+			obj->slots[j] = NULL;
+		}
+		if (keep)
+			set_gc_refs(obj, 1);
+	}
+	return n;
+}
+
+/*
+ * delete_garbage_nocb() after gather_garbage_fast(): the references it
+ * kept are put, now that a survivor may be freed, and the garbage is
+ * freed in batches straight off @unreachable, which is dropped whole.
+ * Returns how many were freed (all).
+ */
+static u64 delete_garbage_fast(struct refcache_heap *heap, struct list_head *unreachable)
+{
+	struct refcache_obj *obj, *next, *child, *batch[64];
+	unsigned int nb = 0;
+	u64 freed = 0;
+	u32 j;
+
+	list_for_each_entry_safe(obj, next, unreachable, node) {
+		for (j = 0; gc_refs(obj) && j < obj->cache->nslots; j++) {
+			child = obj->slots[j];
+			obj->slots[j] = NULL;
+			if (child)
+				refcache_obj_put_locked(heap, child);
+		}
+		batch[nb++] = obj;
+		if (nb == ARRAY_SIZE(batch)) {
+			refcache_obj_free_collected_locked(heap, batch, nb);
+			freed += nb;
+			nb = 0;
+			if (!(freed & 1023))
+				cond_resched();
+		}
+	}
+	refcache_obj_free_collected_locked(heap, batch, nb);
+	INIT_LIST_HEAD(unreachable);
 	return freed + nb;
 }
 
@@ -588,7 +797,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors;
 	struct list_head *young;
 	unsigned int g, target;
-	bool callbacks = false;
+	bool callbacks = false, plain;
 	ktime_t t0;
 	u64 ns;
 
@@ -619,14 +828,25 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * Survivors get theirs as they are scanned.
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
-	candidates = update_refs(young, &dying);
-	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
-	subtract_refs(young, &s);
+	if (!heap->objs.bias.nqueued) {
+		candidates = update_subtract_refs(young, &dying, &s, generation);
+		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
+	} else {
+		candidates = update_refs(young, &dying);
+		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
+		subtract_refs(young, &s);
+	}
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_SUBTRACT_REFS, candidates);
-	nunreach = move_unreachable(young, &unreachable, &s, target);
+	plain = gc_plain(heap, candidates);
+	nunreach = move_unreachable(young, &s, target);
+	if (nunreach && plain)
+		nunreach = gather_garbage_fast(heap, young, &unreachable, target);
+	else if (nunreach)
+		nunreach = gather_unreachable(young, &unreachable, &uncollectable, target,
+					      &callbacks);
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_MOVE_UNREACHABLE, nunreach);
 	survivors = candidates - nunreach;
-	nuncoll = move_uncollectable(&unreachable, &uncollectable, target, &callbacks);
+	nuncoll = move_uncollectable(&uncollectable);
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_FINALIZERS, nuncoll);
 	nunreach -= nuncoll;
 	/* The garbage is counted and put below: its biased counts merged first. */
@@ -654,6 +874,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	    refcache_gc_save_garbage_locked(heap, &unreachable, nunreach, &uncollectable,
 					    nuncoll, target))
 		freed = nunreach;	/* in gc.garbage: collected, as CPython counts */
+	else if (plain)
+		freed = delete_garbage_fast(heap, &unreachable);
 	else
 		freed = callbacks ? delete_garbage(heap, &unreachable) :
 				    delete_garbage_nocb(heap, &unreachable);

@@ -551,6 +551,41 @@ static void gc_garbage_frees_survivor(struct kunit *test)
 		garbage_frees_survivor(test, cache, new_obj(test, untracked), gen);
 }
 
+/*
+ * Garbage that references live objects, in the set and out of it: each
+ * loses exactly the references the garbage held, whether the collector
+ * takes them down as it gathers the garbage (the count stays above
+ * zero) or when it frees it.
+ */
+static void gc_garbage_drops_references(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_cache *untracked = new_cache(test, heap, 16, 1, 0, NULL);
+	struct refcache_obj *s = new_obj(test, cache), *u = new_obj(test, untracked), *g[3];
+	struct refcache_gc_result res;
+
+	make_ring(test, cache, g, 3);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g[0], 1, s), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g[1], 1, s), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g[2], 1, u), 0);
+	put_all(g, 3);
+	KUNIT_EXPECT_EQ(test, refcount_read(&s->ref), 3U);
+	KUNIT_EXPECT_EQ(test, refcount_read(&u->ref), 2U);
+
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 3ULL);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcount_read(&s->ref), 1U);
+	KUNIT_EXPECT_EQ(test, refcount_read(&u->ref), 1U);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(s), 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL);
+	check_lists(test, heap);
+	refcache_obj_put(s);
+	refcache_obj_put(u);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
 /* --- kernel callbacks -------------------------------------------------- */
 
 static void gc_callback_cycles(struct kunit *test)
@@ -1470,6 +1505,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_cycle_held_from_outside),
 	KUNIT_CASE(gc_young_cycle_held_by_old),
 	KUNIT_CASE(gc_garbage_frees_survivor),
+	KUNIT_CASE(gc_garbage_drops_references),
 	KUNIT_CASE(gc_callback_cycles),
 	KUNIT_CASE(gc_clear_resurrects),
 	KUNIT_CASE(gc_uncollectable_without_clear),

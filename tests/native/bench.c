@@ -299,6 +299,12 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/*
+	 * cond_resched() yields at most once a millisecond, as if a 1000 Hz
+	 * tick asked for it: every time, it would time sched_yield() and,
+	 * on a loaded machine, other processes' time slices (shim.c).
+	 */
+	native_resched_ns = NSEC_PER_MSEC;
 	native_init();
 	native_task_self("insmod");
 	native_printk_stdout = true;

@@ -383,6 +383,32 @@ void native_yield(void)
 	sched_yield();
 }
 
+/*
+ * cond_resched().  The kernel's costs a flag test and gives up the CPU
+ * only when the scheduler's tick asked for it.  The tests yield every
+ * time (native_resched_ns 0: the most interleavings); the benchmarks set
+ * a tick, so that a loop's cond_resched() every N objects costs what it
+ * does in the kernel, not a system call, and on a busy machine not a
+ * time slice given to another process each time.
+ */
+u64 native_resched_ns;
+
+void native_cond_resched(void)
+{
+	static __thread u64 last;
+	u64 now;
+
+	if (!native_resched_ns) {
+		sched_yield();
+		return;
+	}
+	now = ktime_get();
+	if (now - last >= native_resched_ns) {
+		last = now;
+		sched_yield();
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* RCU: a grace period waits until every thread that was inside a
  * preemption-disabled section when it began has left it.  Readers only

@@ -471,6 +471,25 @@ static inline void refcount_dec(refcount_t *r)
 		refcount_warn_saturate(r, REFCOUNT_DEC_LEAK);
 }
 
+/* lib/refcount.c's: false, and no change, if the count is one. */
+static inline __must_check bool refcount_dec_not_one(refcount_t *r)
+{
+	unsigned int new, val = atomic_read(&r->refs);
+
+	do {
+		if (unlikely(val == REFCOUNT_SATURATED))
+			return true;
+		if (val == 1)
+			return false;
+		new = val - 1;
+		if (new > val) {
+			refcount_warn_saturate(r, REFCOUNT_SUB_UAF);
+			return true;
+		}
+	} while (!atomic_try_cmpxchg_release(&r->refs, (int *)&val, new));
+	return true;
+}
+
 struct kref { refcount_t refcount; };
 #define KREF_INIT(n)	{ .refcount = REFCOUNT_INIT(n), }
 static inline void kref_init(struct kref *k) { refcount_set(&k->refcount, 1); }
@@ -668,8 +687,10 @@ void native_might_sleep(const char *file, int line);
 #define might_alloc(gfp)	do { if ((gfp) & __GFP_DIRECT_RECLAIM) might_sleep(); } while (0)
 #define gfpflags_allow_blocking(gfp)	(!!((gfp) & __GFP_DIRECT_RECLAIM))
 #define might_fault()		might_sleep()
-#define cond_resched()		({ might_sleep(); native_yield(); 0; })
+#define cond_resched()		({ might_sleep(); native_cond_resched(); 0; })
 void native_yield(void);
+void native_cond_resched(void);
+extern u64 native_resched_ns;
 #define schedule()		native_yield()
 
 #define rcu_read_lock()		preempt_disable()
