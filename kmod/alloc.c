@@ -146,30 +146,23 @@ static inline bool pool_out_test(struct refcache_pool *pool, unsigned int bi)
 }
 
 /*
- * The free mark: the second word of every block on a per-CPU stack (the
- * first links the pool's free list) is that stack's key XOR the block's
- * address, where a CPU's key is the heap's secret cookie XOR (cpu + 1).
- * A caller's block never has a mark: allocation zeroes the block, and
- * nobody outside the allocator knows the cookie.  So a free that finds a
- * mark is a double free, with no atomic operation; and when two frees of
- * one block race on two CPUs and both push it, only the copy on the
- * stack whose mark the block ends up with is ever handed out or returned
- * (Documentation/allocator.rst).
+ * The free mark: the second word of every block the allocator holds, on
+ * a per-CPU stack or in its pool (the first word links the pool's free
+ * list), is the heap's secret cookie XOR the block's address.  A
+ * caller's block does not have it: allocation zeroes the block, and
+ * nobody outside the allocator knows the cookie.  A free claims the
+ * block by swapping the mark in with compare-and-exchange, so of two
+ * frees of one block exactly one succeeds, and one finding the mark
+ * already there is a double free.
  */
 static inline unsigned long *block_mark(void *bp)
 {
 	return (unsigned long *)bp + 1;
 }
 
-static inline unsigned long mark_of(struct refcache_alloc_pcpu *pc, void *bp)
+static inline unsigned long mark_of(struct refcache_alloc *a, void *bp)
 {
-	return pc->key ^ (unsigned long)bp;
-}
-
-/* Whether @m is some CPU's mark for @bp. */
-static inline bool marked(struct refcache_alloc *a, void *bp, unsigned long m)
-{
-	return (m ^ a->cookie ^ (unsigned long)bp) - 1 < nr_cpu_ids;
+	return a->cookie ^ (unsigned long)bp;
 }
 
 /* Direct-map offset: arena indices stay small, the xarray shallow. */
@@ -265,7 +258,8 @@ static void arena_release(struct refcache_alloc *a, struct refcache_arena *ao)
 	unsigned long idx = arena_index(ao->base);
 
 	lockdep_assert_held(&a->lock);
-	if (a->arena_cache[idx % REFCACHE_ARENA_CACHE] == ao)
+	/* Frees fill the cache without the lock (small_free_check()). */
+	if (READ_ONCE(a->arena_cache[idx % REFCACHE_ARENA_CACHE]) == ao)
 		WRITE_ONCE(a->arena_cache[idx % REFCACHE_ARENA_CACHE], NULL);
 	xa_erase(&a->arenas, idx);
 	kmemleak_free((void *)ao->base);
@@ -420,57 +414,16 @@ static void block_return(struct refcache_alloc *a, void *bp)
 
 /* ---- per-CPU caches, under the local lock ------------------------- */
 
-static void bad_free(struct refcache_heap *heap);
-
-/*
- * A copy of a block left on this stack by the loser of two racing frees
- * of it: the block carries the other stack's mark, or none (handed out
- * from there).  It is dropped, and counted as the refused free it was.
- */
-static void stale_copy(struct refcache_alloc *a)
-{
-	bad_free(heap_of(a));
-}
-
-/*
- * Whether the block on @pc's stack is the one valid copy: it has this
- * stack's mark, and it is out of its pool (another CPU's copy may have
- * been returned to the pool before this one's mark was written).
- */
-static __always_inline bool stack_owns(struct refcache_alloc_pcpu *pc, void *bp,
-				       unsigned int cls)
-{
-	return READ_ONCE(*block_mark(bp)) == mark_of(pc, bp) &&
-	       pool_out_test(pool_of(bp), block_index(bp, cls));
-}
-
-/* Off the stack and back to its pool, under a->lock. */
-static void stack_return(struct refcache_alloc *a, struct refcache_alloc_pcpu *pc,
-			 void *bp, unsigned int cls)
-{
-	if (unlikely(!stack_owns(pc, bp, cls)))
-		stale_copy(a);
-	else
-		block_return(a, bp);
-}
-
 /* Pop a block of @cls, or NULL; the caller then zeroes it. */
-static __always_inline void *mag_pop(struct refcache_alloc *a,
-				     struct refcache_alloc_pcpu *pc,
+static __always_inline void *mag_pop(struct refcache_alloc_pcpu *pc,
 				     unsigned int cls)
 {
-	void **slots = pc->slots + mag_off(cls);
 	unsigned int n = pc->count[cls];
-	void *bp;
 
-	while (n) {
-		bp = slots[--n];
-		WRITE_ONCE(pc->count[cls], n);
-		if (likely(stack_owns(pc, bp, cls)))
-			return bp;
-		stale_copy(a);
-	}
-	return NULL;
+	if (unlikely(!n))
+		return NULL;
+	WRITE_ONCE(pc->count[cls], n - 1);
+	return pc->slots[mag_off(cls) + n - 1];
 }
 
 static unsigned int mag_refill(struct refcache_alloc *a, unsigned int cls,
@@ -486,7 +439,7 @@ static unsigned int mag_refill(struct refcache_alloc *a, unsigned int cls,
 		bp = pool_take(a, cls);
 		if (!bp)
 			break;
-		WRITE_ONCE(*block_mark(bp), mark_of(pc, bp));
+		WRITE_ONCE(*block_mark(bp), mark_of(a, bp));
 		slots[want - 1 - n] = bp;
 	}
 	if (n && n < want)
@@ -505,7 +458,7 @@ static void mag_flush(struct refcache_alloc *a, unsigned int cls,
 
 	spin_lock(&a->lock);
 	for (i = 0; i < half; i++)
-		stack_return(a, pc, slots[i], cls);
+		block_return(a, slots[i]);
 	memmove(slots, slots + half, (n - half) * sizeof(*slots));
 	WRITE_ONCE(pc->count[cls], n - half);
 	spin_unlock(&a->lock);
@@ -518,7 +471,7 @@ static void mag_drain(struct refcache_alloc *a, struct refcache_alloc_pcpu *pc)
 	spin_lock(&a->lock);
 	for (cls = 0; cls < REFCACHE_NUM_CLASSES; cls++) {
 		for (i = 0; i < pc->count[cls]; i++)
-			stack_return(a, pc, pc->slots[mag_off(cls) + i], cls);
+			block_return(a, pc->slots[mag_off(cls) + i]);
 		WRITE_ONCE(pc->count[cls], 0);
 	}
 	spin_unlock(&a->lock);
@@ -534,9 +487,9 @@ static void *alloc_slow(struct refcache_alloc *a, unsigned int cls, gfp_t gfp,
 
 	for (;;) {
 		pc = this_cpu_ptr(a->pcpu);
-		bp = mag_pop(a, pc, cls);
+		bp = mag_pop(pc, cls);
 		if (!bp && mag_refill(a, cls, pc))
-			bp = mag_pop(a, pc, cls);
+			bp = mag_pop(pc, cls);
 		if (bp) {
 			local_unlock(&a->pcpu->lock);
 			return bp;
@@ -695,7 +648,7 @@ static __always_inline void *alloc_block(struct refcache_heap *heap, size_t size
 
 	local_lock(&a->pcpu->lock);
 	pc = this_cpu_ptr(a->pcpu);
-	bp = mag_pop(a, pc, cls);
+	bp = mag_pop(pc, cls);
 	if (likely(bp)) {
 		local_unlock(&a->pcpu->lock);
 	} else {
@@ -758,8 +711,7 @@ static void bad_free(struct refcache_heap *heap)
  * Inlined into refcache_free() and refcache_free_many(), as the
  * allocation is: out of line it costs a call and a frame per free.
  */
-static __always_inline int small_free_check(struct refcache_alloc *a,
-					    struct refcache_alloc_pcpu *pc, void *p)
+static __always_inline int small_free_check(struct refcache_alloc *a, void *p)
 {
 	unsigned long base = (unsigned long)p & ~(REFCACHE_ARENA_SIZE - 1);
 	unsigned long off = (unsigned long)p & ~POOL_MASK;
@@ -787,11 +739,14 @@ static __always_inline int small_free_check(struct refcache_alloc *a,
 	/* In its pool (or never handed out): a double or bogus free. */
 	if (unlikely(!pool_out_test(pool, bi)))
 		return -EINVAL;
-	/* On a per-CPU stack already: freed twice. */
+	/*
+	 * Marked: on a stack or back in its pool, so freed already; or the
+	 * exchange fails because another free of it just won.
+	 */
 	mark = READ_ONCE(*block_mark(p));
-	if (unlikely(marked(a, p, mark)))
+	if (unlikely(mark == mark_of(a, p) ||
+		     !try_cmpxchg(block_mark(p), &mark, mark_of(a, p))))
 		return -EINVAL;
-	WRITE_ONCE(*block_mark(p), mark_of(pc, p));
 	/*
 	 * Remember the arena that missed the cache: it cannot be released
 	 * before this block is back in its pool (under a->lock, which
@@ -827,7 +782,7 @@ void refcache_free(struct refcache_heap *heap, void *p)
 		goto bad;
 	local_lock(&a->pcpu->lock);
 	pc = this_cpu_ptr(a->pcpu);
-	cls = small_free_check(a, pc, p);
+	cls = small_free_check(a, p);
 	if (unlikely(cls < 0)) {
 		local_unlock(&a->pcpu->lock);
 		if (cls == -ENOENT && large_free(a, p))
@@ -865,8 +820,10 @@ void refcache_free_many(struct refcache_heap *heap, void **v, unsigned int n)
 	local_lock(&a->pcpu->lock);
 	pc = this_cpu_ptr(a->pcpu);
 	for (i = 0; i < n; i++) {
+		if (unlikely(!v[i]))
+			continue;	/* ignored, as by refcache_free() */
 		cls = unlikely((unsigned long)v[i] & (REFCACHE_ALIGNMENT - 1)) ? -EINVAL :
-		      small_free_check(a, pc, v[i]);
+		      small_free_check(a, v[i]);
 		if (unlikely(cls < 0)) {
 			v[other++] = cls == -ENOENT ? v[i] : NULL;
 			continue;
@@ -1062,10 +1019,8 @@ int refcache_alloc_init(struct refcache_alloc *a)
 				   GFP_KERNEL_ACCOUNT);
 	if (!a->pcpu)
 		return -ENOMEM;
-	for_each_possible_cpu(cpu) {
+	for_each_possible_cpu(cpu)
 		local_lock_init(&per_cpu_ptr(a->pcpu, cpu)->lock);
-		per_cpu_ptr(a->pcpu, cpu)->key = a->cookie ^ (cpu + 1);
-	}
 	return 0;
 }
 

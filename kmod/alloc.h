@@ -27,7 +27,6 @@ struct refcache_arena;
 
 struct refcache_alloc_pcpu {
 	local_lock_t lock;
-	unsigned long key;	/* the free mark's key: alloc.c, block_mark() */
 	u8 count[REFCACHE_NUM_CLASSES];
 	void *slots[REFCACHE_MAG_SLOTS];
 };
@@ -51,8 +50,8 @@ struct refcache_alloc_pcpu {
  * @large_objects:    live large objects
  * @large_bytes:      their requested sizes, summed
  * @rcu_pending:      an arena was freed through RCU since init
- * @cookie:           random; the per-CPU stacks' free marks derive from
- *                    it (alloc.c, block_mark())
+ * @cookie:           random; XOR a block's address, the free mark of the
+ *                    blocks the allocator holds (alloc.c, block_mark())
  * @pcpu:             per-CPU block caches
  * @arena_cache:      arena index % REFCACHE_ARENA_CACHE -> a held arena
  *                    or NULL; written under @lock, read locklessly

@@ -658,11 +658,9 @@ static void alloc_bad_free_refused(struct kunit *test)
 }
 
 /*
- * Two CPUs free the same blocks at once.  For each block, exactly one of
- * the two frees may stand: the other is refused at the free or, if both
- * got past the check together, its copy is dropped when its CPU's stack
- * is next popped or flushed.  After a drain, every block is back in its
- * pool once, and blocks handed out afterwards are all distinct.
+ * Two CPUs free the same blocks at once.  For each block exactly one of
+ * the two frees stands and the other is refused, so every block is back
+ * once; blocks handed out afterwards are all distinct.
  */
 #define RACE_BLOCKS	2048
 #define RACE_ROUNDS	4
@@ -727,10 +725,10 @@ static void alloc_double_free_race(struct kunit *test)
 			kthread_stop(t[w]);
 			put_task_struct(t[w]);
 		}
-		refcache_alloc_drain(heap);
 		st = snap(test, heap);
 		KUNIT_EXPECT_EQ(test, st->bad_frees, (u64)(r + 1) * RACE_BLOCKS);
 		KUNIT_EXPECT_EQ(test, total_in_use(st), 0);
+		refcache_alloc_drain(heap);
 	}
 
 	/* Nothing is on two free lists: what comes out is all distinct. */
