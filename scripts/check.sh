@@ -23,6 +23,7 @@ report() { # report PASS|FAIL NAME
 step() {
 	local name=$1 out=$B/logs/$1.log
 	shift
+	local t=$SECONDS
 	mkdir -p "$B/logs"
 	echo "== $name" >&2
 	if "$@" > "$out" 2>&1; then
@@ -31,6 +32,7 @@ step() {
 		report FAIL "$name"
 		tail -n 25 "$out" | sed 's/^/  | /'
 	fi
+	echo "   $name took $((SECONDS - t)) s" >&2
 }
 
 # vm_count OUTPUT: a qemu run's PASS/FAIL lines count one by one.
@@ -242,12 +244,14 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 			vm_wait debug_kunit debug
 		fi
 		# A module that misuses the in-kernel API, then unloads, then
-		# refcache does: warnings, but no callback into freed code.
-		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
-			--name misuse --mode misuse --mem 2048 --kunit none --tests none
-		# The kmemleak guard: a deliberate leak must fail a run.
-		vm --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
-			--name leak_guard --mem 2048 --mode inject_leak --expect-splat
+		# refcache does: warnings, but no callback into freed code.  And
+		# the kmemleak guard: a deliberate leak must fail a run.  Two
+		# short boots, at once.
+		vm_bg misuse --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
+			--mode misuse --mem 2048 --kunit none --tests none
+		vm_bg leak_guard --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
+			--mem 2048 --mode inject_leak --expect-splat
+		vm_wait misuse leak_guard
 	fi
 fi
 
