@@ -235,23 +235,30 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 				cp "$B/debug/tests/kunit/refcache_kunit.ko" "$B/debug/kmod/"
 		}
 		step build_debug_kmod dbg
-		# The KUnit suites and the userspace programs, in two guests at once.
-		if [ -f "$B/debug/kmod/refcache_kunit.ko" ]; then
-			vm_bg debug_kunit --kernel "$debug_tree/arch/x86/boot/bzImage" \
-				--modules "$B/debug/kmod" --mem 2048 --timeout 900 --tests none
-			vm_bg debug --kernel "$debug_tree/arch/x86/boot/bzImage" \
-				--modules "$B/debug/kmod" --mem 2048 --timeout 900 --kunit none
-			vm_wait debug_kunit debug
-		fi
-		# A module that misuses the in-kernel API, then unloads, then
-		# refcache does: warnings, but no callback into freed code.  And
-		# the kmemleak guard: a deliberate leak must fail a run.  Two
-		# short boots, at once.
-		vm_bg misuse --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
-			--mode misuse --mem 2048 --kunit none --tests none
-		vm_bg leak_guard --kernel "$debug_tree/arch/x86/boot/bzImage" --modules "$B/debug/kmod" \
-			--mem 2048 --mode inject_leak --expect-splat
-		vm_wait misuse leak_guard
+		# Two lines of guests at once: the userspace programs in one
+		# boot; the KUnit suites, then a module that misuses the
+		# in-kernel API and unloads before refcache does (warnings, but
+		# no callback into freed code), then the kmemleak guard (a
+		# deliberate leak must fail a run), one after the other.
+		dk=$debug_tree/arch/x86/boot/bzImage
+		vm_bg debug --kernel "$dk" --modules "$B/debug/kmod" --mem 2048 \
+			--timeout 900 --kunit none
+		{
+			if [ -f "$B/debug/kmod/refcache_kunit.ko" ]; then
+				tests/vm/run.sh --name debug_kunit --kernel "$dk" \
+					--modules "$B/debug/kmod" --mem 2048 --timeout 900 \
+					--tests none > "$B/logs/vm-debug_kunit.out" 2>&1
+			else
+				echo "FAIL debug_kunit_module_built" > "$B/logs/vm-debug_kunit.out"
+			fi
+			tests/vm/run.sh --name misuse --kernel "$dk" --modules "$B/debug/kmod" \
+				--mode misuse --mem 2048 --kunit none --tests none \
+				> "$B/logs/vm-misuse.out" 2>&1
+			tests/vm/run.sh --name leak_guard --kernel "$dk" --modules "$B/debug/kmod" \
+				--mem 2048 --mode inject_leak --expect-splat \
+				> "$B/logs/vm-leak_guard.out" 2>&1
+		} &
+		vm_wait debug_kunit debug misuse leak_guard
 	fi
 fi
 
