@@ -305,6 +305,7 @@ int main(int argc, char **argv)
 	 * on a loaded machine, other processes' time slices (shim.c).
 	 */
 	native_resched_ns = NSEC_PER_MSEC;
+	native_pin_cpus = true;
 	native_init();
 	native_task_self("insmod");
 	native_printk_stdout = true;

@@ -290,9 +290,24 @@ struct task_struct *kthread_create_on_node(int (*fn)(void *), void *data, int no
 	return t;
 }
 
+bool native_pin_cpus;
+
 void kthread_bind(struct task_struct *t, unsigned int cpu)
 {
 	t->native_cpu = cpu;
+	/*
+	 * The benchmarks' threads bound to two CPUs run on two of the
+	 * host's, as two kthreads would; tests leave the host scheduler
+	 * free.
+	 */
+	if (native_pin_cpus) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu % (n > 0 ? n : 1), &set);
+		pthread_setaffinity_np(t->native_thread, sizeof(set), &set);
+	}
 }
 
 int set_cpus_allowed_ptr(struct task_struct *p, const struct cpumask *m)

@@ -691,6 +691,8 @@ void native_might_sleep(const char *file, int line);
 void native_yield(void);
 void native_cond_resched(void);
 extern u64 native_resched_ns;
+/* Set by the benchmarks: kthread_bind() pins the thread to a host CPU. */
+extern bool native_pin_cpus;
 #define schedule()		native_yield()
 
 #define rcu_read_lock()		preempt_disable()
@@ -1386,10 +1388,12 @@ void native_param_register(const char *name, const char *type, void *p);
 #define TP_PROTO(...)		__VA_ARGS__
 #define TP_ARGS(...)		__VA_ARGS__
 #define TRACE_EVENT(name, proto, args, tstruct, assign, print) \
-	static inline void trace_##name(proto) { }
+	static inline void trace_##name(proto) { }			\
+	static inline bool trace_##name##_enabled(void) { return false; }
 #define DECLARE_EVENT_CLASS(name, proto, args, tstruct, assign, print)
 #define DEFINE_EVENT(class, name, proto, args) \
-	static inline void trace_##name(proto) { }
+	static inline void trace_##name(proto) { }			\
+	static inline bool trace_##name##_enabled(void) { return false; }
 
 /*
  * linux/shrinker.h: gc.c's shrinker is compiled natively but never
