@@ -203,11 +203,29 @@ static void *obj_block(struct refcache_obj *obj)
 	return obj_is_biased(obj) ? (void *)obj_bias(obj) : obj;
 }
 
+/*
+ * The object tracepoints' arguments, out of line: with the events off,
+ * the fast paths keep only the static branch, and no load of an
+ * argument is hoisted above it.
+ */
+static noinline void obj_trace_alloc(struct refcache_heap *heap,
+				     struct refcache_cache *cache)
+{
+	trace_obj_alloc(heap->id, cache->id, cache->obj_size);
+}
+
+static noinline void obj_trace_free(struct refcache_heap *heap,
+				    struct refcache_cache *cache)
+{
+	trace_obj_free(heap->id, cache->id, cache->obj_size);
+}
+
 static void obj_free_memory(struct refcache_heap *heap, struct refcache_obj *obj)
 {
 	struct refcache_cache *cache = obj->cache;
 
-	trace_obj_free(heap->id, cache->id, cache->obj_size);
+	if (trace_obj_free_enabled())
+		obj_trace_free(heap, cache);
 	cache->active--;
 	heap->objs.objects--;
 	refcache_uncharge_object();
@@ -252,7 +270,8 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 	if (heap->objs.bias.nowners)
 		heap->objs.ops->objs_free(heap, v, n);
 	for (i = 0; i < n; i++) {
-		trace_obj_free(heap->id, v[i]->cache->id, v[i]->cache->obj_size);
+		if (trace_obj_free_enabled())
+			obj_trace_free(heap, v[i]->cache);
 		obj_untrack(&heap->objs.gc, v[i]);
 		v[i]->cache->active--;
 		v[i] = obj_block(v[i]);
@@ -362,7 +381,8 @@ static struct refcache_obj *obj_new_once(struct refcache_cache *cache, gfp_t gfp
 	cache->active++;
 	cache->total++;
 	os->objects++;
-	trace_obj_alloc(heap->id, cache->id, cache->obj_size);
+	if (trace_obj_alloc_enabled())
+		obj_trace_alloc(heap, cache);
 	return obj;
 }
 
