@@ -544,6 +544,34 @@ static u64 delete_garbage(struct refcache_heap *heap, struct list_head *unreacha
 	return settle(heap, unreachable);
 }
 
+/* Garbage freed 64 at a time: one local lock and one uncharge a batch. */
+struct gc_free_batch {
+	struct refcache_obj *v[64];
+	unsigned int n;
+	u64 freed;
+};
+
+static __always_inline void free_batch_add(struct refcache_heap *heap,
+					   struct gc_free_batch *b,
+					   struct refcache_obj *obj)
+{
+	b->v[b->n++] = obj;
+	if (b->n < ARRAY_SIZE(b->v))
+		return;
+	refcache_obj_free_collected_locked(heap, b->v, b->n);
+	b->freed += b->n;
+	b->n = 0;
+	if (!(b->freed & 1023))
+		cond_resched();
+}
+
+/* The last batch; returns how many were freed in all. */
+static u64 free_batch_end(struct refcache_heap *heap, struct gc_free_batch *b)
+{
+	refcache_obj_free_collected_locked(heap, b->v, b->n);
+	return b->freed + b->n;
+}
+
 /*
  * delete_garbage() for garbage without callbacks, which is all of it
  * for heaps of user space.  Every reference to a garbage object comes
@@ -555,10 +583,9 @@ static u64 delete_garbage(struct refcache_heap *heap, struct list_head *unreacha
  */
 static u64 delete_garbage_nocb(struct refcache_heap *heap, struct list_head *unreachable)
 {
-	struct refcache_obj *obj, *child, *batch[64];
+	struct refcache_obj *obj, *child;
+	struct gc_free_batch b = { .n = 0 };
 	unsigned long i = 0;
-	unsigned int nb = 0;
-	u64 freed = 0;
 	u32 j;
 
 	list_for_each_entry(obj, unreachable, node) {
@@ -577,17 +604,9 @@ static u64 delete_garbage_nocb(struct refcache_heap *heap, struct list_head *unr
 	}
 	while ((obj = list_first_entry_or_null(unreachable, struct refcache_obj, node))) {
 		list_del(&obj->node);
-		batch[nb++] = obj;
-		if (nb == ARRAY_SIZE(batch)) {
-			refcache_obj_free_collected_locked(heap, batch, nb);
-			freed += nb;
-			nb = 0;
-			if (!(freed & 1023))
-				cond_resched();
-		}
+		free_batch_add(heap, &b, obj);
 	}
-	refcache_obj_free_collected_locked(heap, batch, nb);
-	return freed + nb;
+	return free_batch_end(heap, &b);
 }
 
 /*
@@ -674,9 +693,9 @@ static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *you
  */
 static u64 delete_garbage_fast(struct refcache_heap *heap, struct list_head *unreachable)
 {
-	struct refcache_obj *obj, *next, *child, *batch[64];
-	unsigned int nb = 0;
-	u64 freed = 0;
+	struct refcache_obj *obj, *next, *child;
+	struct gc_free_batch b = { .n = 0 };
+	u64 freed;
 	u32 j;
 
 	list_for_each_entry_safe(obj, next, unreachable, node) {
@@ -686,18 +705,11 @@ static u64 delete_garbage_fast(struct refcache_heap *heap, struct list_head *unr
 			if (child)
 				refcache_obj_put_locked(heap, child);
 		}
-		batch[nb++] = obj;
-		if (nb == ARRAY_SIZE(batch)) {
-			refcache_obj_free_collected_locked(heap, batch, nb);
-			freed += nb;
-			nb = 0;
-			if (!(freed & 1023))
-				cond_resched();
-		}
+		free_batch_add(heap, &b, obj);
 	}
-	refcache_obj_free_collected_locked(heap, batch, nb);
+	freed = free_batch_end(heap, &b);
 	INIT_LIST_HEAD(unreachable);
-	return freed + nb;
+	return freed;
 }
 
 /* ---- teardown's trial deletion --------------------------------------- */
