@@ -125,12 +125,17 @@ static inline unsigned int block_index(const void *p, unsigned int cls)
 	return (off16 * class_recip[cls]) >> 16;
 }
 
-/* @out, written under the lock and read by frees without it. */
+/*
+ * @out, written under the lock and read by frees without it.  A bit is
+ * set with release after the block's free mark is written, and read with
+ * acquire, so a free that sees it set also sees the mark (pool_take()).
+ */
 static inline void pool_out_set(struct refcache_pool *pool, unsigned int bi)
 {
 	unsigned long *w = &pool->out[BIT_WORD(bi)];
 
-	WRITE_ONCE(*w, *w | BIT_MASK(bi));
+	/* Release: the block's free mark is written first (pool_take()). */
+	smp_store_release(w, *w | BIT_MASK(bi));
 }
 
 static inline void pool_out_clear(struct refcache_pool *pool, unsigned int bi)
@@ -142,7 +147,8 @@ static inline void pool_out_clear(struct refcache_pool *pool, unsigned int bi)
 
 static inline bool pool_out_test(struct refcache_pool *pool, unsigned int bi)
 {
-	return READ_ONCE(pool->out[BIT_WORD(bi)]) & BIT_MASK(bi);
+	/* Acquire: pairs with pool_out_set(); the mark is read after. */
+	return smp_load_acquire(&pool->out[BIT_WORD(bi)]) & BIT_MASK(bi);
 }
 
 /*
@@ -385,6 +391,11 @@ static void *pool_take(struct refcache_alloc *a, unsigned int cls)
 		bp = (void *)pool + pool->nextoffset;
 		pool->nextoffset += class_size(cls);
 	}
+	/*
+	 * Marked before it counts as out: a bogus free of a block never
+	 * handed out, racing this, finds it in its pool or marked.
+	 */
+	WRITE_ONCE(*block_mark(bp), mark_of(a, bp));
 	pool_out_set(pool, block_index(bp, cls));
 	pool->nused++;
 	a->taken[cls]++;
@@ -439,7 +450,6 @@ static unsigned int mag_refill(struct refcache_alloc *a, unsigned int cls,
 		bp = pool_take(a, cls);
 		if (!bp)
 			break;
-		WRITE_ONCE(*block_mark(bp), mark_of(a, bp));
 		slots[want - 1 - n] = bp;
 	}
 	if (n && n < want)
