@@ -19,20 +19,35 @@ report() { # report PASS|FAIL NAME
 	if [ "$1" = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 }
 
-# step NAME COMMAND...: one check; output kept in build/logs/NAME.log
-step() {
-	local name=$1 out=$B/logs/$1.log
+# step_run NAME COMMAND...: run one check, its output in
+# build/logs/NAME.log, its result and seconds in build/logs/NAME.rc.
+step_run() {
+	local name=$1 t=$SECONDS r
 	shift
-	local t=$SECONDS
-	mkdir -p "$B/logs"
-	echo "== $name" >&2
-	if "$@" > "$out" 2>&1; then
+	if "$@" > "$B/logs/$name.log" 2>&1; then r=PASS; else r=FAIL; fi
+	printf '%s %s\n' "$r" $((SECONDS - t)) > "$B/logs/$name.rc"
+}
+
+# step_report NAME: count what step_run recorded; a failure shows the
+# end of its log.
+step_report() {
+	local name=$1 r secs
+	read -r r secs < "$B/logs/$name.rc" || r=FAIL
+	if [ "$r" = PASS ]; then
 		report PASS "$name"
 	else
 		report FAIL "$name"
-		tail -n 25 "$out" | sed 's/^/  | /'
+		tail -n 25 "$B/logs/$name.log" | sed 's/^/  | /'
 	fi
-	echo "   $name took $((SECONDS - t)) s" >&2
+	echo "   $name took ${secs:-?} s" >&2
+}
+
+# step NAME COMMAND...: one check, counted.
+step() {
+	mkdir -p "$B/logs"
+	echo "== $1" >&2
+	step_run "$@"
+	step_report "$1"
 }
 
 # step_bg NAME COMMAND...: step() in the background, for checks that
@@ -41,30 +56,17 @@ step() {
 # step_wait reports them, in the order they started.
 bg_steps=()
 step_bg() {
-	local name=$1
-	shift
 	mkdir -p "$B/logs"
-	echo "== $name (in the background)" >&2
-	(
-		t=$SECONDS
-		if "$@" > "$B/logs/$name.log" 2>&1; then r=PASS; else r=FAIL; fi
-		printf '%s %s\n' "$r" $((SECONDS - t)) > "$B/logs/$name.rc"
-	) &
-	bg_steps+=("$name")
+	echo "== $1 (in the background)" >&2
+	step_run "$@" &
+	bg_steps+=("$1")
 }
 
 step_wait() {
-	local name r secs
+	local name
 	wait
 	for name in "${bg_steps[@]}"; do
-		read -r r secs < "$B/logs/$name.rc" || r=FAIL
-		if [ "$r" = PASS ]; then
-			report PASS "$name"
-		else
-			report FAIL "$name"
-			tail -n 25 "$B/logs/$name.log" | sed 's/^/  | /'
-		fi
-		echo "   $name took ${secs:-?} s" >&2
+		step_report "$name"
 	done
 	bg_steps=()
 }
