@@ -12,6 +12,7 @@
 #include <linux/gfp.h>
 #include <linux/module.h>
 #include <linux/preempt.h>
+#include <linux/prefetch.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>	/* current */
 #include <linux/types.h>
@@ -232,6 +233,18 @@ static inline bool refcache_obj_head_biased(const struct refcache_obj *obj)
 	return data_race(READ_ONCE(h->flags)) & REFCACHE_OBJ_HEAD_BIASED;
 }
 
+/*
+ * Ask for the header's line for writing before reading the mode from it.
+ * Without this, two CPUs on one object each read the line shared and
+ * then upgrade it for the atomic, two transfers per operation where
+ * refcount_t's single atomic makes one: natively 1.10x refcount_t with
+ * two threads on one count, 1.01x with it (Documentation/objects.rst).
+ */
+static __always_inline void refcache_obj_head_prefetchw(const struct refcache_obj *obj)
+{
+	prefetchw(obj);
+}
+
 static __always_inline struct refcache_bias_counts *
 refcache_bias_counts(const struct refcache_obj *obj)
 {
@@ -263,12 +276,13 @@ static __always_inline bool refcache_bias_mine(const struct refcache_obj *obj)
  * Context: any context, IRQ included; never sleeps, takes no lock.
  * Return: @obj.
  */
-static inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
+static __always_inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
 {
 	struct refcache_bias_counts *c;
 	u32 local;
 	int old;
 
+	refcache_obj_head_prefetchw(obj);
 	if (likely(!refcache_obj_head_biased(obj))) {
 		refcount_inc(&((struct refcache_obj_head *)obj)->ref);
 		return obj;
@@ -304,7 +318,7 @@ static inline struct refcache_obj *refcache_obj_get(struct refcache_obj *obj)
  * put that is not the last, to queue the object for its owner).  Safe to
  * call from a clear or release callback.
  */
-static inline void refcache_obj_put(struct refcache_obj *obj)
+static __always_inline void refcache_obj_put(struct refcache_obj *obj)
 {
 	struct refcache_bias_counts *c;
 	u32 local;
@@ -312,6 +326,7 @@ static inline void refcache_obj_put(struct refcache_obj *obj)
 
 	if (!obj)
 		return;
+	refcache_obj_head_prefetchw(obj);
 	if (likely(!refcache_obj_head_biased(obj))) {
 		if (refcount_dec_and_test(&((struct refcache_obj_head *)obj)->ref))
 			__refcache_obj_release(obj);

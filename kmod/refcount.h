@@ -181,6 +181,7 @@ static __always_inline bool bias_own_get(struct refcache_obj *obj)
 /* A reference for a holder of one, in either mode. */
 static __always_inline void refcache_ref_get(struct refcache_obj *obj)
 {
+	refcache_obj_head_prefetchw(obj);
 	if (likely(!obj_is_biased(obj))) {
 		refcount_inc(&obj->ref);
 		return;
@@ -225,6 +226,7 @@ static __always_inline enum refcache_bias_put refcache_ref_put(struct refcache_o
 	struct refcache_bias_counts *c;
 	u32 local;
 
+	refcache_obj_head_prefetchw(obj);
 	if (likely(!obj_is_biased(obj)))
 		return refcount_dec_and_test(&obj->ref) ? REFCACHE_BIAS_PUT_DEAD :
 							  REFCACHE_BIAS_PUT_DONE;
