@@ -857,6 +857,90 @@ void refcache_free_many(struct refcache_heap *heap, void **v, unsigned int n)
 			bad_free(heap);
 }
 
+/* Blocks refcache_free_dead() returns under one hold of the lock. */
+#define DEAD_CHUNK	4096
+
+/*
+ * One chunk of refcache_free_dead(), under a->lock.  First every block
+ * leaves its pool's count and bitmap (pool headers only); a pool left
+ * with nothing out is listed through @nextfree, which only a free pool
+ * uses.  Then the blocks of pools still in use are linked into their
+ * free lists, with the free mark, as block_return() does.  Last, each
+ * listed pool goes back to its arena, its blocks never touched.
+ */
+static void free_dead_chunk(struct refcache_alloc *a, void * const *v, unsigned long n)
+{
+	struct refcache_pool *pool, *empty = NULL;
+	unsigned long i;
+	unsigned int cls;
+	bool was_full;
+	void *bp;
+
+	lockdep_assert_held(&a->lock);
+	for (i = 0; i < n; i++) {
+		pool = pool_of(v[i]);
+		cls = pool->szidx;
+		pool_out_clear(pool, block_index(v[i], cls));
+		a->taken[cls]--;
+		if (!--pool->nused) {
+			pool->nextfree = empty;
+			empty = pool;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		bp = v[i];
+		pool = pool_of(bp);
+		if (!pool->nused)
+			continue;
+		was_full = !pool->freeblock && pool->nextoffset > pool->maxnextoffset;
+		WRITE_ONCE(*block_mark(bp), mark_of(a, bp));
+		*(void **)bp = pool->freeblock;
+		pool->freeblock = bp;
+		if (was_full)
+			list_add(&pool->node, &a->usedpools[pool->szidx]);
+	}
+	while ((pool = empty)) {
+		empty = pool->nextfree;
+		/* A full pool is on no list; pool_free() takes it off one. */
+		if (!pool->freeblock && pool->nextoffset > pool->maxnextoffset)
+			list_add(&pool->node, &a->usedpools[pool->szidx]);
+		pool_free(a, pool);
+	}
+}
+
+/**
+ * refcache_free_dead() - give back the blocks of garbage the collector freed
+ * @heap: the heap
+ * @v:    blocks of @heap's objects, each at most REFCACHE_SMALL_MAX bytes,
+ *        that nothing references any more
+ * @n:    how many
+ *
+ * For refcache's own objects only, which the collector frees once each:
+ * so none of refcache_free()'s checks and no exchange.  A caller that
+ * passes an object's block to refcache_free() has a bug no check can
+ * see (the allocator takes it for a caller's block, and frees a live
+ * object), so skipping the exchange here opens no new hole.  The blocks
+ * go straight back
+ * to their pools, not to a per-CPU stack, and a pool whose every block
+ * is here goes back to its arena without one of them being touched.
+ *
+ * Context: process context, with the heap's mutex held; may sleep
+ * between chunks of the array.
+ */
+void refcache_free_dead(struct refcache_heap *heap, void * const *v, unsigned long n)
+{
+	struct refcache_alloc *a = &heap->alloc;
+	unsigned long i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = min_t(unsigned long, n - i, DEAD_CHUNK);
+		spin_lock(&a->lock);
+		free_dead_chunk(a, v + i, k);
+		spin_unlock(&a->lock);
+		cond_resched();
+	}
+}
+
 static long drain_this_cpu(void *arg)
 {
 	struct refcache_alloc *a = arg;

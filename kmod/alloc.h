@@ -93,6 +93,7 @@ int refcache_alloc_init(struct refcache_alloc *a);
 void refcache_alloc_destroy(struct refcache_heap *heap);
 
 void refcache_free_many(struct refcache_heap *heap, void **v, unsigned int n);
+void refcache_free_dead(struct refcache_heap *heap, void * const *v, unsigned long n);
 void refcache_alloc_drain_dead_cpu(struct refcache_heap *heap, unsigned int cpu);
 
 #endif /* _REFCACHE_ALLOC_H */

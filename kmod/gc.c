@@ -633,6 +633,20 @@ static bool gc_plain(struct refcache_heap *heap, u64 candidates)
 }
 
 /*
+ * Garbage forgotten as gather_garbage_fast() passes it, its memory given
+ * back after the gather (refcache_obj_free_dead_locked()): @v holds the
+ * blocks, up to @cap of them; garbage beyond that, or all of it if the
+ * array could not be had, takes the list.
+ */
+struct gc_dead {
+	void **v;
+	unsigned long n, cap;
+};
+
+/* Enough for most collections; the rest goes through the list. */
+#define GC_DEAD_MAX	BIT(20)
+
+/*
  * gather_unreachable() and the first pass of delete_garbage_nocb() in
  * one, where gc_plain() holds: with the collector's last read of its
  * slots, each garbage object leaves @young, loses its weak handles and
@@ -643,10 +657,17 @@ static bool gc_plain(struct refcache_heap *heap, u64 candidates)
  * survivor (its last reference, or a biased count) is kept, and the
  * object flagged with gc_refs 1 (the garbage's is 0) for
  * delete_garbage_fast() to put it.  A slot holding garbage is emptied
- * without a put: garbage is freed whatever its count.  Returns how many.
+ * without a put: garbage is freed whatever its count.
+ *
+ * Garbage that keeps nothing is done with here: it is forgotten
+ * (refcache_obj_forget_locked()) and its block goes to @dead, so that
+ * nothing walks it again; the memory stays as it is until the gather is
+ * over, since later garbage still reads its flags.  The rest goes to
+ * @unreachable.  Returns how many in all.
  */
 static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
-			       struct list_head *unreachable, unsigned int target)
+			       struct list_head *unreachable, unsigned int target,
+			       struct gc_dead *dead)
 {
 	struct refcache_gc *gc = &heap->objs.gc;
 	struct refcache_obj *obj, *next, *child;
@@ -660,8 +681,6 @@ static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *you
 			cond_resched();
 		if (!(obj->flags & REFCACHE_OBJ_UNREACHABLE))
 			continue;
-		obj_set_gen(obj, target);
-		list_move_tail(&obj->node, unreachable);
 		n++;
 		if (!hlist_empty(&obj->weak))
 			refcache_obj_clear_weak_locked(obj);
@@ -679,6 +698,14 @@ static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *you
 			}
 			obj->slots[j] = NULL;
 		}
+		if (!keep && dead->n < dead->cap &&
+		    obj->cache->obj_size <= REFCACHE_SMALL_MAX) {
+			list_del(&obj->node);
+			dead->v[dead->n++] = refcache_obj_forget_locked(heap, obj);
+			continue;
+		}
+		obj_set_gen(obj, target);
+		list_move_tail(&obj->node, unreachable);
 		if (keep)
 			set_gc_refs(obj, 1);
 	}
@@ -804,6 +831,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	LIST_HEAD(dying);
 	struct gc_scan s = { .heap = heap };
 	struct refcache_gc_event ev = {};
+	struct gc_dead dead = {};
 	struct refcache_gc_gen_stats *st;
 	struct refcache_obj *obj;
 	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors;
@@ -851,9 +879,13 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_SUBTRACT_REFS, candidates);
 	plain = gc_plain(heap, candidates);
 	nunreach = move_unreachable(young, &s, target);
-	if (nunreach && plain)
-		nunreach = gather_garbage_fast(heap, young, &unreachable, target);
-	else if (nunreach)
+	if (nunreach && plain) {
+		dead.cap = min_t(u64, nunreach, GC_DEAD_MAX);
+		dead.v = kvmalloc_array(dead.cap, sizeof(*dead.v), GFP_KERNEL | __GFP_NOWARN);
+		if (!dead.v)
+			dead.cap = 0;
+		nunreach = gather_garbage_fast(heap, young, &unreachable, target, &dead);
+	} else if (nunreach)
 		nunreach = gather_unreachable(young, &unreachable, &uncollectable, target,
 					      &callbacks);
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_MOVE_UNREACHABLE, nunreach);
@@ -880,17 +912,22 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		obj_set_gen(obj, target);
 		refcache_ref_get(obj);
 	}
-	gc->nobjs[target] += nunreach + nuncoll;
+	/* Forgotten garbage is counted nowhere: it is as good as freed. */
+	gc->nobjs[target] += nunreach - dead.n + nuncoll;
 
 	if ((gc->debug & REFCACHE_GC_DEBUG_SAVEALL) &&
 	    refcache_gc_save_garbage_locked(heap, &unreachable, nunreach, &uncollectable,
-					    nuncoll, target))
+					    nuncoll, target)) {
 		freed = nunreach;	/* in gc.garbage: collected, as CPython counts */
-	else if (plain)
+	} else if (plain) {
 		freed = delete_garbage_fast(heap, &unreachable);
-	else
+		refcache_obj_free_dead_locked(heap, dead.v, dead.n);
+		freed += dead.n;
+		kvfree(dead.v);
+	} else {
 		freed = callbacks ? delete_garbage(heap, &unreachable) :
 				    delete_garbage_nocb(heap, &unreachable);
+	}
 	nfreed = settle(heap, &uncollectable);
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_DELETE_GARBAGE, freed + nfreed);
 	/* Left alive: garbage a clear callback kept, and the uncollectable set. */

@@ -254,6 +254,45 @@ static void obj_finish(struct refcache_heap *heap, struct refcache_obj *obj)
 }
 
 /**
+ * refcache_obj_forget_locked() - all of freeing collected garbage but its memory
+ * @heap: the heap, locked
+ * @obj:  garbage of a cache without callbacks, off every list, whatever
+ *        its count (only other garbage references it); the collector
+ *        counts it out of its generation itself
+ *
+ * The collector calls this as it passes each piece of garbage, and gives
+ * the memory back later, all at once (refcache_obj_free_dead_locked()):
+ * until then it still reads other garbage's flags.  The object's memory
+ * is not written.
+ *
+ * Return: the object's block, for refcache_obj_free_dead_locked().
+ */
+void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	if (heap->objs.bias.nowners)
+		heap->objs.ops->objs_free(heap, &obj, 1);
+	if (trace_obj_free_enabled())
+		obj_trace_free(heap, obj->cache);
+	obj->cache->active--;
+	return obj_block(obj);
+}
+
+/**
+ * refcache_obj_free_dead_locked() - give back the memory of forgotten garbage
+ * @heap:   the heap, locked
+ * @blocks: what refcache_obj_forget_locked() returned, for objects of at
+ *          most REFCACHE_SMALL_MAX bytes
+ * @n:      how many
+ */
+void refcache_obj_free_dead_locked(struct refcache_heap *heap, void * const *blocks,
+				   unsigned long n)
+{
+	heap->objs.objects -= n;
+	refcache_uncharge_objects(n);
+	refcache_free_dead(heap, blocks, n);
+}
+
+/**
  * refcache_obj_free_collected_locked() - free garbage the collector found
  * @heap: the heap, locked
  * @v:    objects of caches without callbacks, off every list, whatever

@@ -212,6 +212,9 @@ void refcache_obj_release_locked(struct refcache_heap *heap, struct refcache_obj
 void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg);
 void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refcache_obj **v,
 					unsigned int n);
+void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+void refcache_obj_free_dead_locked(struct refcache_heap *heap, void * const *blocks,
+				   unsigned long n);
 void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
 void refcache_obj_unlink_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_obj_relink_locked(struct refcache_heap *heap, struct refcache_obj *obj);

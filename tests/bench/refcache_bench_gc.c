@@ -53,6 +53,10 @@ static unsigned int young_rounds = 21;
 module_param(young_rounds, uint, 0444);
 MODULE_PARM_DESC(young_rounds, "young collections timed; the median counts (default 21)");
 
+static unsigned int shape_mask = 15;
+module_param(shape_mask, uint, 0444);
+MODULE_PARM_DESC(shape_mask, "shapes to time, a bit each: rings 1, pairs 2, tree 4, random 8 (default 15: all)");
+
 #define RING		21
 #define NROOTS		16
 #define YOUNG		2000
@@ -577,6 +581,8 @@ static int __init refcache_bench_gc_init(void)
 	for (i = 0; i < ARRAY_SIZE(shapes); i++) {
 		struct shape *s = &shapes[i];
 
+		if (!(shape_mask & BIT(i)))
+			continue;
 		s->best_ns = U64_MAX;
 		for (k = 0; k < rounds; k++) {
 			ret = shape_round(s, &ns);

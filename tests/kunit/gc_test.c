@@ -12,6 +12,8 @@
 #include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/string.h>
 #include <linux/workqueue.h>
 
 #include "internal.h"
@@ -584,6 +586,113 @@ static void gc_garbage_drops_references(struct kunit *test)
 	refcache_obj_put(s);
 	refcache_obj_put(u);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/*
+ * The collector gives garbage's blocks straight back to their pools
+ * (refcache_free_dead()): whole pools without touching their blocks,
+ * the rest block by block, in chunks of 4096.  Here, 9,000 small objects
+ * in 2-cycles: the first half all garbage (whole pools die), the second
+ * with every third pair held (pools live on).  Afterwards the allocator's
+ * counts add up, its blocks serve new objects (distinct, zeroed), a free
+ * of a collected block is refused, and everything goes at the end.
+ */
+#define DEAD_N		9000
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void gc_dead_blocks_back(struct kunit *test, unsigned int flags)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = new_cache(test, heap, 8, 2,
+						 REFCACHE_CACHE_TRACKED | flags, NULL);
+	struct refcache_obj **objs, **held, **fresh;
+	struct refcache_alloc_stats *st;
+	struct refcache_gc_result res;
+	unsigned int i, j, nheld = 0;
+	u64 in_use, bad;
+	void *gone = NULL;
+
+	objs = kunit_kcalloc(test, DEAD_N, sizeof(*objs), GFP_KERNEL);
+	held = kunit_kcalloc(test, DEAD_N, sizeof(*held), GFP_KERNEL);
+	fresh = kunit_kcalloc(test, DEAD_N, sizeof(*fresh), GFP_KERNEL);
+	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, objs && held && fresh && st);
+	for (i = 0; i < DEAD_N; i += 2) {
+		objs[i] = new_obj(test, cache);
+		objs[i + 1] = new_obj(test, cache);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[i + 1]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i + 1], 0, objs[i]), 0);
+		if (i >= DEAD_N / 2 && !(i % 6)) {
+			held[nheld++] = refcache_obj_get(objs[i]);
+			held[nheld++] = refcache_obj_get(objs[i + 1]);
+		} else if (!gone && !flags) {
+			gone = objs[i];	/* an atomic object's block is the object */
+		}
+	}
+	put_all(objs, DEAD_N);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, (u64)(DEAD_N - nheld));
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)nheld);
+	check_lists(test, heap);
+	for (i = 0; i < nheld; i++)
+		KUNIT_EXPECT_EQ(test, refcache_obj_refcount(held[i]), 2U);
+
+	refcache_alloc_stats_read(heap, st);
+	for (i = 0, in_use = 0; i < REFCACHE_NUM_CLASSES; i++)
+		in_use += st->cls[i].blocks_in_use;
+	KUNIT_EXPECT_EQ(test, in_use, (u64)nheld);
+	KUNIT_EXPECT_EQ(test, st->arena_bytes,
+			st->allocated_bytes + st->free_bytes + st->unused_pool_bytes +
+			st->pool_header_bytes + st->quantization_bytes);
+	bad = st->bad_frees;
+	if (gone) {
+		refcache_free(heap, gone);
+		refcache_alloc_stats_read(heap, st);
+		KUNIT_EXPECT_EQ(test, st->bad_frees, bad + 1);
+	}
+
+	/* The blocks serve again: every new object distinct, and zeroed. */
+	for (i = 0; i < DEAD_N; i++) {
+		fresh[i] = new_obj(test, cache);
+		KUNIT_EXPECT_EQ(test, refcache_obj_refcount(fresh[i]), 1U);
+		KUNIT_EXPECT_TRUE(test, !refcache_obj_load(fresh[i], 0) &&
+				  !refcache_obj_load(fresh[i], 1));
+		KUNIT_EXPECT_NULL(test, memchr_inv(refcache_obj_payload(fresh[i]), 0, 8));
+	}
+	sort(fresh, DEAD_N, sizeof(*fresh), cmp_ptr, NULL);
+	for (i = 1; i < DEAD_N; i++)
+		KUNIT_EXPECT_PTR_NE(test, fresh[i - 1], fresh[i]);
+	for (i = 0, j = 0; i < nheld; i++) {
+		while (j < DEAD_N && fresh[j] < held[i])
+			j++;
+		KUNIT_EXPECT_TRUE(test, j == DEAD_N || fresh[j] != held[i]);
+	}
+	put_all(fresh, DEAD_N);
+	put_all(held, nheld);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, (u64)nheld);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	refcache_alloc_stats_read(heap, st);
+	for (i = 0, in_use = 0; i < REFCACHE_NUM_CLASSES; i++)
+		in_use += st->cls[i].blocks_in_use;
+	KUNIT_EXPECT_EQ(test, in_use, 0ULL);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, bad + !!gone);
+}
+
+static void gc_dead_blocks_back_atomic(struct kunit *test)
+{
+	gc_dead_blocks_back(test, 0);
+}
+
+static void gc_dead_blocks_back_biased(struct kunit *test)
+{
+	gc_dead_blocks_back(test, REFCACHE_CACHE_BIASED);
 }
 
 /* --- kernel callbacks -------------------------------------------------- */
@@ -1506,6 +1615,8 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_young_cycle_held_by_old),
 	KUNIT_CASE(gc_garbage_frees_survivor),
 	KUNIT_CASE(gc_garbage_drops_references),
+	KUNIT_CASE(gc_dead_blocks_back_atomic),
+	KUNIT_CASE(gc_dead_blocks_back_biased),
 	KUNIT_CASE(gc_callback_cycles),
 	KUNIT_CASE(gc_clear_resurrects),
 	KUNIT_CASE(gc_uncollectable_without_clear),

@@ -466,8 +466,29 @@ void synchronize_rcu(void)
 static pthread_mutex_t rcu_cb_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rcu_cb_cond = PTHREAD_COND_INITIALIZER;
 static struct rcu_head *rcu_cb_head, **rcu_cb_tail = &rcu_cb_head;
-static unsigned long rcu_cb_queued, rcu_cb_done;
+static unsigned long rcu_cb_queued, rcu_cb_done, rcu_cb_hurry;
 static struct task_struct *rcu_thread;
+
+/*
+ * Callbacks are batched for up to a millisecond before their grace
+ * period, as the kernel's are (its grace periods take milliseconds), so
+ * that a run of call_rcu()s costs one membarrier(), not one each: that
+ * IPIs every thread, the caller's too.  rcu_barrier() cuts the wait short.
+ */
+static void rcu_cb_batch_wait(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	while (!rcu_cb_hurry &&
+	       pthread_cond_timedwait(&rcu_cb_cond, &rcu_cb_lock, &until) != ETIMEDOUT)
+		;
+}
 
 static int rcu_thread_fn(void *arg)
 {
@@ -478,6 +499,7 @@ static int rcu_thread_fn(void *arg)
 		pthread_mutex_lock(&rcu_cb_lock);
 		while (!rcu_cb_head)
 			pthread_cond_wait(&rcu_cb_cond, &rcu_cb_lock);
+		rcu_cb_batch_wait();
 		list = rcu_cb_head;
 		rcu_cb_head = NULL;
 		rcu_cb_tail = &rcu_cb_head;
@@ -512,10 +534,12 @@ void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *))
 	head->func = func;
 	head->next = NULL;
 	pthread_mutex_lock(&rcu_cb_lock);
+	/* The first of a batch wakes the thread; the rest join it quietly. */
+	if (!rcu_cb_head)
+		pthread_cond_broadcast(&rcu_cb_cond);
 	*rcu_cb_tail = head;
 	rcu_cb_tail = &head->next;
 	rcu_cb_queued++;
-	pthread_cond_broadcast(&rcu_cb_cond);
 	pthread_mutex_unlock(&rcu_cb_lock);
 }
 
@@ -526,8 +550,11 @@ void rcu_barrier(void)
 	might_sleep();
 	pthread_mutex_lock(&rcu_cb_lock);
 	target = rcu_cb_queued;
+	rcu_cb_hurry++;
+	pthread_cond_broadcast(&rcu_cb_cond);
 	while (rcu_cb_done < target)
 		pthread_cond_wait(&rcu_cb_cond, &rcu_cb_lock);
+	rcu_cb_hurry--;
 	pthread_mutex_unlock(&rcu_cb_lock);
 }
 
