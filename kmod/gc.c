@@ -273,8 +273,8 @@ static u64 update_subtract_refs(struct list_head *young, struct list_head *dying
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *tmp, *child;
 	unsigned long i = 0;
+	u32 j, nslots;
 	u64 n = 0;
-	u32 j;
 
 	list_for_each_entry_safe(obj, tmp, young, node) {
 		if (!(++i & 1023))
@@ -284,12 +284,14 @@ static u64 update_subtract_refs(struct list_head *young, struct list_head *dying
 			continue;
 		}
 		n++;
-		for (j = 0; j < obj->cache->nslots; j++) {
+		/* Read once: the stores below might alias them for the compiler. */
+		nslots = obj->cache->nslots;
+		ops = obj->cache->ops;
+		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
 			if (child && enter_set(child, generation))
 				decref(child);
 		}
-		ops = obj->cache->ops;
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_enter_decref, &sa);
 	}
@@ -359,7 +361,7 @@ static u64 move_unreachable(struct list_head *young, struct gc_scan *s, unsigned
 	struct refcache_obj *obj, *v, *child;
 	const struct refcache_type_ops *ops;
 	unsigned long i = 0;
-	u32 j;
+	u32 j, nslots;
 
 	ra.stack = kmalloc_array(GC_STACK, sizeof(*ra.stack), GFP_KERNEL | __GFP_NOWARN);
 	ra.cap = GC_STACK;
@@ -383,13 +385,14 @@ static u64 move_unreachable(struct list_head *young, struct gc_scan *s, unsigned
 		while (ra.sp) {
 			v = ra.stack[--ra.sp];
 			v->flags = (v->flags & ~GC_SCAN_BITS) | target;
+			nslots = v->cache->nslots;
+			ops = v->cache->ops;
 			/* Slots hold objects of this heap only. */
-			for (j = 0; j < v->cache->nslots; j++) {
+			for (j = 0; j < nslots; j++) {
 				child = v->slots[j];
 				if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
 					reach_child(&ra, child);
 			}
-			ops = v->cache->ops;
 			if (ops && ops->traverse)
 				ops->traverse(v, visit_reachable, &ra);
 		}
@@ -672,9 +675,9 @@ static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *you
 	struct refcache_gc *gc = &heap->objs.gc;
 	struct refcache_obj *obj, *next, *child;
 	unsigned long i = 0;
+	u32 j, nslots;
 	bool keep;
 	u64 n = 0;
-	u32 j;
 
 	list_for_each_entry_safe(obj, next, young, node) {
 		if (!(++i & 1023))
@@ -685,24 +688,33 @@ static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *you
 		if (!hlist_empty(&obj->weak))
 			refcache_obj_clear_weak_locked(obj);
 		keep = false;
-		for (j = 0; j < obj->cache->nslots; j++) {
+		nslots = obj->cache->nslots;
+		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
-			if (!child)
+			if (!child || (child->flags & REFCACHE_OBJ_UNREACHABLE))
 				continue;
-			if (!(child->flags & REFCACHE_OBJ_UNREACHABLE)) {
-				if (obj_is_biased(child) || !refcount_dec_not_one(&child->ref)) {
-					keep = true;
-					continue;
-				}
-				gc->puts++;
+			if (obj_is_biased(child) || !refcount_dec_not_one(&child->ref)) {
+				keep = true;
+				continue;
 			}
+			gc->puts++;
 			obj->slots[j] = NULL;
 		}
+		/*
+		 * Forgotten garbage is not written: its slots are never read
+		 * again, and it leaves the list without the poison.
+		 */
 		if (!keep && dead->n < dead->cap &&
 		    obj->cache->obj_size <= REFCACHE_SMALL_MAX) {
-			list_del(&obj->node);
+			__list_del_entry(&obj->node);
 			dead->v[dead->n++] = refcache_obj_forget_locked(heap, obj);
 			continue;
+		}
+		/* A slot holding garbage is emptied without a put. */
+		for (j = 0; j < nslots; j++) {
+			child = obj->slots[j];
+			if (child && (child->flags & REFCACHE_OBJ_UNREACHABLE))
+				obj->slots[j] = NULL;
 		}
 		obj_set_gen(obj, target);
 		list_move_tail(&obj->node, unreachable);

@@ -62,11 +62,14 @@ native_bench() {
 		{ cat "$out/native-alloc.out"; return 1; }
 	grep -v '^bench ' "$out/native-alloc.out"
 	grep '^bench ' "$out/native-alloc.out"
-	# Collector: refcache and the host's python3 (CPython 3.11) taking turns.
+	# Collector: refcache and Debian's python3 (CPython 3.11, the same
+	# build the guest runs) taking turns.  Not whatever python3 is first
+	# on PATH: a CPython built without PGO and LTO (pyenv's, say) is
+	# about twice as slow at gc.collect(), and would flatter the ratio.
 	: > "$out/native-gc.out"
 	for r in $(seq "$native_rounds"); do
 		"$nb" gc rounds=1 young_rounds=5 | sed "s/^refcache_bench: //" >> "$out/native-gc.out" || return 1
-		python3 tests/bench/gc_bench.py 1000000 1 5 >> "$out/native-gc.out" || return 1
+		/usr/bin/python3 tests/bench/gc_bench.py 1000000 1 5 >> "$out/native-gc.out" || return 1
 	done
 	awk -v rounds="$native_rounds" '
 	function val(key,   i) {

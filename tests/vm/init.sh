@@ -30,6 +30,11 @@
 #   rcvm_gc_case:           REFCACHE_FUZZ_SEED/_OPS/_SECS/_TRACE,
 #                           REFCACHE_FAILNTH_CASE and REFCACHE_GC_CASE
 #                           for the test programs
+#   rcvm_gc_rounds, rcvm_gc_objects, rcvm_gc_args:
+#                           bench mode: refcache_bench_gc.ko's rounds (and
+#                           gc_bench.py's, in turn), objects, and more
+#                           module parameters, comma-separated (e.g.
+#                           shape_mask=8,pause_live=0)
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/tests
 mount -t proc proc /proc
@@ -137,7 +142,7 @@ if [ "$rcvm_mode" = bench ]; then
 		args= n=1 py=
 		if [ "$m" = refcache_bench_gc ]; then
 			n=${rcvm_gc_rounds:-5}
-			args="rounds=1 ${rcvm_gc_objects:+objects=$rcvm_gc_objects}"
+			args="rounds=1 ${rcvm_gc_objects:+objects=$rcvm_gc_objects} $(echo "${rcvm_gc_args:-}" | tr , ' ')"
 			[ -x /usr/bin/python3 ] && [ -f /bench/gc_bench.py ] && py=1
 		fi
 		i=0
