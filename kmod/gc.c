@@ -646,8 +646,12 @@ struct gc_dead {
 	unsigned long n, cap;
 };
 
-/* Enough for most collections; the rest goes through the list. */
-#define GC_DEAD_MAX	BIT(20)
+/*
+ * Enough for most collections (8 MiB of array); the rest goes through
+ * the list.  A variable only so that KUnit can make the two paths meet.
+ */
+VISIBLE_IF_KUNIT unsigned long refcache_gc_dead_max = BIT(20);
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_dead_max);
 
 /*
  * gather_unreachable() and the first pass of delete_garbage_nocb() in
@@ -889,11 +893,23 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		subtract_refs(young, &s);
 	}
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_SUBTRACT_REFS, candidates);
+	/*
+	 * The counts were read relaxed; garbage is freed on what they said.
+	 * The puts that took them down were releases (refcount_t's, and the
+	 * biased puts'): order the frees after those putters' accesses, the
+	 * acquire half that refcount_dec_and_test() has at zero.
+	 */
+	smp_mb();
 	plain = gc_plain(heap, candidates);
 	nunreach = move_unreachable(young, &s, target);
 	if (nunreach && plain) {
-		dead.cap = min_t(u64, nunreach, GC_DEAD_MAX);
-		dead.v = kvmalloc_array(dead.cap, sizeof(*dead.v), GFP_KERNEL | __GFP_NOWARN);
+		/*
+		 * Not from the reserves: a collection under memory pressure
+		 * runs in reclaim, and the list does without the array.
+		 */
+		dead.cap = min_t(u64, nunreach, READ_ONCE(refcache_gc_dead_max));
+		dead.v = kvmalloc_array(dead.cap, sizeof(*dead.v),
+					GFP_KERNEL | __GFP_NOWARN | __GFP_NOMEMALLOC);
 		if (!dead.v)
 			dead.cap = 0;
 		nunreach = gather_garbage_fast(heap, young, &unreachable, target, &dead);

@@ -125,6 +125,10 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze);
 bool refcache_gc_collect_quota_locked(struct refcache_heap *heap);
 s64 refcache_gc_mem_candidates(const struct refcache_heap *heap);
 s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candidates);
+#if IS_ENABLED(CONFIG_KUNIT)
+/* The most garbage blocks a collection frees from its array (gc.c). */
+extern unsigned long refcache_gc_dead_max;
+#endif
 
 /* garbage.c: gc.garbage, gc.set_debug()'s log, what inspection holds. */
 u64 refcache_gc_garbage_clear_locked(struct refcache_heap *heap);

@@ -590,14 +590,19 @@ static void gc_garbage_drops_references(struct kunit *test)
 
 /*
  * The collector gives garbage's blocks straight back to their pools
- * (refcache_free_dead()): whole pools without touching their blocks,
- * the rest block by block, in chunks of 4096.  Here, 9,000 small objects
- * in 2-cycles: the first half all garbage (whole pools die), the second
- * with every third pair held (pools live on).  Afterwards the allocator's
- * counts add up, its blocks serve new objects (distinct, zeroed), a free
- * of a collected block is refused, and everything goes at the end.
+ * (refcache_free_dead()): whole pools without touching their blocks, the
+ * rest block by block.  Here 20,000 small objects in 2-cycles: the first
+ * half all garbage (whole pools and arenas die), the second with every
+ * third pair held (pools live on); 10 large 2-cycles (which take the
+ * list) and a weak handle on a small garbage object in the same
+ * collection.  With the array capped (refcache_gc_dead_max) the two paths
+ * share one collection, or the list takes everything.  Afterwards the
+ * counts add up, an arena went back, frees of collected blocks (a whole
+ * pool's and a part pool's) are refused, the blocks serve new objects
+ * (distinct, zeroed), and everything goes at the end.
  */
-#define DEAD_N		9000
+#define DEAD_N		20000
+#define DEAD_LARGE	20
 
 static int cmp_ptr(const void *a, const void *b)
 {
@@ -606,17 +611,30 @@ static int cmp_ptr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void gc_dead_blocks_back(struct kunit *test, unsigned int flags)
+static u64 blocks_in_use(struct refcache_heap *heap, struct refcache_alloc_stats *st)
+{
+	u64 n = 0;
+	unsigned int i;
+
+	refcache_alloc_stats_read(heap, st);
+	for (i = 0; i < REFCACHE_NUM_CLASSES; i++)
+		n += st->cls[i].blocks_in_use;
+	return n;
+}
+
+static void gc_dead_blocks_back(struct kunit *test, unsigned int flags, unsigned long dead_max)
 {
 	struct refcache_heap *heap = quiet_heap(test);
 	struct refcache_cache *cache = new_cache(test, heap, 8, 2,
 						 REFCACHE_CACHE_TRACKED | flags, NULL);
-	struct refcache_obj **objs, **held, **fresh;
+	struct refcache_cache *big = new_cache(test, heap, 1024, 1, REFCACHE_CACHE_TRACKED, NULL);
+	unsigned long saved_max = refcache_gc_dead_max;
+	struct refcache_obj **objs, **held, **fresh, *large[DEAD_LARGE], *found;
+	void *gone[2] = { NULL, NULL };
 	struct refcache_alloc_stats *st;
 	struct refcache_gc_result res;
 	unsigned int i, j, nheld = 0;
-	u64 in_use, bad;
-	void *gone = NULL;
+	u64 bad, reclaimed, unused, extra, weak;
 
 	objs = kunit_kcalloc(test, DEAD_N, sizeof(*objs), GFP_KERNEL);
 	held = kunit_kcalloc(test, DEAD_N, sizeof(*held), GFP_KERNEL);
@@ -631,30 +649,58 @@ static void gc_dead_blocks_back(struct kunit *test, unsigned int flags)
 		if (i >= DEAD_N / 2 && !(i % 6)) {
 			held[nheld++] = refcache_obj_get(objs[i]);
 			held[nheld++] = refcache_obj_get(objs[i + 1]);
-		} else if (!gone && !flags) {
-			gone = objs[i];	/* an atomic object's block is the object */
+		} else if (!flags) {
+			/* An atomic object's block is the object itself. */
+			gone[i >= DEAD_N / 2] = objs[i];
 		}
 	}
+	for (i = 0; i < DEAD_LARGE; i += 2) {
+		large[i] = new_obj(test, big);
+		large[i + 1] = new_obj(test, big);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(large[i], 0, large[i + 1]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(large[i + 1], 0, large[i]), 0);
+	}
+	/* On garbage of a part-dead pool (pair DEAD_N - 4: not held). */
+	refcache_heap_lock(heap);
+	KUNIT_ASSERT_EQ(test, refcache_handle_new_locked(heap, objs[DEAD_N - 3], true, &weak), 0);
+	refcache_heap_unlock(heap);
 	put_all(objs, DEAD_N);
+	put_all(large, DEAD_LARGE);
+	/* The weak handle's record, if the heap keeps it in a block. */
+	extra = blocks_in_use(heap, st) - DEAD_N;
+	KUNIT_EXPECT_LE(test, extra, 1ULL);
+	reclaimed = st->arenas_reclaimed;
+	unused = st->unused_pool_bytes;
+
+	refcache_gc_dead_max = dead_max;
 	res = collect(test, heap, 2);
-	KUNIT_EXPECT_EQ(test, res.collected, (u64)(DEAD_N - nheld));
+	refcache_gc_dead_max = saved_max;
+	KUNIT_EXPECT_EQ(test, res.collected, (u64)(DEAD_N - nheld + DEAD_LARGE));
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)nheld);
 	check_lists(test, heap);
 	for (i = 0; i < nheld; i++)
 		KUNIT_EXPECT_EQ(test, refcache_obj_refcount(held[i]), 2U);
+	refcache_heap_lock(heap);
+	found = ERR_PTR(-EINVAL);
+	KUNIT_EXPECT_EQ(test, refcache_handle_lookup_locked(heap, weak, true, &found), 0);
+	KUNIT_EXPECT_NULL(test, found);
+	refcache_heap_unlock(heap);
 
-	refcache_alloc_stats_read(heap, st);
-	for (i = 0, in_use = 0; i < REFCACHE_NUM_CLASSES; i++)
-		in_use += st->cls[i].blocks_in_use;
-	KUNIT_EXPECT_EQ(test, in_use, (u64)nheld);
+	KUNIT_EXPECT_EQ(test, blocks_in_use(heap, st), nheld + extra);
+	KUNIT_EXPECT_EQ(test, st->large_objects, 0ULL);
+	/* Whole pools back in their arenas, and (the spare kept) an arena freed. */
+	KUNIT_EXPECT_GT(test, st->unused_pool_bytes, unused);
+	KUNIT_EXPECT_GT(test, st->arenas_reclaimed, reclaimed);
 	KUNIT_EXPECT_EQ(test, st->arena_bytes,
 			st->allocated_bytes + st->free_bytes + st->unused_pool_bytes +
 			st->pool_header_bytes + st->quantization_bytes);
 	bad = st->bad_frees;
-	if (gone) {
-		refcache_free(heap, gone);
+	for (i = 0; i < ARRAY_SIZE(gone); i++) {
+		if (!gone[i])
+			continue;
+		refcache_free(heap, gone[i]);
 		refcache_alloc_stats_read(heap, st);
-		KUNIT_EXPECT_EQ(test, st->bad_frees, bad + 1);
+		KUNIT_EXPECT_EQ_MSG(test, st->bad_frees, ++bad, "collected block %u", i);
 	}
 
 	/* The blocks serve again: every new object distinct, and zeroed. */
@@ -666,6 +712,7 @@ static void gc_dead_blocks_back(struct kunit *test, unsigned int flags)
 		KUNIT_EXPECT_NULL(test, memchr_inv(refcache_obj_payload(fresh[i]), 0, 8));
 	}
 	sort(fresh, DEAD_N, sizeof(*fresh), cmp_ptr, NULL);
+	sort(held, nheld, sizeof(*held), cmp_ptr, NULL);
 	for (i = 1; i < DEAD_N; i++)
 		KUNIT_EXPECT_PTR_NE(test, fresh[i - 1], fresh[i]);
 	for (i = 0, j = 0; i < nheld; i++) {
@@ -678,21 +725,30 @@ static void gc_dead_blocks_back(struct kunit *test, unsigned int flags)
 	res = collect(test, heap, 2);
 	KUNIT_EXPECT_EQ(test, res.collected, (u64)nheld);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
-	refcache_alloc_stats_read(heap, st);
-	for (i = 0, in_use = 0; i < REFCACHE_NUM_CLASSES; i++)
-		in_use += st->cls[i].blocks_in_use;
-	KUNIT_EXPECT_EQ(test, in_use, 0ULL);
-	KUNIT_EXPECT_EQ(test, st->bad_frees, bad + !!gone);
+	KUNIT_EXPECT_EQ(test, blocks_in_use(heap, st), extra);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, bad);
 }
 
 static void gc_dead_blocks_back_atomic(struct kunit *test)
 {
-	gc_dead_blocks_back(test, 0);
+	gc_dead_blocks_back(test, 0, refcache_gc_dead_max);
 }
 
 static void gc_dead_blocks_back_biased(struct kunit *test)
 {
-	gc_dead_blocks_back(test, REFCACHE_CACHE_BIASED);
+	gc_dead_blocks_back(test, REFCACHE_CACHE_BIASED, refcache_gc_dead_max);
+}
+
+/* The array full after 1,000 blocks: the rest of the garbage takes the list. */
+static void gc_dead_blocks_back_capped(struct kunit *test)
+{
+	gc_dead_blocks_back(test, 0, 1000);
+}
+
+/* No array at all (as when it cannot be allocated): all of it takes the list. */
+static void gc_dead_blocks_back_no_array(struct kunit *test)
+{
+	gc_dead_blocks_back(test, 0, 0);
 }
 
 /* --- kernel callbacks -------------------------------------------------- */
@@ -1617,6 +1673,8 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_garbage_drops_references),
 	KUNIT_CASE(gc_dead_blocks_back_atomic),
 	KUNIT_CASE(gc_dead_blocks_back_biased),
+	KUNIT_CASE(gc_dead_blocks_back_capped),
+	KUNIT_CASE(gc_dead_blocks_back_no_array),
 	KUNIT_CASE(gc_callback_cycles),
 	KUNIT_CASE(gc_clear_resurrects),
 	KUNIT_CASE(gc_uncollectable_without_clear),
