@@ -644,6 +644,7 @@ static bool gc_plain(struct refcache_heap *heap, u64 candidates)
 struct gc_dead {
 	void **v;
 	unsigned long n, cap;
+	struct refcache_obj_forget f;
 };
 
 /*
@@ -711,7 +712,7 @@ static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *you
 		if (!keep && dead->n < dead->cap &&
 		    obj->cache->obj_size <= REFCACHE_SMALL_MAX) {
 			__list_del_entry(&obj->node);
-			dead->v[dead->n++] = refcache_obj_forget_locked(heap, obj);
+			dead->v[dead->n++] = refcache_obj_forget_locked(heap, obj, &dead->f);
 			continue;
 		}
 		/* A slot holding garbage is emptied without a put. */
@@ -725,6 +726,7 @@ static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *you
 		if (keep)
 			set_gc_refs(obj, 1);
 	}
+	refcache_obj_forget_end_locked(heap, &dead->f);
 	return n;
 }
 

@@ -259,6 +259,8 @@ static void obj_finish(struct refcache_heap *heap, struct refcache_obj *obj)
  * @obj:  garbage of a cache without callbacks, off every list, whatever
  *        its count (only other garbage references it); the collector
  *        counts it out of its generation itself
+ * @f:    the collection's run of forgotten objects, for the biased ones'
+ *        owners: refcache_obj_forget_end_locked() when the run is over
  *
  * The collector calls this as it passes each piece of garbage, and gives
  * the memory back later, all at once (refcache_obj_free_dead_locked()):
@@ -267,14 +269,33 @@ static void obj_finish(struct refcache_heap *heap, struct refcache_obj *obj)
  *
  * Return: the object's block, for refcache_obj_free_dead_locked().
  */
-void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj)
+void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj,
+				 struct refcache_obj_forget *f)
 {
-	if (heap->objs.bias.nowners)
-		heap->objs.ops->objs_free(heap, &obj, 1);
+	/* Owners' counts a batch at a time, as refcache_obj_free_collected_locked(). */
+	if (heap->objs.bias.nowners && obj_is_biased(obj)) {
+		f->biased[f->n++] = obj;
+		if (f->n == ARRAY_SIZE(f->biased))
+			refcache_obj_forget_end_locked(heap, f);
+	}
 	if (trace_obj_free_enabled())
 		obj_trace_free(heap, obj->cache);
 	obj->cache->active--;
 	return obj_block(obj);
+}
+
+/**
+ * refcache_obj_forget_end_locked() - the owners' counts of a run of forgotten garbage
+ * @heap: the heap, locked
+ * @f:    the run; emptied
+ *
+ * Before the memory goes: the owners' counts are read from the objects.
+ */
+void refcache_obj_forget_end_locked(struct refcache_heap *heap, struct refcache_obj_forget *f)
+{
+	if (f->n)
+		heap->objs.ops->objs_free(heap, f->biased, f->n);
+	f->n = 0;
 }
 
 /**

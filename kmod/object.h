@@ -212,7 +212,15 @@ void refcache_obj_release_locked(struct refcache_heap *heap, struct refcache_obj
 void refcache_obj_traverse(struct refcache_obj *obj, refcache_visit_t visit, void *arg);
 void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refcache_obj **v,
 					unsigned int n);
-void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj);
+/* Biased garbage forgotten and not yet counted out of its owners (object.c). */
+struct refcache_obj_forget {
+	struct refcache_obj *biased[32];
+	unsigned int n;
+};
+
+void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj,
+				 struct refcache_obj_forget *f);
+void refcache_obj_forget_end_locked(struct refcache_heap *heap, struct refcache_obj_forget *f);
 void refcache_obj_free_dead_locked(struct refcache_heap *heap, void * const *blocks,
 				   unsigned long n);
 void refcache_obj_clear_weak_locked(struct refcache_obj *obj);
