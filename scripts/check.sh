@@ -81,19 +81,20 @@ vm_count() {
 	echo "$out" | grep '^FAIL ' | sed 's/^/  /' >> "$log"
 }
 
-# vm ARGS...: a qemu run, counted.
-vm() {
-	vm_count "$(tests/vm/run.sh "$@" 2>&1)"
-}
-
-# vm_bg NAME ARGS...: start a qemu run in the background; vm_wait NAME...
-# waits for them and counts them.  Most of a run keeps one emulated CPU
-# busy, so two at once use the machine's two cores.
-vm_bg() {
+# vm_run NAME ARGS...: a qemu run, its output in build/logs/vm-NAME.out
+# for vm_wait to count.
+vm_run() {
 	local name=$1
 	shift
 	mkdir -p "$B/logs"
-	tests/vm/run.sh --name "$name" "$@" > "$B/logs/vm-$name.out" 2>&1 &
+	tests/vm/run.sh --name "$name" "$@" > "$B/logs/vm-$name.out" 2>&1
+}
+
+# vm_bg NAME ARGS...: vm_run in the background; vm_wait NAME... waits
+# for them and counts them.  Most of a run keeps one emulated CPU busy,
+# so two at once use the machine's two cores.
+vm_bg() {
+	vm_run "$@" &
 }
 
 vm_wait() {
@@ -249,20 +250,51 @@ compat_image=/boot/vmlinuz-${compat_kdir#/usr/src/linux-headers-}
 # one-liners in this guest (tests/vm/perf_test.sh), each a counted test.
 vm_bg distro --kernel "$distro_image" --modules "$B/distro/kmod" --modtree "$B/modinst-distro" \
 	--with-python --with-perf
+# The splat guard itself: a deliberate warning must fail a run.  It
+# boots after the 6.1 guest, beside the longer distro one.
+splat_guard() {
+	vm_run splat_guard --kernel "$distro_image" --modules "$B/distro/kmod" \
+		--mode inject_warn --expect-splat
+}
 if [ -r "$compat_image" ] && [ -f "$B/compat61/kmod/refcache.ko" ]; then
-	vm_bg compat61 --kernel "$compat_image" --modules "$B/compat61/kmod" \
-		--modtree "$B/modinst-compat61"
-	vm_wait distro compat61
+	{
+		vm_run compat61 --kernel "$compat_image" --modules "$B/compat61/kmod" \
+			--modtree "$B/modinst-compat61"
+		splat_guard
+	} &
+	vm_wait distro compat61 splat_guard
 else
-	vm_wait distro
+	splat_guard
+	vm_wait distro splat_guard
 	report FAIL compat61_boot
 	echo "  no $compat_image or no 6.1 module (scripts/install-deps.sh installs linux-image-amd64)"
 fi
-# The splat guard itself: a deliberate warning must fail a run.
-vm --kernel "$distro_image" --modules "$B/distro/kmod" --name splat_guard \
-	--mode inject_warn --expect-splat
 
-# --- debug kernel: KUnit, KASAN, lockdep, kmemleak ---------------------
+# --- debug kernel and KCSAN kernel, two lines of guests ------------------
+# The debug kernel has KUnit, KASAN, lockdep and kmemleak.  The KCSAN kernel
+# runs what races under the data-race detector; KCSAN cannot be combined
+# with KASAN, so it has a kernel of its own (tests/kunit/kcsan.config).
+# Both kernels come from ~/.cache/refcache (scripts/debug-kernel.sh), and
+# the modules for the debug kernel are built first.  Then two lines of
+# guests run at once, each keeping about one emulated CPU busy on a
+# machine of two cores:
+#   A: the userspace programs on the debug kernel (guest debug), the
+#      longest run;
+#   B: the modules for the KCSAN kernel;
+# then each line takes the next guest not yet taken of: the KUnit suites
+# on the debug kernel (debug_kunit), the KCSAN kernel's race tests
+# (kcsan), a module that misuses the in-kernel API and unloads before
+# refcache does (misuse: warnings, but no callback into freed code), the
+# kmemleak guard (a deliberate leak must fail a run: leak_guard) and the
+# KCSAN kernel's guard (kcsan_guard).
+# The KCSAN guest runs the KUnit suites of the biased counts, the
+# collector and the allocator (their hammers and races), the eight
+# mutators against a collector (gc_test's gc_concurrent*) and
+# hardening_test (the concurrent ioctl stress, create/destroy and CPU
+# hotplug races).  Any "BUG: KCSAN:" report fails the run (run.sh), and a
+# deliberate race beside it must be reported, or the detector is not on.
+dk=
+kt=
 if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 	debug_tree=
 	get_debug_tree() { debug_tree=$(scripts/debug-kernel.sh) && echo "$debug_tree"; }
@@ -274,41 +306,9 @@ if [ "${REFCACHE_CHECK_SKIP_DEBUG:-0}" != 1 ]; then
 				cp "$B/debug/tests/kunit/refcache_kunit.ko" "$B/debug/kmod/"
 		}
 		step build_debug_kmod dbg
-		# Two lines of guests at once: the userspace programs in one
-		# boot; the KUnit suites, then a module that misuses the
-		# in-kernel API and unloads before refcache does (warnings, but
-		# no callback into freed code), then the kmemleak guard (a
-		# deliberate leak must fail a run), one after the other.
 		dk=$debug_tree/arch/x86/boot/bzImage
-		vm_bg debug --kernel "$dk" --modules "$B/debug/kmod" --mem 2048 \
-			--timeout 900 --kunit none
-		{
-			if [ -f "$B/debug/kmod/refcache_kunit.ko" ]; then
-				tests/vm/run.sh --name debug_kunit --kernel "$dk" \
-					--modules "$B/debug/kmod" --mem 2048 --timeout 900 \
-					--tests none > "$B/logs/vm-debug_kunit.out" 2>&1
-			else
-				echo "FAIL debug_kunit_module_built" > "$B/logs/vm-debug_kunit.out"
-			fi
-			tests/vm/run.sh --name misuse --kernel "$dk" --modules "$B/debug/kmod" \
-				--mode misuse --mem 2048 --kunit none --tests none \
-				> "$B/logs/vm-misuse.out" 2>&1
-			tests/vm/run.sh --name leak_guard --kernel "$dk" --modules "$B/debug/kmod" \
-				--mem 2048 --mode inject_leak --expect-splat \
-				> "$B/logs/vm-leak_guard.out" 2>&1
-		} &
-		vm_wait debug_kunit debug misuse leak_guard
 	fi
 fi
-
-# --- KCSAN kernel: the race tests under the data-race detector ----------
-# KCSAN cannot be combined with KASAN, so it has a kernel of its own
-# (tests/kunit/kcsan.config).  It runs what races: the KUnit suites of the
-# biased counts, the collector and the allocator (their hammers and races),
-# the eight mutators against a collector (gc_test's gc_concurrent*) and
-# hardening_test (the concurrent ioctl stress, create/destroy and CPU
-# hotplug races).  Any "BUG: KCSAN:" report fails the run (run.sh), and a
-# deliberate race beside it must be reported, or the detector is not on.
 if [ "${REFCACHE_CHECK_SKIP_KCSAN:-0}" != 1 ]; then
 	kcsan_tree=
 	get_kcsan_tree() {
@@ -321,18 +321,77 @@ if [ "${REFCACHE_CHECK_SKIP_KCSAN:-0}" != 1 ]; then
 			build_mods "$kcsan_tree" "$B/kcsan" &&
 				cp "$B/kcsan/tests/kunit/refcache_kunit.ko" "$B/kcsan/kmod/"
 		}
-		step build_kcsan_kmod kcsan_mods
-		if [ -f "$B/kcsan/kmod/refcache_kunit.ko" ]; then
-			vm_bg kcsan --kernel "$kcsan_tree/arch/x86/boot/bzImage" \
-				--modules "$B/kcsan/kmod" --mem 2048 --timeout 900 \
-				--kunit 'refcache_[abg]*' --tests 'gc_test hardening_test' \
-				--append 'rcvm_gc_case=gc_concurrent*'
-			vm_bg kcsan_guard --kernel "$kcsan_tree/arch/x86/boot/bzImage" \
-				--modules "$B/kcsan/kmod" --mode inject_race --expect-splat
-			vm_wait kcsan kcsan_guard
-		fi
+		kt=$kcsan_tree/arch/x86/boot/bzImage
 	fi
 fi
+# The other guests go to whichever line is free first, in this order
+# (the longest first); a line takes one by creating its claim directory.
+rm -rf "$B"/logs/vm-{debug,debug_kunit,misuse,leak_guard,kcsan,kcsan_guard}.out \
+	"$B"/logs/claim-* "$B/logs/kcsan-kmod-done"
+guests=
+[ -z "$dk" ] || guests="debug_kunit"
+[ -z "$kt" ] || guests="$guests kcsan"
+[ -z "$dk" ] || guests="$guests misuse leak_guard"
+[ -z "$kt" ] || guests="$guests kcsan_guard"
+run_debug_kunit() {
+	if [ -f "$B/debug/kmod/refcache_kunit.ko" ]; then
+		vm_run debug_kunit --kernel "$dk" --modules "$B/debug/kmod" \
+			--mem 2048 --timeout 900 --tests none
+	else
+		echo "FAIL debug_kunit_module_built" > "$B/logs/vm-debug_kunit.out"
+	fi
+}
+run_misuse() {
+	vm_run misuse --kernel "$dk" --modules "$B/debug/kmod" --mode misuse \
+		--mem 2048 --kunit none --tests none
+}
+run_leak_guard() {
+	vm_run leak_guard --kernel "$dk" --modules "$B/debug/kmod" --mem 2048 \
+		--mode inject_leak --expect-splat
+}
+kcsan_mods_built() { # wait for line B's build; true if it made the modules
+	while [ ! -e "$B/logs/kcsan-kmod-done" ]; do sleep 1; done
+	[ -f "$B/kcsan/kmod/refcache_kunit.ko" ]
+}
+run_kcsan() {
+	kcsan_mods_built || return 0
+	vm_run kcsan --kernel "$kt" --modules "$B/kcsan/kmod" --mem 2048 \
+		--timeout 900 --kunit 'refcache_[abg]*' --tests 'gc_test hardening_test' \
+		--append 'rcvm_gc_case=gc_concurrent*'
+}
+run_kcsan_guard() {
+	kcsan_mods_built || return 0
+	vm_run kcsan_guard --kernel "$kt" --modules "$B/kcsan/kmod" \
+		--mode inject_race --expect-splat
+}
+guest_jobs() {
+	local j
+	for j in $guests; do
+		if mkdir "$B/logs/claim-$j" 2>/dev/null; then
+			"run_$j"
+		fi
+	done
+}
+{ # line A
+	if [ -n "$dk" ]; then
+		vm_run debug --kernel "$dk" --modules "$B/debug/kmod" --mem 2048 \
+			--timeout 900 --kunit none
+	fi
+	guest_jobs
+} &
+{ # line B
+	if [ -n "$kt" ]; then
+		echo "== build_kcsan_kmod (in the background)" >&2
+		step_run build_kcsan_kmod kcsan_mods
+	fi
+	touch "$B/logs/kcsan-kmod-done"
+	guest_jobs
+} &
+wait
+[ -z "$kt" ] || step_report build_kcsan_kmod
+for n in debug_kunit debug misuse leak_guard kcsan kcsan_guard; do
+	[ -f "$B/logs/vm-$n.out" ] && vm_count "$(cat "$B/logs/vm-$n.out")"
+done
 
 echo "check took $(( $(date +%s) - t0 )) s"
 echo "$pass passed, $fail failed"
