@@ -337,14 +337,14 @@ void refcache_bias_teardown_locked(struct refcache_heap *heap)
 			bh->nqueued--;
 			refcache_obj_relink_locked(heap, obj);
 			s = refcache_bias_snapshot(obj);
-			raw = atomic_read(&s.c.shared);
+			raw = s.v.shared;
 			/*
 			 * Held by the queue alone: nobody holds a reference, so
 			 * its owner is not counting it; merged and freed.
 			 */
 			if ((raw & REFCACHE_BIAS_STATE) != REFCACHE_BIAS_MERGED &&
 			    !refcache_bias_saturated(raw) &&
-			    refcache_bias_count(raw) + (long)s.c.local == 1) {
+			    refcache_bias_count(raw) + (long)s.v.local == 1) {
 				if (refcache_bias_merge_locked(heap, obj, -1))
 					refcache_obj_release_locked(heap, obj);
 			} else if (bias_unqueue_merged(obj)) {

@@ -219,12 +219,12 @@ void refcache_bias_merge_garbage_locked(struct refcache_heap *heap, struct list_
 void refcache_obj_bias_read(const struct refcache_obj *obj, struct refcache_bias_info *bi)
 {
 	union refcache_bias_snap s = refcache_bias_snapshot(obj);
-	int raw = atomic_read(&s.c.shared);
+	int raw = s.v.shared;
 	u32 id = READ_ONCE(obj->bias_owner) & (REFCACHE_BIAS_IDS - 1);
 
 	bi->owner = READ_ONCE(refcache_bias_tasks[id]);
 	bi->state = raw & REFCACHE_BIAS_STATE;
-	bi->local = bi->state == REFCACHE_BIAS_MERGED ? 0 : s.c.local;
+	bi->local = bi->state == REFCACHE_BIAS_MERGED ? 0 : s.v.local;
 	bi->saturated = refcache_bias_saturated(raw);
 	bi->shared = refcache_bias_count(raw);
 }

@@ -54,6 +54,10 @@ static inline struct refcache_bias_counts *obj_bias(const struct refcache_obj *o
 union refcache_bias_snap {
 	u64 word;
 	struct refcache_bias_counts c;
+	struct {			/* the same, as plain copies */
+		u32 local;
+		s32 shared;
+	} v;
 };
 
 static inline union refcache_bias_snap refcache_bias_snapshot(const struct refcache_obj *obj)
@@ -61,6 +65,8 @@ static inline union refcache_bias_snap refcache_bias_snapshot(const struct refca
 	union refcache_bias_snap s;
 
 	BUILD_BUG_ON(sizeof(s) != sizeof(u64));
+	BUILD_BUG_ON(offsetof(union refcache_bias_snap, v.shared) !=
+		     offsetof(union refcache_bias_snap, c.shared));
 	/* Pairs with the release of the puts: see above. */
 	s.word = smp_load_acquire((const u64 *)obj_bias(obj));
 	return s;
@@ -260,12 +266,13 @@ static inline unsigned int refcache_ref_read(const struct refcache_obj *obj)
 	if (likely(!obj_is_biased(obj)))
 		return refcount_read(&obj->ref);
 	s = refcache_bias_snapshot(obj);
-	raw = atomic_read(&s.c.shared);
+	/* A copy on our stack: no atomic_read(), whose volatile load spills it. */
+	raw = s.v.shared;
 	if (refcache_bias_saturated(raw))
 		return REFCOUNT_SATURATED;
 	c = refcache_bias_count(raw);
 	if ((raw & REFCACHE_BIAS_STATE) != REFCACHE_BIAS_MERGED)
-		c += s.c.local;
+		c += s.v.local;
 	return max(c, 0);
 }
 
