@@ -276,8 +276,11 @@ fi
 
 for t in /tests/*_test; do
 	[ -x "$t" ] || continue
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	"$t" > /tmp/tap 2>&1
 	status=$?
+	# Where a guest's time goes: one line a program.
+	echo "# ${t##*/} took $(awk -v t0="$t0" '{ printf "%.1f", $1 - t0 }' /proc/uptime) s" >> /tmp/tap
 	# One open of the port for all of a program's results: each open of
 	# it takes tens of ms on the debug kernel under TCG.
 	sed -n 's/^\(not ok\|ok\) [0-9]* - \(.*\)$/\1 \2/p' /tmp/tap | while read -r a b c; do
