@@ -637,7 +637,7 @@ static bool gc_plain(struct refcache_heap *heap, u64 candidates)
 
 /*
  * Garbage forgotten as gather_garbage_fast() passes it, its memory given
- * back after the gather (refcache_obj_free_dead_locked()): @v holds the
+ * back after the free pass (refcache_obj_free_dead_locked()): @v holds the
  * blocks, up to @cap of them; garbage beyond that, or all of it if the
  * array could not be had, takes the list.
  */
@@ -669,9 +669,9 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_gc_dead_max);
  *
  * Garbage that keeps nothing is done with here: it is forgotten
  * (refcache_obj_forget_locked()) and its block goes to @dead, so that
- * nothing walks it again; the memory stays as it is until the gather is
- * over, since later garbage still reads its flags.  The rest goes to
- * @unreachable.  Returns how many in all.
+ * nothing walks it again; its memory is given back only after the free
+ * pass (delete_garbage_fast()), since later garbage still reads its
+ * flags.  The rest goes to @unreachable.  Returns how many in all.
  */
 static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 			       struct list_head *unreachable, unsigned int target,
@@ -706,8 +706,8 @@ static u64 gather_garbage_fast(struct refcache_heap *heap, struct list_head *you
 			obj->slots[j] = NULL;
 		}
 		/*
-		 * Forgotten garbage is not written: its slots are never read
-		 * again, and it leaves the list without the poison.
+		 * Forgotten garbage keeps its slots to garbage (nothing reads
+		 * them again) and leaves the list without the poison.
 		 */
 		if (!keep && dead->n < dead->cap &&
 		    obj->cache->obj_size <= REFCACHE_SMALL_MAX) {
