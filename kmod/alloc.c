@@ -371,6 +371,12 @@ static void pool_free(struct refcache_alloc *a, struct refcache_pool *pool)
 	list_move(&ao->node, &lastnf->node);
 }
 
+/* No free block and none left to carve: off its class's list. */
+static inline bool pool_full(const struct refcache_pool *pool)
+{
+	return !pool->freeblock && pool->nextoffset > pool->maxnextoffset;
+}
+
 /* CPython's pymalloc_alloc(): a block out of a used pool of @cls. */
 static void *pool_take(struct refcache_alloc *a, unsigned int cls)
 {
@@ -399,9 +405,21 @@ static void *pool_take(struct refcache_alloc *a, unsigned int cls)
 	pool_out_set(pool, block_index(bp, cls));
 	pool->nused++;
 	a->taken[cls]++;
-	if (!pool->freeblock && pool->nextoffset > pool->maxnextoffset)
-		list_del(&pool->node);	/* full */
+	if (pool_full(pool))
+		list_del(&pool->node);
 	return bp;
+}
+
+/*
+ * A block into its pool's free list; a pool that was full (on no list)
+ * serves its class again.
+ */
+static void pool_link_block(struct refcache_alloc *a, struct refcache_pool *pool, void *bp)
+{
+	if (pool_full(pool))
+		list_add(&pool->node, &a->usedpools[pool->szidx]);
+	*(void **)bp = pool->freeblock;
+	pool->freeblock = bp;
 }
 
 /* CPython's pymalloc_free(), for a block off a per-CPU stack. */
@@ -409,16 +427,11 @@ static void block_return(struct refcache_alloc *a, void *bp)
 {
 	struct refcache_pool *pool = pool_of(bp);
 	unsigned int cls = pool->szidx;
-	bool was_full = !pool->freeblock &&
-			pool->nextoffset > pool->maxnextoffset;
 
 	pool_out_clear(pool, block_index(bp, cls));
-	*(void **)bp = pool->freeblock;
-	pool->freeblock = bp;
+	pool_link_block(a, pool, bp);
 	pool->nused--;
 	a->taken[cls]--;
-	if (was_full)
-		list_add(&pool->node, &a->usedpools[cls]);
 	if (!pool->nused)
 		pool_free(a, pool);
 }
@@ -873,7 +886,6 @@ static void free_dead_chunk(struct refcache_alloc *a, void * const *v, unsigned 
 	struct refcache_pool *pool, *empty = NULL;
 	unsigned long i;
 	unsigned int cls;
-	bool was_full;
 	void *bp;
 
 	lockdep_assert_held(&a->lock);
@@ -892,17 +904,13 @@ static void free_dead_chunk(struct refcache_alloc *a, void * const *v, unsigned 
 		pool = pool_of(bp);
 		if (!pool->nused)
 			continue;
-		was_full = !pool->freeblock && pool->nextoffset > pool->maxnextoffset;
 		WRITE_ONCE(*block_mark(bp), mark_of(a, bp));
-		*(void **)bp = pool->freeblock;
-		pool->freeblock = bp;
-		if (was_full)
-			list_add(&pool->node, &a->usedpools[pool->szidx]);
+		pool_link_block(a, pool, bp);
 	}
 	while ((pool = empty)) {
 		empty = pool->nextfree;
 		/* A full pool is on no list; pool_free() takes it off one. */
-		if (!pool->freeblock && pool->nextoffset > pool->maxnextoffset)
+		if (pool_full(pool))
 			list_add(&pool->node, &a->usedpools[pool->szidx]);
 		pool_free(a, pool);
 	}
