@@ -18,6 +18,7 @@
 
 #include "compat.h"
 #include "refcache.h"
+#include "kunit_util.h"	/* cmp_ptr(), total_in_use() */
 
 #define POOL_USABLE	(REFCACHE_POOL_SIZE - REFCACHE_POOL_OVERHEAD)
 
@@ -65,24 +66,6 @@ static struct refcache_alloc_stats *snap(struct kunit *test,
 			st->unused_pool_bytes + st->pool_header_bytes +
 			st->quantization_bytes);
 	return st;
-}
-
-static u64 total_in_use(const struct refcache_alloc_stats *st)
-{
-	u64 n = 0;
-	int i;
-
-	for (i = 0; i < REFCACHE_NUM_CLASSES; i++)
-		n += st->cls[i].blocks_in_use;
-	return n;
-}
-
-static int cmp_ptr(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a;
-	unsigned long y = *(const unsigned long *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Sizes 0..512 land in the smallest class that holds them. */

@@ -604,22 +604,11 @@ static void gc_garbage_drops_references(struct kunit *test)
 #define DEAD_N		20000
 #define DEAD_LARGE	20
 
-static int cmp_ptr(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* Reads @st, and returns its blocks in use. */
 static u64 blocks_in_use(struct refcache_heap *heap, struct refcache_alloc_stats *st)
 {
-	u64 n = 0;
-	unsigned int i;
-
 	refcache_alloc_stats_read(heap, st);
-	for (i = 0; i < REFCACHE_NUM_CLASSES; i++)
-		n += st->cls[i].blocks_in_use;
-	return n;
+	return total_in_use(st);
 }
 
 static void gc_dead_blocks_back(struct kunit *test, unsigned int flags, unsigned long dead_max)

@@ -42,6 +42,26 @@ static inline struct refcache_obj *new_obj(struct kunit *test, struct refcache_c
 	return obj;
 }
 
+/* Blocks a heap's allocator has out, all classes. */
+static inline u64 total_in_use(const struct refcache_alloc_stats *st)
+{
+	u64 n = 0;
+	int i;
+
+	for (i = 0; i < REFCACHE_NUM_CLASSES; i++)
+		n += st->cls[i].blocks_in_use;
+	return n;
+}
+
+/* sort()'s comparison for arrays of pointers, by address. */
+static inline int cmp_ptr(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a;
+	unsigned long y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static inline u64 heap_objects(struct refcache_heap *heap)
 {
 	u64 n;
