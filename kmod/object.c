@@ -272,7 +272,7 @@ static void obj_finish(struct refcache_heap *heap, struct refcache_obj *obj)
 void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj,
 				 struct refcache_obj_forget *f)
 {
-	/* Owners' counts a batch at a time, as refcache_obj_free_collected_locked(). */
+	/* Owners' counts a batch at a time: one call of the hook for 32. */
 	if (heap->objs.bias.nowners && obj_is_biased(obj)) {
 		f->biased[f->n++] = obj;
 		if (f->n == ARRAY_SIZE(f->biased))
@@ -323,19 +323,16 @@ void refcache_obj_free_dead_locked(struct refcache_heap *heap, void * const *blo
 void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refcache_obj **v,
 					unsigned int n)
 {
+	struct refcache_obj_forget f = { .n = 0 };
 	unsigned int i;
 
 	if (!n)
 		return;
-	if (heap->objs.bias.nowners)
-		heap->objs.ops->objs_free(heap, v, n);
 	for (i = 0; i < n; i++) {
-		if (trace_obj_free_enabled())
-			obj_trace_free(heap, v[i]->cache);
 		obj_untrack(&heap->objs.gc, v[i]);
-		v[i]->cache->active--;
-		v[i] = obj_block(v[i]);
+		v[i] = refcache_obj_forget_locked(heap, v[i], &f);
 	}
+	refcache_obj_forget_end_locked(heap, &f);
 	heap->objs.objects -= n;
 	refcache_uncharge_objects(n);
 	refcache_free_many(heap, (void **)v, n);
