@@ -12,8 +12,6 @@
 
 int refcache_bias_cache_init_locked(struct refcache_heap *heap, u32 flags);
 void refcache_bias_obj_init_locked(struct refcache_heap *heap, struct refcache_obj *obj);
-void refcache_bias_objs_free_locked(struct refcache_heap *heap, struct refcache_obj **v,
-				    unsigned int n);
 void refcache_bias_queue_locked(struct refcache_heap *heap, struct refcache_obj *obj);
 void refcache_bias_service_locked(struct refcache_heap *heap);
 void refcache_bias_freeze_queued_locked(struct refcache_heap *heap, bool unfreeze);

@@ -67,7 +67,6 @@ static const struct refcache_objspace_ops heap_objs_ops = {
 	.queue		= refcache_bias_queue_locked,
 	.cache_init	= refcache_bias_cache_init_locked,
 	.obj_init	= refcache_bias_obj_init_locked,
-	.objs_free	= refcache_bias_objs_free_locked,
 	.collect_due	= heap_gc_queue,
 	.collect_quota	= refcache_gc_collect_quota_locked,
 };

@@ -259,8 +259,8 @@ static void obj_finish(struct refcache_heap *heap, struct refcache_obj *obj)
  * @obj:  garbage of a cache without callbacks, off every list, whatever
  *        its count (only other garbage references it); the collector
  *        counts it out of its generation itself
- * @f:    the collection's run of forgotten objects, for the biased ones'
- *        owners: refcache_obj_forget_end_locked() when the run is over
+ * @f:    the collection's run of forgotten objects of one owner, zeroed
+ *        at first: refcache_obj_forget_end_locked() when it is over
  *
  * The collector calls this as it passes each piece of garbage, and gives
  * the memory back later, all at once (refcache_obj_free_dead_locked()):
@@ -272,11 +272,16 @@ static void obj_finish(struct refcache_heap *heap, struct refcache_obj *obj)
 void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj,
 				 struct refcache_obj_forget *f)
 {
-	/* Owners' counts a batch at a time: one call of the hook for 32. */
-	if (heap->objs.bias.nowners && obj_is_biased(obj)) {
-		f->biased[f->n++] = obj;
-		if (f->n == ARRAY_SIZE(f->biased))
+	/* An owner's count once per run of its objects, which garbage comes in. */
+	if (obj_is_biased(obj)) {
+		u32 id = READ_ONCE(obj->bias_owner);
+
+		if (id != f->id) {
 			refcache_obj_forget_end_locked(heap, f);
+			f->id = id;
+		}
+		if (id)
+			f->n++;
 	}
 	if (trace_obj_free_enabled())
 		obj_trace_free(heap, obj->cache);
@@ -285,16 +290,18 @@ void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj
 }
 
 /**
- * refcache_obj_forget_end_locked() - the owners' counts of a run of forgotten garbage
+ * refcache_obj_forget_end_locked() - the owner's count of a run of forgotten garbage
  * @heap: the heap, locked
  * @f:    the run; emptied
  *
- * Before the memory goes: the owners' counts are read from the objects.
+ * Its owner has that many unmerged objects fewer to find at its exit
+ * (Documentation/objects.rst).
  */
 void refcache_obj_forget_end_locked(struct refcache_heap *heap, struct refcache_obj_forget *f)
 {
+	lockdep_assert_held(&heap->objs.lock);
 	if (f->n)
-		heap->objs.ops->objs_free(heap, f->biased, f->n);
+		refcache_bias_disown_run(f->id, f->n);
 	f->n = 0;
 }
 
@@ -323,7 +330,7 @@ void refcache_obj_free_dead_locked(struct refcache_heap *heap, void * const *blo
 void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refcache_obj **v,
 					unsigned int n)
 {
-	struct refcache_obj_forget f = { .n = 0 };
+	struct refcache_obj_forget f = {};
 	unsigned int i;
 
 	if (!n)

@@ -117,8 +117,6 @@ struct refcache_bias_heap {
  * @cache_init:    biased.c: a biased cache is being created (the owner
  *                 table); 0 or a negative errno
  * @obj_init:      biased.c: a new biased object, on its list: its owner
- * @objs_free:     biased.c: the collector frees garbage of a heap with
- *                 owners, whatever its counts
  * @collect_due:   heap.c: generation 0 passed its threshold: queue an
  *                 automatic collection
  * @collect_quota: gc.c: an allocation failed a budget: collect once;
@@ -135,7 +133,6 @@ struct refcache_objspace_ops {
 	void (*queue)(struct refcache_heap *heap, struct refcache_obj *obj);
 	int (*cache_init)(struct refcache_heap *heap, u32 flags);
 	void (*obj_init)(struct refcache_heap *heap, struct refcache_obj *obj);
-	void (*objs_free)(struct refcache_heap *heap, struct refcache_obj **v, unsigned int n);
 	void (*collect_due)(struct refcache_heap *heap);
 	bool (*collect_quota)(struct refcache_heap *heap);
 };
@@ -214,8 +211,8 @@ void refcache_obj_free_collected_locked(struct refcache_heap *heap, struct refca
 					unsigned int n);
 /* Biased garbage forgotten and not yet counted out of its owners (object.c). */
 struct refcache_obj_forget {
-	struct refcache_obj *biased[32];
-	unsigned int n;
+	u32 id;		/* the owner of the run */
+	long n;		/* its objects so far */
 };
 
 void *refcache_obj_forget_locked(struct refcache_heap *heap, struct refcache_obj *obj,

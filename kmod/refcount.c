@@ -122,6 +122,19 @@ static void bias_disown(struct refcache_obj *obj)
 }
 
 /**
+ * refcache_bias_disown_run() - objects left their owner unmerged, all at once
+ * @id: their owner's id, not 0
+ * @n:  how many
+ *
+ * The collector forgets garbage without merging it: @n objects of owner
+ * @id fewer to find at its exit.  Once per run of one owner's objects.
+ */
+void refcache_bias_disown_run(u32 id, long n)
+{
+	atomic_long_sub(n, &refcache_bias_recs[id]->owned);
+}
+
+/**
  * refcache_bias_merge_zero() - the owner drops its last local reference
  * @obj: the object; called by its owner, whose local count is still 1
  *

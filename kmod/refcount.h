@@ -89,6 +89,7 @@ enum refcache_bias_warning {
 extern struct refcache_bias_owner *refcache_bias_recs[REFCACHE_BIAS_IDS];
 u32 refcache_bias_id_get(struct refcache_bias_owner *o);
 void refcache_bias_id_put(u32 id);
+void refcache_bias_disown_run(u32 id, long n);
 void refcache_bias_warn(struct refcache_obj *obj, enum refcache_bias_warning kind);
 bool refcache_bias_merge_zero(struct refcache_obj *obj);
 bool refcache_bias_merge_locked(struct refcache_heap *heap, struct refcache_obj *obj,
@@ -268,6 +269,12 @@ static inline unsigned int refcache_ref_read(const struct refcache_obj *obj)
 	s = refcache_bias_snapshot(obj);
 	/* A copy on our stack: no atomic_read(), whose volatile load spills it. */
 	raw = s.v.shared;
+	/*
+	 * The collector's common case in one test: unmerged, and shared
+	 * neither negative nor saturated (below REFCACHE_BIAS_SAT_HIGH).
+	 */
+	if (likely(!((u32)raw & (REFCACHE_BIAS_STATE | -REFCACHE_BIAS_SAT_HIGH))))
+		return s.v.local + (raw >> REFCACHE_BIAS_SHIFT);
 	if (refcache_bias_saturated(raw))
 		return REFCOUNT_SATURATED;
 	c = refcache_bias_count(raw);
