@@ -159,7 +159,7 @@ static u64 update_refs(struct list_head *young, struct list_head *dying)
 	u64 n = 0;
 
 	list_for_each_entry_safe(obj, tmp, young, node) {
-		unsigned int c = refcache_ref_read(obj);
+		unsigned int c = refcache_ref_read_locked(obj);
 
 		if (!(++i & 1023))
 			cond_resched();
@@ -232,7 +232,7 @@ static inline bool enter_set(struct refcache_obj *child, unsigned int generation
 		return true;
 	if (!(child->cache->flags & REFCACHE_CACHE_TRACKED) || obj_gen(child) > generation)
 		return false;
-	c = refcache_ref_read(child);
+	c = refcache_ref_read_locked(child);
 	if (!c)
 		return false;	/* its putter waits for our lock and will free it */
 	set_gc_refs(child, min_t(unsigned int, c, REFCACHE_OBJ_REFS_MAX));

@@ -259,28 +259,64 @@ static __always_inline enum refcache_bias_put refcache_ref_put(struct refcache_o
  * as a refcount_t read is.  A saturated count reads as
  * REFCOUNT_SATURATED in both modes.
  */
-static inline unsigned int refcache_ref_read(const struct refcache_obj *obj)
+static __always_inline unsigned int bias_snap_count(union refcache_bias_snap s)
 {
-	union refcache_bias_snap s;
-	int raw, c;
+	int raw = s.v.shared, c;
 
-	if (likely(!obj_is_biased(obj)))
-		return refcount_read(&obj->ref);
-	s = refcache_bias_snapshot(obj);
-	/* A copy on our stack: no atomic_read(), whose volatile load spills it. */
-	raw = s.v.shared;
-	/*
-	 * The collector's common case in one test: unmerged, and shared
-	 * neither negative nor saturated (below REFCACHE_BIAS_SAT_HIGH).
-	 */
-	if (likely(!((u32)raw & (REFCACHE_BIAS_STATE | -REFCACHE_BIAS_SAT_HIGH))))
-		return s.v.local + (raw >> REFCACHE_BIAS_SHIFT);
 	if (refcache_bias_saturated(raw))
 		return REFCOUNT_SATURATED;
 	c = refcache_bias_count(raw);
 	if ((raw & REFCACHE_BIAS_STATE) != REFCACHE_BIAS_MERGED)
 		c += s.v.local;
 	return max(c, 0);
+}
+
+/* The common case in one test: unmerged, shared neither negative nor saturated. */
+static __always_inline bool bias_snap_plain(int raw)
+{
+	return !((u32)raw & (REFCACHE_BIAS_STATE | -REFCACHE_BIAS_SAT_HIGH));
+}
+
+static inline unsigned int refcache_ref_read(const struct refcache_obj *obj)
+{
+	union refcache_bias_snap s;
+
+	if (likely(!obj_is_biased(obj)))
+		return refcount_read(&obj->ref);
+	s = refcache_bias_snapshot(obj);
+	/* A copy on our stack: no atomic_read(), whose volatile load spills it. */
+	if (likely(bias_snap_plain(s.v.shared)))
+		return s.v.local + (s.v.shared >> REFCACHE_BIAS_SHIFT);
+	return bias_snap_count(s);
+}
+
+/*
+ * refcache_ref_read() for the collector, which reads every object's
+ * count, with the heap's mutex held: one load in either mode, and no
+ * branch between the modes.  It loads the first word of the count's
+ * place: the refcount_t and the flags after it in the atomic mode (the
+ * count is then the word's first half; with the mutex held nobody else
+ * writes the flags), both counts in the biased mode.  The same value as
+ * refcache_ref_read().
+ */
+static __always_inline unsigned int refcache_ref_read_locked(const struct refcache_obj *obj)
+{
+	/* 1 if biased, else 0, by arithmetic (obj_is_biased()'s read). */
+	unsigned int biased = (data_race(READ_ONCE(obj->flags)) / REFCACHE_OBJ_HEAD_BIASED) & 1;
+	const u64 *word = (const u64 *)obj - biased;
+	union refcache_bias_snap s;
+	int raw;
+
+	BUILD_BUG_ON(offsetof(struct refcache_obj, ref) != 0 ||
+		     offsetof(union refcache_bias_snap, v.local) != 0 ||
+		     sizeof(struct refcache_bias_counts) != sizeof(u64));
+	/* Pairs with the release of the puts, as refcache_bias_snapshot()'s. */
+	s.word = smp_load_acquire(word);
+	/* Atomic: 0, and the count is the first half. */
+	raw = s.v.shared & -(int)biased;
+	if (likely(bias_snap_plain(raw)))
+		return s.v.local + (raw >> REFCACHE_BIAS_SHIFT);
+	return bias_snap_count(s);
 }
 
 #endif /* _REFCACHE_REFCOUNT_H */
