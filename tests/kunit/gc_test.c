@@ -19,8 +19,14 @@
 #include "internal.h"
 #include "kunit_util.h"
 
-/* Past 512 bytes: the large path frees at once, so KASAN sees any UAF. */
-#define GC_PAYLOAD	1024
+/*
+ * Past 512 bytes: the large path frees at once, so KASAN sees any UAF.
+ * The refcache_gc_small suite runs the cases of plain heaps again with
+ * small objects (refcache_gc_small_cases).
+ */
+#define GC_PAYLOAD_LARGE	1024
+#define GC_PAYLOAD_SMALL	64
+static u32 gc_payload = GC_PAYLOAD_LARGE;
 #define KREFS		2
 
 /* Automatic collection off (threshold 0), so that counts are exact. */
@@ -35,7 +41,7 @@ static struct refcache_heap *quiet_heap(struct kunit *test)
 /* Tracked objects with two reference slots. */
 static struct refcache_cache *slot_cache(struct kunit *test, struct refcache_heap *heap)
 {
-	return new_cache(test, heap, GC_PAYLOAD, 2, REFCACHE_CACHE_TRACKED, NULL);
+	return new_cache(test, heap, gc_payload, 2, REFCACHE_CACHE_TRACKED, NULL);
 }
 
 static struct refcache_gc_result collect(struct kunit *test, struct refcache_heap *heap,
@@ -271,7 +277,7 @@ static const struct refcache_type_ops noclear_ops = {
 static struct refcache_cache *kobj_cache(struct kunit *test, struct refcache_heap *heap,
 					 const struct refcache_type_ops *ops)
 {
-	return new_cache(test, heap, GC_PAYLOAD, 0, REFCACHE_CACHE_TRACKED, ops);
+	return new_cache(test, heap, gc_payload, 0, REFCACHE_CACHE_TRACKED, ops);
 }
 
 /* A new object of a kernel cache with the next id, heap locked; ERR_PTR on failure. */
@@ -1699,6 +1705,48 @@ static struct kunit_suite refcache_gc_suite = {
 	.test_cases = refcache_gc_cases,
 };
 
-kunit_test_suites(&refcache_gc_suite);
+static int gc_small_suite_init(struct kunit_suite *suite)
+{
+	gc_payload = GC_PAYLOAD_SMALL;
+	return 0;
+}
+
+static void gc_small_suite_exit(struct kunit_suite *suite)
+{
+	gc_payload = GC_PAYLOAD_LARGE;
+}
+
+/*
+ * The cases of heaps without callbacks (slot_cache()'s objects): with
+ * small objects, their garbage takes the gather's path for small garbage
+ * (forgotten, and given back by refcache_free_dead()).  The other cases'
+ * caches have callbacks, or are their own (gc_dead_blocks_back_*).
+ */
+static struct kunit_case refcache_gc_small_cases[] = {
+	KUNIT_CASE_PARAM(gc_cycle_collected, cycle_length_gen_params),
+	KUNIT_CASE(gc_cycle_held_from_outside),
+	KUNIT_CASE(gc_young_cycle_held_by_old),
+	KUNIT_CASE(gc_garbage_frees_survivor),
+	KUNIT_CASE(gc_garbage_drops_references),
+	KUNIT_CASE(gc_promotion_and_count),
+	KUNIT_CASE(gc_disabled_and_threshold_zero),
+	KUNIT_CASE(gc_freeze_unfreeze),
+	KUNIT_CASE(gc_freeze_zeroes_counts),
+	KUNIT_CASE(gc_quota_collects_first),
+	KUNIT_CASE(gc_dying_member_left_alone),
+	KUNIT_CASE(gc_lockless_put_waits_for_collection),
+	KUNIT_CASE(gc_saturated_never_collected),
+	KUNIT_CASE(gc_full_collection_25_percent),
+	{}
+};
+
+static struct kunit_suite refcache_gc_small_suite = {
+	.name = "refcache_gc_small",
+	.suite_init = gc_small_suite_init,
+	.suite_exit = gc_small_suite_exit,
+	.test_cases = refcache_gc_small_cases,
+};
+
+kunit_test_suites(&refcache_gc_suite, &refcache_gc_small_suite);
 
 MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
