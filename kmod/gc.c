@@ -159,7 +159,7 @@ static u64 update_refs(struct list_head *young, struct list_head *dying)
 	u64 n = 0;
 
 	list_for_each_entry_safe(obj, tmp, young, node) {
-		unsigned int c = refcache_ref_read_locked(obj);
+		unsigned int c = refcache_ref_read_gc(obj, true);
 
 		if (!(++i & 1023))
 			cond_resched();
@@ -224,7 +224,8 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
  * generation collected, its count not zero: then it is on @young,
  * where the walk finds it too.
  */
-static inline bool enter_set(struct refcache_obj *child, unsigned int generation)
+static __always_inline bool enter_set(struct refcache_obj *child, unsigned int generation,
+				      bool biased_heap)
 {
 	unsigned int c;
 
@@ -232,7 +233,7 @@ static inline bool enter_set(struct refcache_obj *child, unsigned int generation
 		return true;
 	if (!(child->cache->flags & REFCACHE_CACHE_TRACKED) || obj_gen(child) > generation)
 		return false;
-	c = refcache_ref_read_locked(child);
+	c = refcache_ref_read_gc(child, biased_heap);
 	if (!c)
 		return false;	/* its putter waits for our lock and will free it */
 	set_gc_refs(child, min_t(unsigned int, c, REFCACHE_OBJ_REFS_MAX));
@@ -243,6 +244,7 @@ static inline bool enter_set(struct refcache_obj *child, unsigned int generation
 struct subtract_arg {
 	struct gc_scan *s;
 	unsigned int generation;
+	bool biased_heap;
 };
 
 static void visit_enter_decref(struct refcache_obj *child, void *arg)
@@ -255,7 +257,7 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
 		foreign_ref(sa->s->heap, child);
 		return;
 	}
-	if (enter_set(child, sa->generation))
+	if (enter_set(child, sa->generation, sa->biased_heap))
 		decref(child);
 }
 
@@ -265,11 +267,19 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
  * is queued off its list): each object is touched as itself once, and
  * as a referent once per reference, not once more to copy its count
  * first.  Same set, same gc_refs.  Returns the set's size.
+ *
+ * @biased_heap, whether the heap has a biased cache, is a constant at
+ * each call (refcache_ref_read_gc()): a heap of atomic objects reads
+ * each count with one load and no test of its mode.
  */
-static u64 update_subtract_refs(struct list_head *young, struct list_head *dying,
-				struct gc_scan *s, unsigned int generation)
+static __always_inline u64 update_subtract_refs(struct list_head *young,
+						struct list_head *dying,
+						struct gc_scan *s, unsigned int generation,
+						bool biased_heap)
 {
-	struct subtract_arg sa = { .s = s, .generation = generation };
+	struct subtract_arg sa = {
+		.s = s, .generation = generation, .biased_heap = biased_heap
+	};
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *tmp, *child;
 	unsigned long i = 0;
@@ -279,7 +289,7 @@ static u64 update_subtract_refs(struct list_head *young, struct list_head *dying
 	list_for_each_entry_safe(obj, tmp, young, node) {
 		if (!(++i & 1023))
 			cond_resched();
-		if (!enter_set(obj, generation)) {
+		if (!enter_set(obj, generation, biased_heap)) {
 			list_move_tail(&obj->node, dying);
 			continue;
 		}
@@ -289,7 +299,7 @@ static u64 update_subtract_refs(struct list_head *young, struct list_head *dying
 		ops = obj->cache->ops;
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
-			if (child && enter_set(child, generation))
+			if (child && enter_set(child, generation, biased_heap))
 				decref(child);
 		}
 		if (ops && ops->traverse)
@@ -887,7 +897,15 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
 	if (!heap->objs.bias.nqueued) {
-		candidates = update_subtract_refs(young, &dying, &s, generation);
+		/*
+		 * Two copies of the walk: one for heaps without a biased
+		 * cache.  The owner table comes with a heap's first biased
+		 * cache and goes only once its objects are all freed.
+		 */
+		if (heap->objs.bias.owners)
+			candidates = update_subtract_refs(young, &dying, &s, generation, true);
+		else
+			candidates = update_subtract_refs(young, &dying, &s, generation, false);
 		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
 	} else {
 		candidates = update_refs(young, &dying);

@@ -292,30 +292,21 @@ static inline unsigned int refcache_ref_read(const struct refcache_obj *obj)
 
 /*
  * refcache_ref_read() for the collector, which reads every object's
- * count, with the heap's mutex held: one load in either mode, and no
- * branch between the modes.  It loads the first word of the count's
- * place: the refcount_t and the flags after it in the atomic mode (the
- * count is then the word's first half; with the mutex held nobody else
- * writes the flags), both counts in the biased mode.  The same value as
- * refcache_ref_read().
+ * count: @biased_heap is a constant at each call, whether the heap has a
+ * biased cache.  Without one, refcount_read() and nothing else; with
+ * one, the biased read comes first and inline, and an atomic object's
+ * count out of line.  The same value as refcache_ref_read().
  */
-static __always_inline unsigned int refcache_ref_read_locked(const struct refcache_obj *obj)
+static __always_inline unsigned int
+refcache_ref_read_gc(const struct refcache_obj *obj, bool biased_heap)
 {
-	/* 1 if biased, else 0, by arithmetic (obj_is_biased()'s read). */
-	unsigned int biased = (data_race(READ_ONCE(obj->flags)) / REFCACHE_OBJ_HEAD_BIASED) & 1;
-	const u64 *word = (const u64 *)obj - biased;
 	union refcache_bias_snap s;
-	int raw;
 
-	BUILD_BUG_ON(offsetof(struct refcache_obj, ref) != 0 ||
-		     offsetof(union refcache_bias_snap, v.local) != 0 ||
-		     sizeof(struct refcache_bias_counts) != sizeof(u64));
-	/* Pairs with the release of the puts, as refcache_bias_snapshot()'s. */
-	s.word = smp_load_acquire(word);
-	/* Atomic: 0, and the count is the first half. */
-	raw = s.v.shared & -(int)biased;
-	if (likely(bias_snap_plain(raw)))
-		return s.v.local + (raw >> REFCACHE_BIAS_SHIFT);
+	if (!biased_heap || unlikely(!obj_is_biased(obj)))
+		return refcount_read(&obj->ref);
+	s = refcache_bias_snapshot(obj);
+	if (likely(bias_snap_plain(s.v.shared)))
+		return s.v.local + (s.v.shared >> REFCACHE_BIAS_SHIFT);
 	return bias_snap_count(s);
 }
 
