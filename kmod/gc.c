@@ -219,7 +219,8 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
 /*
  * Ask for the referents of the object after @obj on @head, for writing:
  * the walks below touch each referent once, at random in a scattered
- * set (gc_scattered()), and would otherwise wait for each miss in turn.
+ * set (refcache_gc_scattered()), and would otherwise wait for each
+ * miss in turn.
  */
 static __always_inline void prefetch_next_slots(const struct refcache_obj *obj,
 						const struct list_head *head)
@@ -249,7 +250,7 @@ static __always_inline void prefetch_next_slots(const struct refcache_obj *obj,
  * prefetches them already, and the extra loads would cost 5-10%
  * natively (Documentation/collector.rst).
  */
-static bool gc_scattered(const struct list_head *young, u64 n)
+VISIBLE_IF_KUNIT bool refcache_gc_scattered(const struct list_head *young, u64 n)
 {
 	const struct refcache_obj *obj;
 	unsigned long child, prev = 0;
@@ -274,6 +275,7 @@ static bool gc_scattered(const struct list_head *young, u64 n)
 	}
 	return jumps * 2 > seen;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_scattered);
 
 /*
  * Is @child, referenced from the set, in the set?  For
@@ -963,7 +965,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * Survivors get theirs as they are scanned.
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
-	ahead = gc_scattered(young, gc->nobjs[generation]);
+	ahead = refcache_gc_scattered(young, gc->nobjs[generation]);
 	if (!heap->objs.bias.nqueued) {
 		/*
 		 * Two copies of the walk: one for heaps without a biased

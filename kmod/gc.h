@@ -128,6 +128,8 @@ s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candida
 #if IS_ENABLED(CONFIG_KUNIT)
 /* The most garbage blocks a collection frees from its array (gc.c). */
 extern unsigned long refcache_gc_dead_max;
+/* Will the walks of the set @young of @n objects prefetch (gc.c)? */
+bool refcache_gc_scattered(const struct list_head *young, u64 n);
 #endif
 
 /* garbage.c: gc.garbage, gc.set_debug()'s log, what inspection holds. */

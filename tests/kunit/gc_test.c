@@ -1414,6 +1414,106 @@ static void gc_full_collection_25_percent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
+/*
+ * A graph of 20,000 objects, over the collector's threshold for sampling
+ * (GC_SCATTER_MIN): each one's two slots hold objects picked at random,
+ * and 20 of them are held.  The sample finds the set scattered, so the
+ * collection's passes prefetch; it must still free exactly what the held
+ * objects do not reach.  Then a chain of as many small objects, built
+ * in order, is not scattered.
+ */
+#define SCATTER_N	20000
+#define SCATTER_ROOTS	20
+
+/* A fixed sequence, the same in every build: xorshift32. */
+static u32 scatter_next(u32 *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x % SCATTER_N;
+}
+
+static void gc_scattered_graph(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj **objs, *held[SCATTER_ROOTS];
+	u32 *a, *b, *stack, reach = 0, sp = 0, v;
+	struct refcache_gc_result res;
+	unsigned long *seen;
+	u32 x = 16;
+	u64 before;
+	unsigned int i;
+	bool scattered;
+
+	objs = kunit_kcalloc(test, SCATTER_N, sizeof(*objs), GFP_KERNEL);
+	a = kunit_kcalloc(test, SCATTER_N, sizeof(*a), GFP_KERNEL);
+	b = kunit_kcalloc(test, SCATTER_N, sizeof(*b), GFP_KERNEL);
+	stack = kunit_kcalloc(test, SCATTER_N, sizeof(*stack), GFP_KERNEL);
+	seen = kunit_kcalloc(test, BITS_TO_LONGS(SCATTER_N), sizeof(*seen), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen);
+	for (i = 0; i < SCATTER_N; i++) {
+		objs[i] = new_obj(test, cache);
+		a[i] = scatter_next(&x);
+		b[i] = scatter_next(&x);
+	}
+	for (i = 0; i < SCATTER_N; i++) {
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[a[i]]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[b[i]]), 0);
+	}
+	for (i = 0; i < SCATTER_ROOTS; i++) {
+		v = scatter_next(&x);
+		held[i] = refcache_obj_get(objs[v]);
+		if (!__test_and_set_bit(v, seen))
+			stack[sp++] = v;
+	}
+	/* What the held objects reach: what must survive. */
+	while (sp) {
+		v = stack[--sp];
+		reach++;
+		if (!__test_and_set_bit(a[v], seen))
+			stack[sp++] = a[v];
+		if (!__test_and_set_bit(b[v], seen))
+			stack[sp++] = b[v];
+	}
+	put_all(objs, SCATTER_N);
+	before = heap_objects(heap);
+	KUNIT_EXPECT_GE(test, before, (u64)reach);
+	KUNIT_EXPECT_GE(test, before, 8192ULL);	/* GC_SCATTER_MIN: sampled */
+
+	refcache_heap_lock(heap);
+	scattered = refcache_gc_scattered(&heap->objs.gc.gen[0], heap->objs.gc.nobjs[0]);
+	refcache_heap_unlock(heap);
+	KUNIT_EXPECT_TRUE(test, scattered);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, before - reach);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach);
+	check_lists(test, heap);
+	put_all(held, SCATTER_ROOTS);
+	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+
+	/*
+	 * A chain built in order: each first reference is the next object,
+	 * a block away in a pool.  (Large objects come from kmalloc(),
+	 * whose free lists may be randomized: scattered for real.)
+	 */
+	if (gc_payload > REFCACHE_SMALL_MAX)
+		return;
+	for (i = 0; i < SCATTER_N; i++)
+		objs[i] = new_obj(test, cache);
+	for (i = 0; i + 1 < SCATTER_N; i++)
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[i + 1]), 0);
+	refcache_heap_lock(heap);
+	scattered = refcache_gc_scattered(&heap->objs.gc.gen[0], heap->objs.gc.nobjs[0]);
+	refcache_heap_unlock(heap);
+	KUNIT_EXPECT_FALSE(test, scattered);
+	put_all(objs, SCATTER_N);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
 /* --- heap teardown ------------------------------------------------------- */
 
 /*
@@ -1694,6 +1794,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_lockless_put_waits_for_collection),
 	KUNIT_CASE(gc_saturated_never_collected),
 	KUNIT_CASE(gc_full_collection_25_percent),
+	KUNIT_CASE(gc_scattered_graph),
 	KUNIT_CASE(gc_teardown_with_queued_collection),
 	KUNIT_CASE(gc_teardown_during_collection),
 	KUNIT_CASE_SLOW(gc_concurrent_mutators),
@@ -1737,6 +1838,7 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_lockless_put_waits_for_collection),
 	KUNIT_CASE(gc_saturated_never_collected),
 	KUNIT_CASE(gc_full_collection_25_percent),
+	KUNIT_CASE(gc_scattered_graph),
 	{}
 };
 
