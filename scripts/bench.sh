@@ -11,6 +11,7 @@
 #   bench native gc shape=<s> objects=<n> refcache_ns_per_obj=<x> cpython_ns_per_obj=<y> ratio=<r>
 #   bench native alloc size=<s> refcache_ns=<x> malloc_ns=<y> mimalloc_ns=<z> ratio_malloc=<r1> ratio_mimalloc=<r2>
 #   bench native gc_biased young objects=2000 biased_ns=<b> atomic_ns=<a> ratio=<b/a>  (per round)
+#   bench native gc pause kind=<k> objects=<n> ns=<t>  (per round; kinds as under TCG)
 # (medians of interleaved rounds; the tables give best/median).
 # Under TCG the modules' own lines follow, among them
 #   bench gc_biased young objects=2000 biased_ns=<b> atomic_ns=<a> ratio=<b/a>
@@ -117,6 +118,8 @@ native_bench() {
 	}' "$out/native-gc.out"
 	# A young collection of a biased heap against an atomic one, per round.
 	sed -n 's/^bench gc_biased /bench native gc_biased /p' "$out/native-gc.out"
+	# The pauses (the heap's mutex held by one collection), per round.
+	sed -n 's/^bench gc pause /bench native gc pause /p' "$out/native-gc.out"
 }
 native_bench
 
