@@ -176,14 +176,20 @@ static u64 update_refs(struct list_head *young, struct list_head *dying)
 	return n;
 }
 
-/* One reference from inside the set to @child, which is in it. */
-static inline void decref(struct refcache_obj *child)
+/*
+ * One reference from inside the set to @child, which is in it.  Returns
+ * whether that took its gc_refs to zero.
+ */
+static inline bool decref(struct refcache_obj *child)
 {
 	u32 refs = gc_refs(child);
 
 	/* REFS_MAX stands for "more than we can count": never reaches 0. */
-	if (refs && refs != REFCACHE_OBJ_REFS_MAX)
+	if (refs && refs != REFCACHE_OBJ_REFS_MAX) {
 		set_gc_refs(child, refs - 1);
+		return refs == 1;
+	}
+	return false;
 }
 
 static void visit_decref(struct refcache_obj *child, void *arg)
@@ -306,6 +312,7 @@ struct subtract_arg {
 	struct gc_scan *s;
 	unsigned int generation;
 	bool biased_heap;
+	u64 zeroed;
 };
 
 static void visit_enter_decref(struct refcache_obj *child, void *arg)
@@ -319,7 +326,7 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
 		return;
 	}
 	if (enter_set(child, sa->generation, sa->biased_heap))
-		decref(child);
+		sa->zeroed += decref(child);
 }
 
 /*
@@ -332,11 +339,15 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
  * @biased_heap, whether the heap has a biased cache, is a constant at
  * each call (refcache_ref_read_gc()): a heap of atomic objects reads
  * each count with one load and no test of its mode.
+ *
+ * *@zeroed is set to how many of the set were left with gc_refs zero:
+ * when that is all of them, nothing in the set is reachable from outside
+ * it, and the whole set is garbage (all_garbage below).
  */
 static __always_inline u64 update_subtract_refs(struct list_head *young,
 						struct list_head *dying,
 						struct gc_scan *s, unsigned int generation,
-						bool biased_heap, bool ahead)
+						bool biased_heap, bool ahead, u64 *zeroed)
 {
 	struct subtract_arg sa = {
 		.s = s, .generation = generation, .biased_heap = biased_heap
@@ -363,11 +374,12 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
 			if (child && enter_set(child, generation, biased_heap))
-				decref(child);
+				sa.zeroed += decref(child);
 		}
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_enter_decref, &sa);
 	}
+	*zeroed = sa.zeroed;
 	return n;
 }
 
@@ -748,11 +760,15 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_gc_dead_max);
  * nothing walks it again; its memory is given back only after the free
  * pass (delete_garbage_fast()), since later garbage still reads its
  * flags.  The rest goes to @unreachable.  Returns how many in all.
+ *
+ * @garbage is the flag that marks garbage: REFCACHE_OBJ_UNREACHABLE
+ * after move_unreachable(), or REFCACHE_OBJ_COLLECTING (every object of
+ * the set) when the whole set is garbage and no walk ran.
  */
 static __always_inline u64
 gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		    struct list_head *unreachable, unsigned int target,
-		    struct gc_dead *dead, bool ahead)
+		    struct gc_dead *dead, bool ahead, u32 garbage)
 {
 	struct refcache_gc *gc = &heap->objs.gc;
 	struct refcache_obj *obj, *next, *child;
@@ -764,7 +780,7 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 	list_for_each_entry_safe(obj, next, young, node) {
 		if (!(++i & 1023))
 			cond_resched();
-		if (!(obj->flags & REFCACHE_OBJ_UNREACHABLE))
+		if (!(obj->flags & garbage))
 			continue;
 		n++;
 		if (ahead)
@@ -775,7 +791,7 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		nslots = obj->cache->nslots;
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
-			if (!child || (child->flags & REFCACHE_OBJ_UNREACHABLE))
+			if (!child || (child->flags & garbage))
 				continue;
 			if (obj_is_biased(child) || !refcount_dec_not_one(&child->ref)) {
 				keep = true;
@@ -797,7 +813,7 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		/* A slot holding garbage is emptied without a put. */
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
-			if (child && (child->flags & REFCACHE_OBJ_UNREACHABLE))
+			if (child && (child->flags & garbage))
 				obj->slots[j] = NULL;
 		}
 		obj_set_gen(obj, target);
@@ -931,10 +947,11 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	struct gc_dead dead = {};
 	struct refcache_gc_gen_stats *st;
 	struct refcache_obj *obj;
-	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors;
+	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors, zeroed;
 	struct list_head *young;
 	unsigned int g, target;
-	bool callbacks = false, plain, ahead;
+	u32 garbage;
+	bool callbacks = false, plain, ahead, all_garbage;
 	ktime_t t0;
 	u64 ns;
 
@@ -966,6 +983,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
 	ahead = refcache_gc_scattered(young, gc->nobjs[generation]);
+	zeroed = 0;
 	if (!heap->objs.bias.nqueued) {
 		/*
 		 * Two copies of the walk: one for heaps without a biased
@@ -974,12 +992,16 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		 */
 		if (heap->objs.bias.owners)
 			candidates = ahead ?
-				update_subtract_refs(young, &dying, &s, generation, true, true) :
-				update_subtract_refs(young, &dying, &s, generation, true, false);
+				update_subtract_refs(young, &dying, &s, generation, true, true,
+						     &zeroed) :
+				update_subtract_refs(young, &dying, &s, generation, true, false,
+						     &zeroed);
 		else
 			candidates = ahead ?
-				update_subtract_refs(young, &dying, &s, generation, false, true) :
-				update_subtract_refs(young, &dying, &s, generation, false, false);
+				update_subtract_refs(young, &dying, &s, generation, false, true,
+						     &zeroed) :
+				update_subtract_refs(young, &dying, &s, generation, false, false,
+						     &zeroed);
 		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
 	} else {
 		candidates = update_refs(young, &dying);
@@ -995,8 +1017,18 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 */
 	smp_mb();
 	plain = gc_plain(heap, candidates);
-	nunreach = ahead ? move_unreachable(young, &s, target, true) :
-			   move_unreachable(young, &s, target, false);
+	/*
+	 * Every object of the set left with gc_refs zero: none is held from
+	 * outside, so none is reachable, and the walk would only mark them
+	 * all tentatively unreachable and scan nothing.  The gather takes
+	 * them as they are (a pass fewer, for young cycles and teardowns).
+	 */
+	all_garbage = plain && candidates && zeroed == candidates;
+	if (all_garbage)
+		nunreach = candidates;
+	else
+		nunreach = ahead ? move_unreachable(young, &s, target, true) :
+				   move_unreachable(young, &s, target, false);
 	if (nunreach && plain) {
 		/*
 		 * Not from the reserves: a collection under memory pressure
@@ -1007,9 +1039,12 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 					GFP_KERNEL | __GFP_NOWARN | __GFP_NOMEMALLOC);
 		if (!dead.v)
 			dead.cap = 0;
+		garbage = all_garbage ? REFCACHE_OBJ_COLLECTING : REFCACHE_OBJ_UNREACHABLE;
 		nunreach = ahead ?
-			gather_garbage_fast(heap, young, &unreachable, target, &dead, true) :
-			gather_garbage_fast(heap, young, &unreachable, target, &dead, false);
+			gather_garbage_fast(heap, young, &unreachable, target, &dead, true,
+					    garbage) :
+			gather_garbage_fast(heap, young, &unreachable, target, &dead, false,
+					    garbage);
 	} else if (nunreach)
 		nunreach = gather_unreachable(young, &unreachable, &uncollectable, target,
 					      &callbacks);

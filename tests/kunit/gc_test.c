@@ -595,6 +595,46 @@ static void gc_garbage_drops_references(struct kunit *test)
 }
 
 /*
+ * A young collection whose whole set is garbage, so that no walk runs
+ * (every gc_refs zero): a 3-ring whose members hold objects outside the
+ * set, an older one held elsewhere too, an older one and an untracked
+ * one held only by the ring.  Each loses exactly the ring's reference,
+ * and the last two go with it.
+ */
+static void gc_all_garbage_outside_refs(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_cache *untracked = new_cache(test, heap, 16, 1, 0, NULL);
+	struct refcache_obj *held = new_obj(test, cache), *lone = new_obj(test, cache);
+	struct refcache_obj *u = new_obj(test, untracked), *g[3];
+	struct refcache_gc_result res;
+
+	collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(held), 1);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(lone), 1);
+	make_ring(test, cache, g, 3);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g[0], 1, held), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g[1], 1, lone), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(g[2], 1, u), 0);
+	refcache_obj_put(lone);
+	refcache_obj_put(u);
+	put_all(g, 3);
+	KUNIT_EXPECT_EQ(test, refcount_read(&held->ref), 2U);
+
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.collected, 3ULL);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcount_read(&held->ref), 1U);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(held), 1);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	expect_count(test, heap, 0, 2, 0);	/* two young collections */
+	check_lists(test, heap);
+	refcache_obj_put(held);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/*
  * The collector gives garbage's blocks straight back to their pools
  * (refcache_free_dead()): whole pools without touching their blocks, the
  * rest block by block.  Here 20,000 small objects in 2-cycles: the first
@@ -1770,6 +1810,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_young_cycle_held_by_old),
 	KUNIT_CASE(gc_garbage_frees_survivor),
 	KUNIT_CASE(gc_garbage_drops_references),
+	KUNIT_CASE(gc_all_garbage_outside_refs),
 	KUNIT_CASE(gc_dead_blocks_back_atomic),
 	KUNIT_CASE(gc_dead_blocks_back_biased),
 	KUNIT_CASE(gc_dead_blocks_back_capped),
@@ -1823,6 +1864,7 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_young_cycle_held_by_old),
 	KUNIT_CASE(gc_garbage_frees_survivor),
 	KUNIT_CASE(gc_garbage_drops_references),
+	KUNIT_CASE(gc_all_garbage_outside_refs),
 	KUNIT_CASE(gc_promotion_and_count),
 	KUNIT_CASE(gc_disabled_and_threshold_zero),
 	KUNIT_CASE(gc_freeze_unfreeze),
