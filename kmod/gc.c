@@ -243,8 +243,6 @@ static __always_inline void prefetch_next_slots(const struct refcache_obj *obj,
 			prefetchw(next->slots[j]);
 }
 
-/* Sets smaller than this stay in the caches: no prefetching. */
-#define GC_SCATTER_MIN	8192
 #define GC_SCATTER_SAMPLE 64
 
 /*
@@ -262,7 +260,7 @@ VISIBLE_IF_KUNIT bool refcache_gc_scattered(const struct list_head *young, u64 n
 	unsigned long child, prev = 0;
 	unsigned int k = 0, seen = 0, jumps = 0;
 
-	if (n < GC_SCATTER_MIN)
+	if (n < REFCACHE_GC_SCATTER_MIN)
 		return false;
 	list_for_each_entry(obj, young, node) {
 		if (++k > GC_SCATTER_SAMPLE)

@@ -125,6 +125,9 @@ u64 refcache_gc_freeze_locked(struct refcache_heap *heap, bool unfreeze);
 bool refcache_gc_collect_quota_locked(struct refcache_heap *heap);
 s64 refcache_gc_mem_candidates(const struct refcache_heap *heap);
 s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candidates);
+/* Sets smaller than this stay in the caches: never sampled, never prefetched. */
+#define REFCACHE_GC_SCATTER_MIN	8192
+
 #if IS_ENABLED(CONFIG_KUNIT)
 /* The most garbage blocks a collection frees from its array (gc.c). */
 extern unsigned long refcache_gc_dead_max;

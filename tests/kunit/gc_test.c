@@ -1456,7 +1456,7 @@ static void gc_full_collection_25_percent(struct kunit *test)
 
 /*
  * A graph of 20,000 objects, over the collector's threshold for sampling
- * (GC_SCATTER_MIN): each one's two slots hold objects picked at random,
+ * (REFCACHE_GC_SCATTER_MIN): each one's two slots hold objects picked at random,
  * and 20 of them are held.  The sample finds the set scattered, so the
  * collection's passes prefetch; it must still free exactly what the held
  * objects do not reach.  Then a chain of as many, built in order, is
@@ -1521,7 +1521,7 @@ static void gc_scattered_graph(struct kunit *test)
 	put_all(objs, SCATTER_N);
 	before = heap_objects(heap);
 	KUNIT_EXPECT_GE(test, before, (u64)reach);
-	KUNIT_EXPECT_GE(test, before, 8192ULL);	/* GC_SCATTER_MIN: sampled */
+	KUNIT_EXPECT_GE(test, before, (u64)REFCACHE_GC_SCATTER_MIN);	/* sampled */
 
 	refcache_heap_lock(heap);
 	scattered = refcache_gc_scattered(&heap->objs.gc.gen[0], heap->objs.gc.nobjs[0]);
