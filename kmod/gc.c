@@ -198,11 +198,17 @@ static void visit_decref(struct refcache_obj *child, void *arg)
 		decref(child);
 }
 
-/* CPython's subtract_refs(): take away references from inside the set. */
-static void subtract_refs(struct list_head *young, struct gc_scan *s)
+/*
+ * CPython's subtract_refs(): take away references from inside the set.
+ * Returns how many decrements through slots reached zero (as
+ * update_subtract_refs()'s *zeroed; a traverse callback's are not
+ * counted, and a heap with callbacks never takes the all_garbage path).
+ */
+static u64 subtract_refs(struct list_head *young, struct gc_scan *s)
 {
 	struct refcache_obj *obj;
 	unsigned long i = 0;
+	u64 zeroed = 0;
 
 	list_for_each_entry(obj, young, node) {
 		const struct refcache_type_ops *ops = obj->cache->ops;
@@ -213,13 +219,14 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
 		for (j = 0; j < obj->cache->nslots; j++) {
 			child = obj->slots[j];
 			if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
-				decref(child);
+				zeroed += decref(child);
 		}
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_decref, s);
 		if (!(++i & 1023))
 			cond_resched();
 	}
+	return zeroed;
 }
 
 /*
@@ -280,6 +287,94 @@ VISIBLE_IF_KUNIT bool refcache_gc_scattered(const struct list_head *young, u64 n
 	return jumps * 2 > seen;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_gc_scattered);
+
+/* ---- marking from the handles -------------------------------------- */
+
+struct alive_arg {
+	struct refcache_heap *heap;
+	struct list_head *alive;
+	unsigned int generation, target;
+	u32 stamp;
+	u64 n;
+};
+
+/*
+ * @obj is reachable: if it is in the set (tracked, in a generation
+ * collected) and not marked yet, it leaves the set for @aa->alive with
+ * its new generation and the stamp.  Its count is not read: a handle or
+ * a slot holds a reference to it, so it is not zero.
+ */
+static __always_inline void mark_alive_one(struct alive_arg *aa, struct refcache_obj *obj)
+{
+	u32 f = obj->flags;
+
+	if ((f & REFCACHE_OBJ_GEN_MASK) > aa->generation ||
+	    (f >> REFCACHE_OBJ_REFS_SHIFT) == aa->stamp ||
+	    !(obj->cache->flags & REFCACHE_CACHE_TRACKED))
+		return;
+	obj->flags = (f & ~GC_SCAN_BITS) | aa->target | (aa->stamp << REFCACHE_OBJ_REFS_SHIFT);
+	list_move_tail(&obj->node, aa->alive);
+	aa->n++;
+}
+
+static void visit_alive(struct refcache_obj *child, void *arg)
+{
+	struct alive_arg *aa = arg;
+
+	if (!child)
+		return;
+	if (unlikely(child->cache->heap != aa->heap)) {
+		foreign_ref(aa->heap, child);
+		return;
+	}
+	mark_alive_one(aa, child);
+}
+
+static void root_alive(struct refcache_obj *obj, void *arg)
+{
+	mark_alive_one(arg, obj);
+}
+
+/*
+ * Step 0 of Documentation/collector.rst: take what the heap's strong
+ * handles reach out of @young, breadth-first (@alive is the queue), to
+ * @alive, each object with generation @target and @stamp in its gc_refs
+ * bits.  The caller checked that no biased object is queued (every
+ * object of the set is on @young) and that the handle table costs no
+ * more to read than a pass over the set.  Returns how many it took.
+ */
+static u64 mark_alive(struct refcache_heap *heap, struct list_head *alive,
+		      unsigned int generation, unsigned int target, u32 stamp, bool ahead)
+{
+	struct alive_arg aa = {
+		.heap = heap, .alive = alive, .generation = generation,
+		.target = target, .stamp = stamp,
+	};
+	const struct refcache_type_ops *ops;
+	struct refcache_obj *obj, *child;
+	unsigned long i = 0;
+	u32 j, nslots;
+
+	heap->objs.ops->roots(heap, root_alive, &aa);
+	/* The list grows at its tail while we walk it. */
+	list_for_each_entry(obj, alive, node) {
+		if (!(++i & 1023))
+			cond_resched();
+		if (ahead)
+			prefetch_next_slots(obj, alive);
+		nslots = obj->cache->nslots;
+		ops = obj->cache->ops;
+		/* Slots hold objects of this heap only. */
+		for (j = 0; j < nslots; j++) {
+			child = obj->slots[j];
+			if (child)
+				mark_alive_one(&aa, child);
+		}
+		if (ops && ops->traverse)
+			ops->traverse(obj, visit_alive, &aa);
+	}
+	return aa.n;
+}
 
 /*
  * Is @child, referenced from the set, in the set?  For
@@ -940,15 +1035,16 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	LIST_HEAD(unreachable);
 	LIST_HEAD(uncollectable);
 	LIST_HEAD(dying);
+	LIST_HEAD(alive);
 	struct gc_scan s = { .heap = heap };
 	struct refcache_gc_event ev = {};
 	struct gc_dead dead = {};
 	struct refcache_gc_gen_stats *st;
 	struct refcache_obj *obj;
-	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors, zeroed;
+	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors, zeroed, nalive;
 	struct list_head *young;
 	unsigned int g, target;
-	u32 garbage;
+	u32 garbage, stamp;
 	bool callbacks = false, plain, ahead, all_garbage;
 	ktime_t t0;
 	u64 ns;
@@ -980,9 +1076,31 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * Survivors get theirs as they are scanned.
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
+	/*
+	 * Step 0: what the handles reach is reachable, and leaves the set
+	 * before the trial, when reading the handle table costs no more
+	 * than a pass over the set: its 16-byte slots are read in order,
+	 * four to an object's cache line.  The stamp is this collection's
+	 * number.
+	 */
 	ahead = refcache_gc_scattered(young, gc->nobjs[generation]);
+	nalive = 0;
+	if (heap->objs.nhandles && !heap->objs.bias.nqueued &&
+	    heap->objs.htab_size <= 4 * gc->nobjs[generation] && heap->objs.ops->roots) {
+		stamp = (u32)(gc->seq + 1) & REFCACHE_OBJ_REFS_MAX;
+		nalive = mark_alive(heap, &alive, generation, target, stamp ?: 1, ahead);
+	}
 	zeroed = 0;
-	if (!heap->objs.bias.nqueued) {
+	if (nalive) {
+		/*
+		 * The counts copied in a pass of their own: in a full
+		 * collection a marked object's generation is the one
+		 * collected, and enter_set() would take it back in.
+		 */
+		candidates = update_refs(young, &dying);
+		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
+		zeroed = subtract_refs(young, &s);
+	} else if (!heap->objs.bias.nqueued) {
 		/*
 		 * Two copies of the walk: one for heaps without a biased
 		 * cache.  The owner table comes with a heap's first biased
@@ -1047,7 +1165,9 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		nunreach = gather_unreachable(young, &unreachable, &uncollectable, target,
 					      &callbacks);
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_MOVE_UNREACHABLE, nunreach);
-	survivors = candidates - nunreach;
+	/* The marked objects survive, and count as examined. */
+	survivors = candidates - nunreach + nalive;
+	candidates += nalive;
 	nuncoll = move_uncollectable(&uncollectable);
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_FINALIZERS, nuncoll);
 	nunreach -= nuncoll;
@@ -1059,6 +1179,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	gc->nobjs[generation] = 0;
 	if (young != &gc->gen[target])
 		list_splice_tail_init(young, &gc->gen[target]);
+	list_splice_tail_init(&alive, &gc->gen[target]);
 	gc->nobjs[target] += survivors;
 	gc_merge_into(gc, &dying, list_count_nodes(&dying), target);
 	/*

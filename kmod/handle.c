@@ -336,6 +336,32 @@ int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op
 }
 
 /**
+ * refcache_handles_roots_locked() - visit each strong handle's object
+ * @heap: the heap, locked
+ * @fn:   called with the object and @arg; must not open or close handles
+ * @arg:  passed to @fn
+ *
+ * The collector's roots (heap.c's &refcache_objspace_ops.roots): a
+ * strong handle holds a reference from outside the heap's graph.  An
+ * object named by several handles is visited once for each.
+ */
+void refcache_handles_roots_locked(struct refcache_heap *heap,
+				   void (*fn)(struct refcache_obj *obj, void *arg), void *arg)
+{
+	struct refcache_objspace *os = &heap->objs;
+	struct refcache_hslot *h = os->htab;
+	u32 i;
+
+	lockdep_assert_held(&os->lock);
+	for (i = 1; i < os->htab_size; i++) {
+		if (h[i].state == SLOT_STRONG)
+			fn(h[i].obj, arg);
+		if (!(i & 1023))
+			cond_resched();
+	}
+}
+
+/**
  * refcache_handles_walk_locked() - visit every open handle (inspect.c)
  * @heap: the heap, locked
  * @fn:   called with @arg, the handle's id, its object (NULL for a weak

@@ -69,6 +69,7 @@ static const struct refcache_objspace_ops heap_objs_ops = {
 	.obj_init	= refcache_bias_obj_init_locked,
 	.collect_due	= heap_gc_queue,
 	.collect_quota	= refcache_gc_collect_quota_locked,
+	.roots		= refcache_handles_roots_locked,
 };
 
 /**

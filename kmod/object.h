@@ -121,6 +121,10 @@ struct refcache_bias_heap {
  *                 automatic collection
  * @collect_quota: gc.c: an allocation failed a budget: collect once;
  *                 true if that freed something
+ * @roots:         handle.c: call @fn with @arg on the object of each
+ *                 strong handle, the references from outside a heap of
+ *                 user space (the collector's mark_alive step); called
+ *                 with the mutex held, once per collection at most
  *
  * object.c is below the two policies and the heaps (Documentation/
  * design.rst) and calls none of them by name: like file_operations, the
@@ -135,6 +139,8 @@ struct refcache_objspace_ops {
 	void (*obj_init)(struct refcache_heap *heap, struct refcache_obj *obj);
 	void (*collect_due)(struct refcache_heap *heap);
 	bool (*collect_quota)(struct refcache_heap *heap);
+	void (*roots)(struct refcache_heap *heap,
+		      void (*fn)(struct refcache_obj *obj, void *arg), void *arg);
 };
 
 /**
@@ -246,6 +252,8 @@ void refcache_handles_destroy_locked(struct refcache_heap *heap);
 void refcache_handles_free_locked(struct refcache_heap *heap);
 int refcache_handle_op_locked(struct refcache_heap *heap, struct refcache_op *op);
 int refcache_handle_age_slot(struct refcache_heap *heap, u32 index, u32 gen);
+void refcache_handles_roots_locked(struct refcache_heap *heap,
+				   void (*fn)(struct refcache_obj *obj, void *arg), void *arg);
 void refcache_handles_walk_locked(struct refcache_heap *heap,
 				  void (*fn)(void *arg, u64 id, struct refcache_obj *obj,
 					     bool weak),

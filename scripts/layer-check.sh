@@ -49,6 +49,7 @@ gc garbage refcache_gc_save_garbage_locked
 gc garbage refcache_gc_debug_log
 heap handle refcache_handles_destroy_locked
 heap handle refcache_handles_free_locked
+heap handle refcache_handles_roots_locked
 chardev inspect *
 '
 

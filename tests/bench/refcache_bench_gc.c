@@ -11,6 +11,12 @@
  *   pairs   2-cycles, all garbage
  *   tree    a binary tree held by its root, nothing collected
  *   random  out-degree 2, about half reachable from held references
+ * and, natively only (the in-kernel API has no handles; the native build
+ * links the whole core), tree_handle and random_handle: the same graphs
+ * held through strong handles, as user space holds them, so that the
+ * collector's marking from the handles (Documentation/collector.rst,
+ * step 0) runs; scripts/bench.sh sets them against CPython's tree and
+ * random, whose roots are a frame's locals.
  * The random graph comes from a 64-bit LCG that gc_bench.py implements
  * too, so both sides build the very same graph and must find the same
  * counts.  Automatic collection is off while a shape is built; only
@@ -54,9 +60,9 @@ static unsigned int young_rounds = 21;
 module_param(young_rounds, uint, 0444);
 MODULE_PARM_DESC(young_rounds, "young collections timed; the median counts (default 21)");
 
-static unsigned int shape_mask = 15;
+static unsigned int shape_mask = 63;
 module_param(shape_mask, uint, 0444);
-MODULE_PARM_DESC(shape_mask, "shapes to time, a bit each: rings 1, pairs 2, tree 4, random 8 (default 15: all)");
+MODULE_PARM_DESC(shape_mask, "shapes to time, a bit each: rings 1, pairs 2, tree 4, random 8, natively also tree_handle 16, random_handle 32 (default 63: all)");
 
 #define RING		21
 #define NROOTS		16
@@ -78,6 +84,7 @@ struct shape_run {
 	struct refcache_obj **obj;	/* the objects, in allocation order */
 	struct refcache_obj *held[NROOTS];
 	unsigned int nheld;
+	bool handles;			/* roots held by handles, not references */
 	u64 n;				/* objects built */
 	u64 expect;			/* unreachable the collection must find */
 };
@@ -158,6 +165,24 @@ static int link(struct refcache_obj *from, unsigned int slot, struct refcache_ob
 	return refcache_obj_store(from, slot, to);
 }
 
+/* Hold a root: a reference, or (natively, for the _handle shapes) a handle. */
+static int hold(struct shape_run *r, struct refcache_obj *obj)
+{
+#ifdef NATIVE_MODULE_INIT
+	if (r->handles) {
+		u64 id;
+		int ret;
+
+		refcache_heap_lock(r->heap);
+		ret = refcache_handle_new_locked(r->heap, obj, false, &id);
+		refcache_heap_unlock(r->heap);
+		return ret;	/* the heap's teardown closes it */
+	}
+#endif
+	r->held[r->nheld++] = refcache_obj_get(obj);
+	return 0;
+}
+
 /* rings: RING nodes each, next (slot 0) and prev (slot 1). */
 static int build_rings(struct shape_run *r)
 {
@@ -217,7 +242,8 @@ static int build_tree(struct shape_run *r)
 		if (!(i & 1023))
 			cond_resched();
 	}
-	r->held[r->nheld++] = refcache_obj_get(r->obj[0]);
+	if (!ret)
+		ret = hold(r, r->obj[0]);
 	put_range(r, 0, r->n);
 	r->expect = 0;
 	return ret;
@@ -350,8 +376,8 @@ static int build_random(struct shape_run *r)
 		if (!(i & 1023))
 			cond_resched();
 	}
-	for (k = 0; k < NROOTS; k++)
-		r->held[r->nheld++] = refcache_obj_get(r->obj[g.roots[k]]);
+	for (k = 0; k < NROOTS && !ret; k++)
+		ret = hold(r, r->obj[g.roots[k]]);
 	put_range(r, 0, r->n);
 	r->expect = r->n - reach;
 	rand_graph_free(&g);
@@ -363,6 +389,7 @@ struct shape {
 	unsigned int nslots;
 	u64 (*count)(u64 n);
 	int (*build)(struct shape_run *r);
+	bool handles;
 	u64 best_ns;
 	u64 n;
 	u64 collected;
@@ -377,6 +404,10 @@ static struct shape shapes[] = {
 	{ "pairs", 1, count_pairs, build_pairs },
 	{ "tree", 2, count_all, build_tree },
 	{ "random", 2, count_all, build_random },
+#ifdef NATIVE_MODULE_INIT
+	{ "tree_handle", 2, count_all, build_tree, true },
+	{ "random_handle", 2, count_all, build_random, true },
+#endif
 };
 
 /* One round of one shape: build, collect (timed), check, tear down. */
@@ -390,6 +421,7 @@ static int shape_round(struct shape *s, u64 *ns)
 	ret = run_begin(&r, s->name, s->nslots, s->count(objects));
 	if (ret)
 		return ret;
+	r.handles = s->handles;
 	ret = s->build(&r);
 	if (ret)
 		goto out;

@@ -1549,6 +1549,190 @@ static void gc_scattered_graph(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
+/*
+ * Step 0 of Documentation/collector.rst: what strong handles reach leaves
+ * the set before the trial.  A random graph held by handles, kernel
+ * references and an untracked object's slot: each collection must leave
+ * exactly what they reach, whichever way each object is found reachable.
+ * The stamp left in the gc_refs bits tells which way: marked from a
+ * handle (the collection's stamp) or by the trial (cleared to 0).
+ */
+#define MARK_N		2000
+#define MARK_HANDLES	8
+#define MARK_HELD	4
+
+static u32 mark_bits(const struct refcache_obj *obj)
+{
+	return obj->flags >> REFCACHE_OBJ_REFS_SHIFT;
+}
+
+static u32 mark_reach(u32 *a, u32 *b, u32 *stack, unsigned long *seen,
+		      const u32 *roots, unsigned int nroots)
+{
+	u32 reach = 0, sp = 0, v;
+	unsigned int i;
+
+	for (i = 0; i < nroots; i++)
+		if (!__test_and_set_bit(roots[i], seen))
+			stack[sp++] = roots[i];
+	while (sp) {
+		v = stack[--sp];
+		reach++;
+		if (!__test_and_set_bit(a[v], seen))
+			stack[sp++] = a[v];
+		if (!__test_and_set_bit(b[v], seen))
+			stack[sp++] = b[v];
+	}
+	return reach;
+}
+
+static void gc_marked_from_handles(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_cache *untracked = new_cache(test, heap, 16, 1, 0, NULL);
+	struct refcache_obj **objs, *held[MARK_HELD], *u, *r;
+	u32 roots[MARK_HANDLES + MARK_HELD + 1], *a, *b, *stack, reach, hreach, x = 7;
+	struct refcache_gc_gen_stats st0[REFCACHE_GC_GENERATIONS], st1[REFCACHE_GC_GENERATIONS];
+	struct refcache_gc_result res;
+	unsigned long *seen, *hseen;
+	u64 id[MARK_HANDLES], young_id, before;
+	struct refcache_obj *pair[2];
+	unsigned int i, round;
+
+	objs = kunit_kcalloc(test, MARK_N, sizeof(*objs), GFP_KERNEL);
+	a = kunit_kcalloc(test, MARK_N, sizeof(*a), GFP_KERNEL);
+	b = kunit_kcalloc(test, MARK_N, sizeof(*b), GFP_KERNEL);
+	stack = kunit_kcalloc(test, MARK_N, sizeof(*stack), GFP_KERNEL);
+	seen = kunit_kcalloc(test, BITS_TO_LONGS(MARK_N), sizeof(*seen), GFP_KERNEL);
+	hseen = kunit_kcalloc(test, BITS_TO_LONGS(MARK_N), sizeof(*hseen), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen && hseen);
+	for (i = 0; i < MARK_N; i++) {
+		objs[i] = new_obj(test, cache);
+		/* Out-degree 2, mostly to later objects: chains the trial would walk. */
+		a[i] = scatter_next(&x) % MARK_N;
+		b[i] = (i + 1 + scatter_next(&x) % 4) % MARK_N;
+	}
+	for (i = 0; i < MARK_N; i++) {
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[a[i]]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[b[i]]), 0);
+	}
+	refcache_heap_lock(heap);
+	for (i = 0; i < MARK_HANDLES; i++) {
+		roots[i] = scatter_next(&x) % MARK_N;
+		KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, objs[roots[i]], false,
+								 &id[i]), 0);
+	}
+	refcache_heap_unlock(heap);
+	for (i = 0; i < MARK_HELD; i++) {
+		roots[MARK_HANDLES + i] = scatter_next(&x) % MARK_N;
+		held[i] = refcache_obj_get(objs[roots[MARK_HANDLES + i]]);
+	}
+	/* An untracked object's slot: a reference from outside the graph. */
+	u = new_obj(test, untracked);
+	roots[MARK_HANDLES + MARK_HELD] = scatter_next(&x) % MARK_N;
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(u, 0, objs[roots[MARK_HANDLES + MARK_HELD]]), 0);
+	hreach = mark_reach(a, b, stack, hseen, roots, MARK_HANDLES);
+	reach = mark_reach(a, b, stack, seen, roots, ARRAY_SIZE(roots));
+	put_all(objs, MARK_N);
+	before = heap_objects(heap);
+	KUNIT_EXPECT_GT(test, hreach, 0U);
+	KUNIT_EXPECT_GE(test, reach, hreach);
+
+	for (round = 0; round < 2; round++) {
+		refcache_gc_get_stats(heap, st0);
+		res = collect(test, heap, 2);
+		refcache_gc_get_stats(heap, st1);
+		KUNIT_EXPECT_EQ(test, res.collected, round ? 0ULL : before - 1 - reach);
+		KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+		KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach + 1);
+		/* The marked objects are examined too. */
+		KUNIT_EXPECT_EQ(test, st1[2].candidates - st0[2].candidates,
+				round ? (u64)reach : before - 1);
+		check_lists(test, heap);
+		for (i = 0; i < MARK_N; i++) {
+			if (!test_bit(i, seen))
+				continue;
+			KUNIT_EXPECT_EQ(test, refcache_obj_generation(objs[i]), 2);
+			if (test_bit(i, hseen))
+				KUNIT_EXPECT_NE(test, mark_bits(objs[i]), 0U);
+			else
+				KUNIT_EXPECT_EQ(test, mark_bits(objs[i]), 0U);
+		}
+	}
+
+	/*
+	 * A stale stamp equal to the next collection's: the marking skips the
+	 * object, which the trial then finds reachable by its handle.
+	 */
+	r = objs[roots[0]];
+	refcache_heap_lock(heap);
+	r->flags = (r->flags & ~(REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT)) |
+		   (((u32)(heap->objs.gc.seq + 1) & REFCACHE_OBJ_REFS_MAX) <<
+		    REFCACHE_OBJ_REFS_SHIFT);
+	refcache_heap_unlock(heap);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach + 1);
+	KUNIT_EXPECT_EQ(test, mark_bits(r), 0U);
+	check_lists(test, heap);
+
+	/*
+	 * A young collection: a young pair held by a handle is marked, with
+	 * generation 1; young garbage is collected; the old objects are not
+	 * in the set and keep their generation.
+	 */
+	for (i = 0; i < MARK_N / 4; i++) {
+		pair[0] = new_obj(test, cache);
+		pair[1] = new_obj(test, cache);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(pair[0], 0, pair[1]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(pair[1], 0, pair[0]), 0);
+		if (!i) {
+			refcache_heap_lock(heap);
+			KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, pair[1], false,
+									 &young_id), 0);
+			refcache_heap_unlock(heap);
+			r = pair[0];
+		}
+		put_all(pair, 2);
+	}
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.collected, (u64)MARK_N / 2 - 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach + 3);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(r), 1);
+	KUNIT_EXPECT_NE(test, mark_bits(r), 0U);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(objs[roots[0]]), 2);
+	check_lists(test, heap);
+
+	/*
+	 * A handle table more than four times the set (10 handles, one
+	 * object): not read, the trial alone.
+	 */
+	pair[0] = new_obj(test, cache);
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, young_id), 0);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, pair[0], false, &young_id), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(pair[0]);
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(pair[0]), 1);
+	KUNIT_EXPECT_EQ(test, mark_bits(pair[0]), 0U);
+	check_lists(test, heap);
+
+	/* Everything let go: nothing is marked, everything collected. */
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, young_id), 0);
+	for (i = 0; i < MARK_HANDLES; i++)
+		KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, id[i]), 0);
+	refcache_heap_unlock(heap);
+	put_all(held, MARK_HELD);
+	refcache_obj_put(u);
+	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	check_lists(test, heap);
+}
+
 /* --- heap teardown ------------------------------------------------------- */
 
 /*
@@ -1811,6 +1995,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_garbage_frees_survivor),
 	KUNIT_CASE(gc_garbage_drops_references),
 	KUNIT_CASE(gc_all_garbage_outside_refs),
+	KUNIT_CASE(gc_marked_from_handles),
 	KUNIT_CASE(gc_dead_blocks_back_atomic),
 	KUNIT_CASE(gc_dead_blocks_back_biased),
 	KUNIT_CASE(gc_dead_blocks_back_capped),
@@ -1865,6 +2050,7 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_garbage_frees_survivor),
 	KUNIT_CASE(gc_garbage_drops_references),
 	KUNIT_CASE(gc_all_garbage_outside_refs),
+	KUNIT_CASE(gc_marked_from_handles),
 	KUNIT_CASE(gc_promotion_and_count),
 	KUNIT_CASE(gc_disabled_and_threshold_zero),
 	KUNIT_CASE(gc_freeze_unfreeze),
