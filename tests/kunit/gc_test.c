@@ -1475,12 +1475,33 @@ static u32 scatter_next(u32 *x)
 	return *x % SCATTER_N;
 }
 
+/* How many of a graph of out-degree 2 (slots @a and @b) @roots reach; marks them in @seen. */
+static u32 graph_reach(u32 *a, u32 *b, u32 *stack, unsigned long *seen,
+		       const u32 *roots, unsigned int nroots)
+{
+	u32 reach = 0, sp = 0, v;
+	unsigned int i;
+
+	for (i = 0; i < nroots; i++)
+		if (!__test_and_set_bit(roots[i], seen))
+			stack[sp++] = roots[i];
+	while (sp) {
+		v = stack[--sp];
+		reach++;
+		if (!__test_and_set_bit(a[v], seen))
+			stack[sp++] = a[v];
+		if (!__test_and_set_bit(b[v], seen))
+			stack[sp++] = b[v];
+	}
+	return reach;
+}
+
 static void gc_scattered_graph(struct kunit *test)
 {
 	struct refcache_heap *heap = quiet_heap(test);
 	struct refcache_cache *cache = slot_cache(test, heap);
 	struct refcache_obj **objs, *held[SCATTER_ROOTS];
-	u32 *a, *b, *stack, reach = 0, sp = 0, v;
+	u32 *a, *b, *stack, roots[SCATTER_ROOTS], reach;
 	struct refcache_gc_result res;
 	unsigned long *seen;
 	u32 x = 16;
@@ -1504,20 +1525,11 @@ static void gc_scattered_graph(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[b[i]]), 0);
 	}
 	for (i = 0; i < SCATTER_ROOTS; i++) {
-		v = scatter_next(&x);
-		held[i] = refcache_obj_get(objs[v]);
-		if (!__test_and_set_bit(v, seen))
-			stack[sp++] = v;
+		roots[i] = scatter_next(&x);
+		held[i] = refcache_obj_get(objs[roots[i]]);
 	}
 	/* What the held objects reach: what must survive. */
-	while (sp) {
-		v = stack[--sp];
-		reach++;
-		if (!__test_and_set_bit(a[v], seen))
-			stack[sp++] = a[v];
-		if (!__test_and_set_bit(b[v], seen))
-			stack[sp++] = b[v];
-	}
+	reach = graph_reach(a, b, stack, seen, roots, SCATTER_ROOTS);
 	put_all(objs, SCATTER_N);
 	before = heap_objects(heap);
 	KUNIT_EXPECT_GE(test, before, (u64)reach);
@@ -1566,26 +1578,6 @@ static u32 mark_bits(const struct refcache_obj *obj)
 	return obj->flags >> REFCACHE_OBJ_REFS_SHIFT;
 }
 
-static u32 mark_reach(u32 *a, u32 *b, u32 *stack, unsigned long *seen,
-		      const u32 *roots, unsigned int nroots)
-{
-	u32 reach = 0, sp = 0, v;
-	unsigned int i;
-
-	for (i = 0; i < nroots; i++)
-		if (!__test_and_set_bit(roots[i], seen))
-			stack[sp++] = roots[i];
-	while (sp) {
-		v = stack[--sp];
-		reach++;
-		if (!__test_and_set_bit(a[v], seen))
-			stack[sp++] = a[v];
-		if (!__test_and_set_bit(b[v], seen))
-			stack[sp++] = b[v];
-	}
-	return reach;
-}
-
 static void gc_marked_from_handles(struct kunit *test)
 {
 	struct refcache_heap *heap = quiet_heap(test);
@@ -1632,8 +1624,8 @@ static void gc_marked_from_handles(struct kunit *test)
 	u = new_obj(test, untracked);
 	roots[MARK_HANDLES + MARK_HELD] = scatter_next(&x) % MARK_N;
 	KUNIT_ASSERT_EQ(test, refcache_obj_store(u, 0, objs[roots[MARK_HANDLES + MARK_HELD]]), 0);
-	hreach = mark_reach(a, b, stack, hseen, roots, MARK_HANDLES);
-	reach = mark_reach(a, b, stack, seen, roots, ARRAY_SIZE(roots));
+	hreach = graph_reach(a, b, stack, hseen, roots, MARK_HANDLES);
+	reach = graph_reach(a, b, stack, seen, roots, ARRAY_SIZE(roots));
 	put_all(objs, MARK_N);
 	before = heap_objects(heap);
 	KUNIT_EXPECT_GT(test, hreach, 0U);
