@@ -1076,6 +1076,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * Survivors get theirs as they are scanned.
 	 */
 	target = min(generation + 1, REFCACHE_GC_GENERATIONS - 1U);
+	ahead = refcache_gc_scattered(young, gc->nobjs[generation]);
 	/*
 	 * Step 0: what the handles reach is reachable, and leaves the set
 	 * before the trial, when reading the handle table costs no more
@@ -1083,10 +1084,9 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * four to an object's cache line.  The stamp is this collection's
 	 * number.
 	 */
-	ahead = refcache_gc_scattered(young, gc->nobjs[generation]);
 	nalive = 0;
 	if (heap->objs.nhandles && !heap->objs.bias.nqueued &&
-	    heap->objs.htab_size <= 4 * gc->nobjs[generation] && heap->objs.ops->roots) {
+	    heap->objs.htab_size <= 4 * gc->nobjs[generation]) {
 		stamp = (u32)(gc->seq + 1) & REFCACHE_OBJ_REFS_MAX;
 		nalive = mark_alive(heap, &alive, generation, target, stamp ?: 1, ahead);
 	}
