@@ -8,7 +8,8 @@
 #   rcvm_mode=tests         (default) KUnit, userspace tests, unload
 #   rcvm_mode=demo          show refcachectl at work (make demo)
 #   rcvm_mode=bench         load refcache_bench*.ko (and run /bench/gc_bench.py
-#                           if python3 is here), report their lines;
+#                           if python3 is here, and /bench/gc_handles, the
+#                           tree through /dev/refcache), report their lines;
 #                           refcache_bench_trace.ko against refcache.ko and
 #                           /lib/notrace/refcache.ko in turn,
 #                           rcvm_trace_rounds times
@@ -152,11 +153,12 @@ if [ "$rcvm_mode" = bench ]; then
 		m=${m%.ko}
 		# Run below, against two builds of refcache.ko in turn.
 		[ "$m" = refcache_bench_trace ] && continue
-		args= n=1 py=
+		args= n=1 py= gh=
 		if [ "$m" = refcache_bench_gc ]; then
 			n=${rcvm_gc_rounds:-5}
 			args="rounds=1 ${rcvm_gc_objects:+objects=$rcvm_gc_objects} $(echo "${rcvm_gc_args:-}" | tr , ' ')"
 			[ -x /usr/bin/python3 ] && [ -f /bench/gc_bench.py ] && py=1
+			[ -x /bench/gc_handles ] && gh=1
 		fi
 		i=0
 		while [ $i -lt "$n" ]; do
@@ -174,6 +176,13 @@ if [ "$rcvm_mode" = bench ]; then
 			dmesg | sed -n "s/^\(\[[ 0-9.]*\] \)\{0,1\}$m: /LOG /p" |
 				grep -v 'loading out-of-tree\|module verification' > $R
 			rmmod "$m" 2>/dev/null
+			# The same tree held by a handle, through /dev/refcache
+			# (the collector's marking), and by an untracked holder.
+			if [ -n "$gh" ]; then
+				/bench/gc_handles ${rcvm_gc_objects:-1000000} 1 > /tmp/out 2>&1 ||
+					say "FAIL gc_handles"
+				sed 's/^/LOG /' /tmp/out > $R
+			fi
 		done
 	done
 	# The tracepoints' cost: refcache_bench_trace.ko against refcache.ko

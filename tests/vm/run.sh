@@ -71,6 +71,13 @@ for t in "${globs[@]}"; do
 	cp "$top"/userspace/build/tests/$t "$root/tests/" 2>/dev/null
 done
 cp "$top/userspace/build/refcachectl-static" "$root/bin/refcachectl"
+# make bench: the benchmark programs built on the library (userspace/
+# Makefile's BENCH, from tests/bench/*.c), which init.sh runs from /bench.
+if [ "$mode" = bench ]; then
+	mkdir -p "$root/bench"
+	cp "$top"/userspace/build/bench/* "$root/bench/" ||
+		{ echo "run.sh: no benchmark programs in userspace/build/bench" >&2; exit 2; }
+fi
 if [ -n "$modtree" ]; then
 	cp -a "$modtree/lib/modules" "$root/lib/" ||
 		{ echo "run.sh: no $modtree/lib/modules" >&2; exit 2; }
