@@ -561,10 +561,8 @@ static __always_inline u64 move_unreachable(struct list_head *young, struct gc_s
 		}
 		if (ahead)
 			prefetch_next_slots(obj, young);
-		ra.sp = 0;
-		ra.stack[ra.sp++] = obj;
-		while (ra.sp) {
-			v = ra.stack[--ra.sp];
+		/* It, then what it reached behind the walk (the stack). */
+		for (v = obj; v; v = ra.sp ? ra.stack[--ra.sp] : NULL) {
 			v->flags = (v->flags & ~GC_SCAN_BITS) | target;
 			nslots = v->cache->nslots;
 			ops = v->cache->ops;
