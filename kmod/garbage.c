@@ -43,6 +43,7 @@ u64 refcache_gc_garbage_clear_locked(struct refcache_heap *heap)
 	refcache_uncharge(heap, cap * sizeof(*v));
 	return n;
 }
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_garbage_clear_locked);
 
 /* Room for @more entries in gc.garbage, charged to the heap. */
 static bool garbage_reserve(struct refcache_heap *heap, u64 more)

@@ -198,17 +198,11 @@ static void visit_decref(struct refcache_obj *child, void *arg)
 		decref(child);
 }
 
-/*
- * CPython's subtract_refs(): take away references from inside the set.
- * Returns how many decrements through slots reached zero (as
- * update_subtract_refs()'s *zeroed; a traverse callback's are not
- * counted, and a heap with callbacks never takes the all_garbage path).
- */
-static u64 subtract_refs(struct list_head *young, struct gc_scan *s)
+/* CPython's subtract_refs(): take away references from inside the set. */
+static void subtract_refs(struct list_head *young, struct gc_scan *s)
 {
 	struct refcache_obj *obj;
 	unsigned long i = 0;
-	u64 zeroed = 0;
 
 	list_for_each_entry(obj, young, node) {
 		const struct refcache_type_ops *ops = obj->cache->ops;
@@ -219,14 +213,13 @@ static u64 subtract_refs(struct list_head *young, struct gc_scan *s)
 		for (j = 0; j < obj->cache->nslots; j++) {
 			child = obj->slots[j];
 			if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
-				zeroed += decref(child);
+				decref(child);
 		}
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_decref, s);
 		if (!(++i & 1023))
 			cond_resched();
 	}
-	return zeroed;
 }
 
 /*
@@ -300,9 +293,10 @@ struct alive_arg {
 
 /*
  * @obj is reachable: if it is in the set (tracked, in a generation
- * collected) and not marked yet, it leaves the set for @aa->alive with
- * its new generation and the stamp.  Its count is not read: a handle or
- * a slot holds a reference to it, so it is not zero.
+ * collected) and not marked yet (its gc_refs bits are not this
+ * collection's stamp), it leaves the set for @aa->alive with its new
+ * generation and the stamp.  Its count is not read: a handle or a slot
+ * holds a reference to it, so it is not zero.
  */
 static __always_inline void mark_alive_one(struct alive_arg *aa, struct refcache_obj *obj)
 {
@@ -333,6 +327,32 @@ static void visit_alive(struct refcache_obj *child, void *arg)
 static void root_alive(struct refcache_obj *obj, void *arg)
 {
 	mark_alive_one(arg, obj);
+}
+
+/*
+ * The stamp for this collection's marking: one more than the last, so
+ * that no object holds it yet.  After REFCACHE_OBJ_REFS_MAX stamps it
+ * starts again at 1, and first every tracked object's gc_refs bits are
+ * cleared, so that none holds an old stamp that comes round again.  The
+ * marking runs only with no biased object queued, so every tracked
+ * object is on one of the lists.
+ */
+static u32 mark_stamp_next(struct refcache_gc *gc)
+{
+	struct refcache_obj *obj;
+	unsigned long i = 0;
+	unsigned int g;
+
+	if (gc->mark_stamp < REFCACHE_OBJ_REFS_MAX)
+		return ++gc->mark_stamp;
+	for (g = 0; g < REFCACHE_GC_LISTS; g++) {
+		list_for_each_entry(obj, &gc->gen[g], node) {
+			obj->flags &= ~(REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT);
+			if (!(++i & 1023))
+				cond_resched();
+		}
+	}
+	return gc->mark_stamp = 1;
 }
 
 /*
@@ -381,17 +401,21 @@ static u64 mark_alive(struct refcache_heap *heap, struct list_head *alive,
  * update_subtract_refs(): an object is set up (gc_refs = count, as
  * update_refs() does) when it is first reached, as a referent or in the
  * walk.  Of this heap (slots hold nothing else), tracked, in a
- * generation collected, its count not zero: then it is on @young,
- * where the walk finds it too.
+ * generation collected, not marked with @stamp (step 0 took it out),
+ * its count not zero: then it is on @young, where the walk finds it
+ * too.
  */
 static __always_inline bool enter_set(struct refcache_obj *child, unsigned int generation,
-				      bool biased_heap)
+				      u32 stamp, bool biased_heap)
 {
 	unsigned int c;
 
 	if (child->flags & REFCACHE_OBJ_COLLECTING)
 		return true;
 	if (!(child->cache->flags & REFCACHE_CACHE_TRACKED) || obj_gen(child) > generation)
+		return false;
+	/* Marked from the handles (step 0): out of the set. */
+	if ((child->flags >> REFCACHE_OBJ_REFS_SHIFT) == stamp)
 		return false;
 	c = refcache_ref_read_gc(child, biased_heap);
 	if (!c)
@@ -404,6 +428,7 @@ static __always_inline bool enter_set(struct refcache_obj *child, unsigned int g
 struct subtract_arg {
 	struct gc_scan *s;
 	unsigned int generation;
+	u32 stamp;
 	bool biased_heap;
 	u64 zeroed;
 };
@@ -418,7 +443,7 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
 		foreign_ref(sa->s->heap, child);
 		return;
 	}
-	if (enter_set(child, sa->generation, sa->biased_heap))
+	if (enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
 		sa->zeroed += decref(child);
 }
 
@@ -440,10 +465,12 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
 static __always_inline u64 update_subtract_refs(struct list_head *young,
 						struct list_head *dying,
 						struct gc_scan *s, unsigned int generation,
-						bool biased_heap, bool ahead, u64 *zeroed)
+						u32 stamp, bool biased_heap, bool ahead,
+						u64 *zeroed)
 {
 	struct subtract_arg sa = {
-		.s = s, .generation = generation, .biased_heap = biased_heap
+		.s = s, .generation = generation, .stamp = stamp,
+		.biased_heap = biased_heap
 	};
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *tmp, *child;
@@ -454,7 +481,7 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 	list_for_each_entry_safe(obj, tmp, young, node) {
 		if (!(++i & 1023))
 			cond_resched();
-		if (!enter_set(obj, generation, biased_heap)) {
+		if (!enter_set(obj, generation, stamp, biased_heap)) {
 			list_move_tail(&obj->node, dying);
 			continue;
 		}
@@ -466,7 +493,7 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 		ops = obj->cache->ops;
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
-			if (child && enter_set(child, generation, biased_heap))
+			if (child && enter_set(child, generation, stamp, biased_heap))
 				sa.zeroed += decref(child);
 		}
 		if (ops && ops->traverse)
@@ -1079,26 +1106,18 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * Step 0: what the handles reach is reachable, and leaves the set
 	 * before the trial, when reading the handle table costs no more
 	 * than a pass over the set: its 16-byte slots are read in order,
-	 * four to an object's cache line.  The stamp is this collection's
-	 * number.
+	 * four to an object's cache line.  Without it, no gc_refs bits
+	 * outside the set equal the stamp, U32_MAX.
 	 */
 	nalive = 0;
+	stamp = U32_MAX;
 	if (heap->objs.nhandles && !heap->objs.bias.nqueued &&
 	    heap->objs.htab_size <= 4 * gc->nobjs[generation]) {
-		stamp = (u32)(gc->seq + 1) & REFCACHE_OBJ_REFS_MAX;
-		nalive = mark_alive(heap, &alive, generation, target, stamp ?: 1, ahead);
+		stamp = mark_stamp_next(gc);
+		nalive = mark_alive(heap, &alive, generation, target, stamp, ahead);
 	}
 	zeroed = 0;
-	if (nalive) {
-		/*
-		 * The counts copied in a pass of their own: in a full
-		 * collection a marked object's generation is the one
-		 * collected, and enter_set() would take it back in.
-		 */
-		candidates = update_refs(young, &dying);
-		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
-		zeroed = subtract_refs(young, &s);
-	} else if (!heap->objs.bias.nqueued) {
+	if (!heap->objs.bias.nqueued) {
 		/*
 		 * Two copies of the walk: one for heaps without a biased
 		 * cache.  The owner table comes with a heap's first biased
@@ -1106,16 +1125,16 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		 */
 		if (heap->objs.bias.owners)
 			candidates = ahead ?
-				update_subtract_refs(young, &dying, &s, generation, true, true,
-						     &zeroed) :
-				update_subtract_refs(young, &dying, &s, generation, true, false,
-						     &zeroed);
+				update_subtract_refs(young, &dying, &s, generation, stamp, true,
+						     true, &zeroed) :
+				update_subtract_refs(young, &dying, &s, generation, stamp, true,
+						     false, &zeroed);
 		else
 			candidates = ahead ?
-				update_subtract_refs(young, &dying, &s, generation, false, true,
-						     &zeroed) :
-				update_subtract_refs(young, &dying, &s, generation, false, false,
-						     &zeroed);
+				update_subtract_refs(young, &dying, &s, generation, stamp, false,
+						     true, &zeroed) :
+				update_subtract_refs(young, &dying, &s, generation, stamp, false,
+						     false, &zeroed);
 		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
 	} else {
 		candidates = update_refs(young, &dying);
@@ -1130,7 +1149,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * acquire half that refcount_dec_and_test() has at zero.
 	 */
 	smp_mb();
-	plain = gc_plain(heap, candidates);
+	plain = gc_plain(heap, candidates + nalive);
 	/*
 	 * Every object of the set left with gc_refs zero: none is held from
 	 * outside, so none is reachable, and the walk would only mark them

@@ -48,6 +48,8 @@
  * @wait:         readers of the heap's file waiting for an event
  * @work:         the automatic collection, on refcache_gc_wq
  * @collecting:   a collection is running: none may start inside it
+ * @mark_stamp:   the last stamp the marking from the handles gave its
+ *                objects' gc_refs bits (gc.c, mark_alive()), 0 for none
  * @puts:         references dropped under the heap's mutex
  *                (refcache_obj_put_locked()), to tell that the graph changed
  * @mem_seq:      @seq after the last collection for memory (under pressure
@@ -81,6 +83,7 @@ struct refcache_gc {
 	wait_queue_head_t wait;
 	struct work_struct work;
 	bool collecting;
+	u32 mark_stamp;
 	u64 puts;
 	u64 mem_seq;
 	u64 mem_puts;

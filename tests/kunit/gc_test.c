@@ -1654,19 +1654,30 @@ static void gc_marked_from_handles(struct kunit *test)
 	}
 
 	/*
-	 * A stale stamp equal to the next collection's: the marking skips the
-	 * object, which the trial then finds reachable by its handle.
+	 * The stamps wrap: before the first of a new round, every tracked
+	 * object's gc_refs bits are cleared, so that an object holding an old
+	 * stamp (planted here: 1, the stamp that comes next) is neither
+	 * skipped by the marking nor taken for marked by the trial.  Without
+	 * the clearing, the garbage pair would be left out of the set.
 	 */
 	r = objs[roots[0]];
+	pair[0] = new_obj(test, cache);
+	pair[1] = new_obj(test, cache);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(pair[0], 0, pair[1]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(pair[1], 0, pair[0]), 0);
 	refcache_heap_lock(heap);
+	heap->objs.gc.mark_stamp = REFCACHE_OBJ_REFS_MAX;
 	r->flags = (r->flags & ~(REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT)) |
-		   (((u32)(heap->objs.gc.seq + 1) & REFCACHE_OBJ_REFS_MAX) <<
-		    REFCACHE_OBJ_REFS_SHIFT);
+		   (1U << REFCACHE_OBJ_REFS_SHIFT);
+	pair[0]->flags |= 1U << REFCACHE_OBJ_REFS_SHIFT;
+	pair[1]->flags |= 1U << REFCACHE_OBJ_REFS_SHIFT;
 	refcache_heap_unlock(heap);
+	put_all(pair, 2);
 	res = collect(test, heap, 2);
-	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach + 1);
-	KUNIT_EXPECT_EQ(test, mark_bits(r), 0U);
+	KUNIT_EXPECT_EQ(test, heap->objs.gc.mark_stamp, 1U);
+	KUNIT_EXPECT_EQ(test, mark_bits(r), 1U);
 	check_lists(test, heap);
 
 	/*
@@ -1723,6 +1734,160 @@ static void gc_marked_from_handles(struct kunit *test)
 	collect(test, heap, 2);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 	check_lists(test, heap);
+}
+
+/*
+ * Step 0 beside the rest of the collector: a kernel cache with callbacks
+ * whose garbage references marked objects, an uncollectable pair first
+ * held by a handle then let go, DEBUG_SAVEALL, a frozen root holding a
+ * young object, and the stamps' wrap.  (From a review of step 0.)
+ */
+static void gc_marked_edges(struct kunit *test)
+{
+	/* Put at the end, before the kunit allocations its callbacks use. */
+	struct refcache_heap *heap = refcache_heap_create();
+	struct refcache_cache *sc, *kc, *uc;
+	struct kctx *ctx;
+	struct refcache_obj *k1, *k2, *s1, *g[2], *u[2], *f, *y, *pad[64];
+	struct refcache_gc_result res;
+	u64 hk, hu, hf, before;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	refcache_gc_set_threshold(heap, 0, 10, 10);
+	ctx = kctx_new(test, heap, 16);
+	sc = slot_cache(test, heap);
+	kc = kobj_cache(test, heap, &kobj_ops);
+	uc = kobj_cache(test, heap, &noclear_ops);
+
+	/* Enough objects that the table (64 slots) is at most 4 per object. */
+	for (i = 0; i < ARRAY_SIZE(pad); i++) {
+		pad[i] = new_obj(test, sc);
+		if (i)
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(pad[i - 1], 0, pad[i]), 0);
+	}
+	k1 = kobj_new(test, kc, ctx);
+	k2 = kobj_new(test, kc, ctx);
+	s1 = new_obj(test, sc);
+	kobj_set(k1, 0, s1);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(s1, 0, k2), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(s1, 1, pad[0]), 0);
+	/* Garbage of a kernel cache, referencing the marked objects. */
+	g[0] = kobj_new(test, kc, ctx);
+	g[1] = kobj_new(test, kc, ctx);
+	kobj_set(g[0], 0, g[1]);
+	kobj_set(g[1], 0, g[0]);
+	kobj_set(g[0], 1, s1);
+	kobj_set(g[1], 1, k2);
+	/* An uncollectable pair, held by a handle for now. */
+	u[0] = kobj_new(test, uc, ctx);
+	u[1] = kobj_new(test, uc, ctx);
+	kobj_set(u[0], 0, u[1]);
+	kobj_set(u[1], 0, u[0]);
+	kobj_set(u[1], 1, s1);
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, k1, false, &hk), 0);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, u[0], false, &hu), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(k1);
+	refcache_obj_put(k2);
+	refcache_obj_put(s1);
+	put_all(g, 2);
+	put_all(u, 2);
+	put_all(pad, ARRAY_SIZE(pad));
+	before = heap_objects(heap);
+
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), before - 2);
+	KUNIT_EXPECT_NE(test, mark_bits(k1), 0U);
+	KUNIT_EXPECT_NE(test, mark_bits(u[1]), 0U);
+	KUNIT_EXPECT_NE(test, mark_bits(pad[63]), 0U);
+	check_lists(test, heap);
+
+	/* The uncollectable pair let go: found, kept, counted, twice. */
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, hu), 0);
+	refcache_heap_unlock(heap);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 2ULL);
+	KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
+	check_lists(test, heap);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 2ULL);
+	check_lists(test, heap);
+
+	/* SAVEALL: new garbage referencing marked objects is kept. */
+	g[0] = kobj_new(test, kc, ctx);
+	g[1] = kobj_new(test, kc, ctx);
+	kobj_set(g[0], 0, g[1]);
+	kobj_set(g[1], 0, g[0]);
+	kobj_set(g[0], 1, s1);
+	put_all(g, 2);
+	refcache_heap_lock(heap);
+	heap->objs.gc.debug = REFCACHE_GC_DEBUG_SAVEALL;
+	refcache_heap_unlock(heap);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	check_lists(test, heap);
+	res = collect(test, heap, 0);
+	check_lists(test, heap);
+	refcache_heap_lock(heap);
+	heap->objs.gc.debug = 0;
+	refcache_gc_garbage_clear_locked(heap);
+	refcache_heap_unlock(heap);
+	res = collect(test, heap, 2);
+	check_lists(test, heap);
+
+	/* Freeze: a frozen root keeps a young object; neither is moved wrongly. */
+	f = new_obj(test, sc);
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, f, false, &hf), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(f);
+	refcache_gc_freeze(heap);
+	y = new_obj(test, sc);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(f, 0, y), 0);
+	refcache_obj_put(y);
+	for (i = 0; i < 8; i++)
+		refcache_obj_put(new_obj(test, sc));
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(f), 3);
+	KUNIT_EXPECT_EQ(test, refcache_obj_generation(y), 1);
+	check_lists(test, heap);
+	refcache_gc_unfreeze(heap);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
+	check_lists(test, heap);
+
+	/* The stamps' wrap: REFS_MAX, then 1 and 2, the lists cleared between. */
+	refcache_heap_lock(heap);
+	heap->objs.gc.mark_stamp = REFCACHE_OBJ_REFS_MAX - 1;
+	refcache_heap_unlock(heap);
+	for (i = 0; i < 3; i++) {
+		u32 want = i ? i : REFCACHE_OBJ_REFS_MAX;
+
+		res = collect(test, heap, 2);
+		KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
+		KUNIT_EXPECT_EQ(test, heap->objs.gc.mark_stamp, want);
+		KUNIT_EXPECT_EQ(test, mark_bits(k1), want);
+		KUNIT_EXPECT_EQ(test, mark_bits(pad[63]), want);
+		check_lists(test, heap);
+	}
+
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, hk), 0);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, hf), 0);
+	refcache_heap_unlock(heap);
+	res = collect(test, heap, 2);
+	/* Left: the uncollectable pair and what it holds (s1, k2, pad). */
+	KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 4ULL + ARRAY_SIZE(pad));
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 4ULL + ARRAY_SIZE(pad));
+	check_lists(test, heap);
+	refcache_heap_put(heap);
 }
 
 /* --- heap teardown ------------------------------------------------------- */
@@ -1988,6 +2153,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_garbage_drops_references),
 	KUNIT_CASE(gc_all_garbage_outside_refs),
 	KUNIT_CASE(gc_marked_from_handles),
+	KUNIT_CASE(gc_marked_edges),
 	KUNIT_CASE(gc_dead_blocks_back_atomic),
 	KUNIT_CASE(gc_dead_blocks_back_biased),
 	KUNIT_CASE(gc_dead_blocks_back_capped),
