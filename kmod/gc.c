@@ -281,6 +281,53 @@ VISIBLE_IF_KUNIT bool refcache_gc_scattered(const struct list_head *young, u64 n
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_gc_scattered);
 
+/* ---- edges in address order ---------------------------------------- */
+
+/*
+ * A walk of a scattered set touches each referent at random: one cache
+ * miss, and one TLB miss, per reference.  The edge buffer defers those
+ * touches: a walk reads each object's slots in list order and drops
+ * each referent into the bucket of its address region; a full bucket is
+ * applied at once, to objects of one region, whose lines and pages it
+ * touches in a burst (Documentation/collector.rst, "Edges in address
+ * order").  The walks it serves apply commutative steps (a gc_refs
+ * decrement; a referent made reachable), so the order is free.
+ */
+#define GC_EDGE_BUCKETS		512
+#define GC_EDGE_DEPTH		256
+#define GC_EDGE_SHIFT		17	/* 128 KiB regions: 512 of them span 64 MiB */
+#define GC_EDGE_AHEAD		8	/* a bucket's referents prefetched this far ahead */
+
+struct gc_edges {
+	u32 pending;			/* in all buckets */
+	u16 fill[GC_EDGE_BUCKETS];
+	struct refcache_obj *e[GC_EDGE_BUCKETS][GC_EDGE_DEPTH];
+};
+
+/* A scattered set smaller than this fits the caches: its walks take no buffer. */
+VISIBLE_IF_KUNIT unsigned long refcache_gc_edges_min = 4 * REFCACHE_GC_SCATTER_MIN;
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_edges_min);
+
+static struct gc_edges *gc_edges_alloc(bool ahead, u64 n)
+{
+	struct gc_edges *eb;
+
+	if (!ahead || n < READ_ONCE(refcache_gc_edges_min))
+		return NULL;
+	/* Not from the reserves: a collection under pressure does without. */
+	eb = kvmalloc(sizeof(*eb), GFP_KERNEL | __GFP_NOWARN | __GFP_NOMEMALLOC);
+	if (eb) {
+		eb->pending = 0;
+		memset(eb->fill, 0, sizeof(eb->fill));
+	}
+	return eb;
+}
+
+static __always_inline unsigned int gc_edge_bucket(const struct refcache_obj *obj)
+{
+	return ((unsigned long)obj >> GC_EDGE_SHIFT) & (GC_EDGE_BUCKETS - 1);
+}
+
 /* ---- marking from the handles -------------------------------------- */
 
 struct alive_arg {
@@ -447,6 +494,23 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
 		sa->zeroed += decref(child);
 }
 
+/* Apply bucket @b's deferred references: enter each referent, take one off. */
+static __always_inline void edges_subtract(struct gc_edges *eb, unsigned int b,
+					   struct subtract_arg *sa)
+{
+	struct refcache_obj *child;
+	unsigned int k, n = eb->fill[b];
+
+	for (k = 0; k < n; k++) {
+		child = eb->e[b][k];
+		if (k + GC_EDGE_AHEAD < n)
+			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
+		if (enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
+			sa->zeroed += decref(child);
+	}
+	eb->fill[b] = 0;
+}
+
 /*
  * update_refs() and subtract_refs() in one walk of @young, which holds
  * generations 0..@generation and every object of them (no biased object
@@ -466,7 +530,7 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 						struct list_head *dying,
 						struct gc_scan *s, unsigned int generation,
 						u32 stamp, bool biased_heap, bool ahead,
-						u64 *zeroed)
+						struct gc_edges *eb, u64 *zeroed)
 {
 	struct subtract_arg sa = {
 		.s = s, .generation = generation, .stamp = stamp,
@@ -475,6 +539,7 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *tmp, *child;
 	unsigned long i = 0;
+	unsigned int b;
 	u32 j, nslots;
 	u64 n = 0;
 
@@ -486,18 +551,32 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 			continue;
 		}
 		n++;
-		if (ahead)
+		if (ahead && !eb)
 			prefetch_next_slots(obj, young);
 		/* Read once: the stores below might alias them for the compiler. */
 		nslots = obj->cache->nslots;
 		ops = obj->cache->ops;
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
-			if (child && enter_set(child, generation, stamp, biased_heap))
+			if (!child)
+				continue;
+			if (ahead && eb) {
+				b = gc_edge_bucket(child);
+				eb->e[b][eb->fill[b]++] = child;
+				if (eb->fill[b] == GC_EDGE_DEPTH)
+					edges_subtract(eb, b, &sa);
+			} else if (enter_set(child, generation, stamp, biased_heap)) {
 				sa.zeroed += decref(child);
+			}
 		}
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_enter_decref, &sa);
+	}
+	if (ahead && eb) {
+		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
+			edges_subtract(eb, b, &sa);
+			cond_resched();
+		}
 	}
 	*zeroed = sa.zeroed;
 	return n;
@@ -516,6 +595,8 @@ static bool obj_clearable(const struct refcache_obj *obj)
 struct reach_arg {
 	struct gc_scan *s;
 	struct list_head *young;
+	struct list_head *spill;	/* where a rescue goes when the stack is full */
+	struct list_head overflow;	/* the spill of a walk with the edge buffer */
 	struct refcache_obj **stack;
 	unsigned int sp, cap;
 	u64 tentative;		/* objects marked unreachable so far, not reached since */
@@ -532,7 +613,7 @@ static inline void reach_child(struct reach_arg *ra, struct refcache_obj *child)
 		if (ra->sp < ra->cap)
 			ra->stack[ra->sp++] = child;
 		else	/* CPython's way: to the tail of the walk */
-			list_move_tail(&child->node, ra->young);
+			list_move_tail(&child->node, ra->spill);
 	} else if (!gc_refs(child)) {
 		/* Still ahead of the walk, which will scan it as reachable. */
 		set_gc_refs(child, 1);
@@ -547,6 +628,79 @@ static void visit_reachable(struct refcache_obj *child, void *arg)
 		reach_child(ra, child);
 }
 
+/* Apply bucket @b's deferred references from reachable objects. */
+static __always_inline void edges_reach(struct gc_edges *eb, unsigned int b,
+					struct reach_arg *ra)
+{
+	struct refcache_obj *child;
+	unsigned int k, n = eb->fill[b];
+
+	for (k = 0; k < n; k++) {
+		child = eb->e[b][k];
+		if (k + GC_EDGE_AHEAD < n)
+			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
+		if (child->flags & REFCACHE_OBJ_COLLECTING)
+			reach_child(ra, child);
+	}
+	eb->pending -= n;
+	eb->fill[b] = 0;
+}
+
+/*
+ * The next object rescued behind the walk, to scan: from the stack, or,
+ * with the edge buffer, from the spill, back on the walk's list (where
+ * the walk, finding it scanned, passes it).
+ */
+static __always_inline struct refcache_obj *reach_next(struct reach_arg *ra,
+						       struct gc_edges *eb)
+{
+	struct refcache_obj *v;
+
+	if (ra->sp)
+		return ra->stack[--ra->sp];
+	if (!eb || list_empty(&ra->overflow))
+		return NULL;
+	v = list_first_entry(&ra->overflow, struct refcache_obj, node);
+	list_move_tail(&v->node, ra->young);
+	return v;
+}
+
+/*
+ * @v is reachable: it ends its part in the collection (a survivor in
+ * generation @target) and what it references is reached, now or, with
+ * the edge buffer, when the referent's bucket is applied.
+ */
+static __always_inline void scan_reachable(struct reach_arg *ra, struct refcache_obj *v,
+					   unsigned int target, bool ahead,
+					   struct gc_edges *eb)
+{
+	const struct refcache_type_ops *ops;
+	struct refcache_obj *child;
+	unsigned int b;
+	u32 j, nslots;
+
+	v->flags = (v->flags & ~GC_SCAN_BITS) | target;
+	nslots = v->cache->nslots;
+	ops = v->cache->ops;
+	/* Slots hold objects of this heap only. */
+	for (j = 0; j < nslots; j++) {
+		child = v->slots[j];
+		if (!child)
+			continue;
+		if (ahead && eb) {
+			b = gc_edge_bucket(child);
+			eb->e[b][eb->fill[b]++] = child;
+			eb->pending++;
+			if (eb->fill[b] == GC_EDGE_DEPTH)
+				edges_reach(eb, b, ra);
+		} else if (child->flags & REFCACHE_OBJ_COLLECTING) {
+			reach_child(ra, child);
+		}
+	}
+	if (ops && ops->traverse)
+		ops->traverse(v, visit_reachable, ra);
+}
+
 /*
  * CPython's move_unreachable() without its list moves: walk the set in
  * order.  An object with gc_refs > 0 is reachable: scanning it marks
@@ -555,20 +709,26 @@ static void visit_reachable(struct refcache_obj *child, void *arg)
  * gc_refs == 0 is tentatively unreachable and stays where it is; if a
  * reachable object references it later it is scanned at once from an
  * explicit stack (or, the stack full, moved to the tail of the walk).
- * Returns how many are still tentatively unreachable at the end: the
- * garbage, which one of the gather passes below takes out of @young (none
- * runs when there is none, as in a heap of live data).
+ * With the edge buffer @eb, references are reached in bursts by address
+ * region, so more objects are passed before they are reached and
+ * rescued; the walk's end applies what is left in the buffer until
+ * nothing is.  Returns how many are still tentatively unreachable at
+ * the end: the garbage, which one of the gather passes below takes out
+ * of @young (none runs when there is none, as in a heap of live data).
  */
 static __always_inline u64 move_unreachable(struct list_head *young, struct gc_scan *s,
-					    unsigned int target, bool ahead)
+					    unsigned int target, bool ahead,
+					    struct gc_edges *eb)
 {
 	struct refcache_obj *stack_small[32];
-	struct reach_arg ra = { .s = s, .young = young };
-	struct refcache_obj *obj, *v, *child;
-	const struct refcache_type_ops *ops;
+	struct reach_arg ra = { .s = s, .young = young, .spill = young };
+	struct refcache_obj *obj, *v;
 	unsigned long i = 0;
-	u32 j, nslots;
+	unsigned int b;
 
+	INIT_LIST_HEAD(&ra.overflow);
+	if (ahead && eb)
+		ra.spill = &ra.overflow;
 	ra.stack = kmalloc_array(GC_STACK, sizeof(*ra.stack), GFP_KERNEL | __GFP_NOWARN);
 	ra.cap = GC_STACK;
 	if (!ra.stack) {
@@ -586,21 +746,23 @@ static __always_inline u64 move_unreachable(struct list_head *young, struct gc_s
 			ra.tentative++;
 			continue;
 		}
-		if (ahead)
+		if (ahead && !eb)
 			prefetch_next_slots(obj, young);
 		/* It, then what it reached behind the walk (the stack). */
-		for (v = obj; v; v = ra.sp ? ra.stack[--ra.sp] : NULL) {
-			v->flags = (v->flags & ~GC_SCAN_BITS) | target;
-			nslots = v->cache->nslots;
-			ops = v->cache->ops;
-			/* Slots hold objects of this heap only. */
-			for (j = 0; j < nslots; j++) {
-				child = v->slots[j];
-				if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
-					reach_child(&ra, child);
-			}
-			if (ops && ops->traverse)
-				ops->traverse(v, visit_reachable, &ra);
+		for (v = obj; v; v = reach_next(&ra, ahead ? eb : NULL))
+			scan_reachable(&ra, v, target, ahead, eb);
+	}
+	/* What the buffer still holds may rescue more, which adds to it. */
+	while (ahead && eb && eb->pending) {
+		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
+			if (eb->fill[b])
+				edges_reach(eb, b, &ra);
+			cond_resched();
+		}
+		while ((v = reach_next(&ra, eb))) {
+			scan_reachable(&ra, v, target, ahead, eb);
+			if (!(++i & 1023))
+				cond_resched();
 		}
 	}
 	if (ra.stack != stack_small)
@@ -861,6 +1023,34 @@ VISIBLE_IF_KUNIT unsigned long refcache_gc_dead_max = BIT(20);
 EXPORT_SYMBOL_IF_KUNIT(refcache_gc_dead_max);
 
 /*
+ * Drop bucket @b's references from the garbage: none to other garbage,
+ * and to anything else a decrement that cannot free it.  The rest (a
+ * count at one, a biased count) stay in the bucket, at its front, for
+ * edges_put(); a bucket full of them takes no more.
+ */
+static __always_inline void edges_drop(struct gc_edges *eb, unsigned int b,
+				       struct refcache_gc *gc, u32 garbage)
+{
+	struct refcache_obj *child;
+	unsigned int k, m = 0, n = eb->fill[b];
+
+	for (k = 0; k < n; k++) {
+		child = eb->e[b][k];
+		if (k + GC_EDGE_AHEAD < n)
+			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
+		if (child->flags & garbage)
+			continue;
+		if (!obj_is_biased(child) && refcount_dec_not_one(&child->ref)) {
+			gc->puts++;
+			continue;
+		}
+		eb->e[b][m++] = child;
+	}
+	eb->pending -= n - m;
+	eb->fill[b] = m;
+}
+
+/*
  * gather_unreachable() and the first pass of delete_garbage_nocb() in
  * one, where gc_plain() holds: with the collector's last read of its
  * slots, each garbage object leaves @young, loses its weak handles and
@@ -886,11 +1076,12 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_gc_dead_max);
 static __always_inline u64
 gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		    struct list_head *unreachable, unsigned int target,
-		    struct gc_dead *dead, bool ahead, u32 garbage)
+		    struct gc_dead *dead, bool ahead, struct gc_edges *eb, u32 garbage)
 {
 	struct refcache_gc *gc = &heap->objs.gc;
 	struct refcache_obj *obj, *next, *child;
 	unsigned long i = 0;
+	unsigned int b;
 	u32 j, nslots;
 	bool keep;
 	u64 n = 0;
@@ -901,7 +1092,7 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		if (!(obj->flags & garbage))
 			continue;
 		n++;
-		if (ahead)
+		if (ahead && !eb)
 			prefetch_next_slots(obj, young);
 		if (!hlist_empty(&obj->weak))
 			refcache_obj_clear_weak_locked(obj);
@@ -909,7 +1100,21 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		nslots = obj->cache->nslots;
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
-			if (!child || (child->flags & garbage))
+			if (!child)
+				continue;
+			/* The reference moves to the buffer, and is dropped there. */
+			if (ahead && eb) {
+				b = gc_edge_bucket(child);
+				if (eb->fill[b] < GC_EDGE_DEPTH) {
+					obj->slots[j] = NULL;
+					eb->e[b][eb->fill[b]++] = child;
+					eb->pending++;
+					if (eb->fill[b] == GC_EDGE_DEPTH)
+						edges_drop(eb, b, gc, garbage);
+					continue;
+				}
+			}
+			if (child->flags & garbage)
 				continue;
 			if (obj_is_biased(child) || !refcount_dec_not_one(&child->ref)) {
 				keep = true;
@@ -939,8 +1144,33 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		if (keep)
 			set_gc_refs(obj, 1);
 	}
+	if (ahead && eb) {
+		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
+			if (eb->fill[b])
+				edges_drop(eb, b, gc, garbage);
+			cond_resched();
+		}
+	}
 	refcache_obj_forget_end_locked(heap, &dead->f);
 	return n;
+}
+
+/*
+ * The references the garbage held that edges_drop() could not drop
+ * without a free: put now, when a survivor may be freed, as
+ * delete_garbage_fast() puts the ones it kept.
+ */
+static void edges_put(struct refcache_heap *heap, struct gc_edges *eb)
+{
+	unsigned int b, k;
+
+	for (b = 0; b < GC_EDGE_BUCKETS; b++) {
+		for (k = 0; k < eb->fill[b]; k++)
+			refcache_obj_put_locked(heap, eb->e[b][k]);
+		eb->fill[b] = 0;
+		cond_resched();
+	}
+	eb->pending = 0;
 }
 
 /*
@@ -1065,6 +1295,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	struct refcache_gc_event ev = {};
 	struct gc_dead dead = {};
 	struct refcache_gc_gen_stats *st;
+	struct gc_edges *eb;
 	struct refcache_obj *obj;
 	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors, zeroed, nalive;
 	struct list_head *young;
@@ -1117,6 +1348,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		nalive = mark_alive(heap, &alive, generation, target, stamp, ahead);
 	}
 	zeroed = 0;
+	eb = gc_edges_alloc(ahead, gc->nobjs[generation]);
 	if (!heap->objs.bias.nqueued) {
 		/*
 		 * Two copies of the walk: one for heaps without a biased
@@ -1126,15 +1358,15 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		if (heap->objs.bias.owners)
 			candidates = ahead ?
 				update_subtract_refs(young, &dying, &s, generation, stamp, true,
-						     true, &zeroed) :
+						     true, eb, &zeroed) :
 				update_subtract_refs(young, &dying, &s, generation, stamp, true,
-						     false, &zeroed);
+						     false, NULL, &zeroed);
 		else
 			candidates = ahead ?
 				update_subtract_refs(young, &dying, &s, generation, stamp, false,
-						     true, &zeroed) :
+						     true, eb, &zeroed) :
 				update_subtract_refs(young, &dying, &s, generation, stamp, false,
-						     false, &zeroed);
+						     false, NULL, &zeroed);
 		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
 	} else {
 		candidates = update_refs(young, &dying);
@@ -1160,8 +1392,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	if (all_garbage)
 		nunreach = candidates;
 	else
-		nunreach = ahead ? move_unreachable(young, &s, target, true) :
-				   move_unreachable(young, &s, target, false);
+		nunreach = ahead ? move_unreachable(young, &s, target, true, eb) :
+				   move_unreachable(young, &s, target, false, NULL);
 	if (nunreach && plain) {
 		/*
 		 * Not from the reserves: a collection under memory pressure
@@ -1175,9 +1407,9 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		garbage = all_garbage ? REFCACHE_OBJ_COLLECTING : REFCACHE_OBJ_UNREACHABLE;
 		nunreach = ahead ?
 			gather_garbage_fast(heap, young, &unreachable, target, &dead, true,
-					    garbage) :
+					    eb, garbage) :
 			gather_garbage_fast(heap, young, &unreachable, target, &dead, false,
-					    garbage);
+					    NULL, garbage);
 	} else if (nunreach)
 		nunreach = gather_unreachable(young, &unreachable, &uncollectable, target,
 					      &callbacks);
@@ -1216,6 +1448,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 					    nuncoll, target)) {
 		freed = nunreach;	/* in gc.garbage: collected, as CPython counts */
 	} else if (plain) {
+		if (eb)
+			edges_put(heap, eb);
 		freed = delete_garbage_fast(heap, &unreachable);
 		refcache_obj_free_dead_locked(heap, dead.v, dead.n);
 		freed += dead.n;
@@ -1224,6 +1458,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		freed = callbacks ? delete_garbage(heap, &unreachable) :
 				    delete_garbage_nocb(heap, &unreachable);
 	}
+	kvfree(eb);
 	nfreed = settle(heap, &uncollectable);
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_DELETE_GARBAGE, freed + nfreed);
 	/* Left alive: garbage a clear callback kept, and the uncollectable set. */

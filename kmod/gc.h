@@ -134,6 +134,8 @@ s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candida
 #if IS_ENABLED(CONFIG_KUNIT)
 /* The most garbage blocks a collection frees from its array (gc.c). */
 extern unsigned long refcache_gc_dead_max;
+/* The smallest scattered set whose walks take the edge buffer (gc.c). */
+extern unsigned long refcache_gc_edges_min;
 /* Will the walks of the set @young of @n objects prefetch (gc.c)? */
 bool refcache_gc_scattered(const struct list_head *young, u64 n);
 #endif

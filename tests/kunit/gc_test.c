@@ -1459,7 +1459,11 @@ static void gc_full_collection_25_percent(struct kunit *test)
  * (REFCACHE_GC_SCATTER_MIN): each one's two slots hold objects picked at random,
  * and 20 of them are held.  The sample finds the set scattered, so the
  * collection's passes prefetch; it must still free exactly what the held
- * objects do not reach.  Then a chain of as many, built in order, is
+ * objects do not reach.  Three more such graphs are collected through the
+ * edge buffer (its threshold, refcache_gc_edges_min, set to 0): the same,
+ * then each object holding the only reference to an untracked leaf (the
+ * garbage's leaves are put after the walks), atomic and then biased.
+ * Then a chain of as many, built in order, is
  * not scattered.  In refcache_gc_small only: its objects come from pools,
  * and 20,000 large ones take 12 s under KASAN.
  */
@@ -1496,16 +1500,77 @@ static u32 graph_reach(u32 *a, u32 *b, u32 *stack, unsigned long *seen,
 	return reach;
 }
 
+/*
+ * One random graph of SCATTER_N objects, collected with the edge buffer
+ * taken from @edges_min on: exactly what the held objects reach survives.
+ */
+static void scattered_round(struct kunit *test, struct refcache_heap *heap,
+			    struct refcache_cache *cache, struct refcache_cache *leaves,
+			    struct refcache_obj **objs, u32 *a, u32 *b, u32 *stack,
+			    unsigned long *seen, u32 *x, unsigned long edges_min)
+{
+	struct refcache_obj *leaf;
+	unsigned long saved_min = refcache_gc_edges_min;
+	struct refcache_obj *held[SCATTER_ROOTS];
+	struct refcache_gc_result res;
+	u32 roots[SCATTER_ROOTS], reach;
+	unsigned int i;
+	bool scattered;
+	u64 before;
+
+	memset(seen, 0, BITS_TO_LONGS(SCATTER_N) * sizeof(*seen));
+	for (i = 0; i < SCATTER_N; i++) {
+		objs[i] = new_obj(test, cache);
+		a[i] = scatter_next(x);
+		b[i] = scatter_next(x);
+	}
+	for (i = 0; i < SCATTER_N; i++) {
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[a[i]]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[b[i]]), 0);
+		if (!leaves)
+			continue;
+		/* Its only reference is this slot: garbage's must be put. */
+		leaf = new_obj(test, leaves);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 2, leaf), 0);
+		refcache_obj_put(leaf);
+	}
+	for (i = 0; i < SCATTER_ROOTS; i++) {
+		roots[i] = scatter_next(x);
+		held[i] = refcache_obj_get(objs[roots[i]]);
+	}
+	/* What the held objects reach: what must survive. */
+	reach = graph_reach(a, b, stack, seen, roots, SCATTER_ROOTS);
+	put_all(objs, SCATTER_N);
+	/* The set: the graph's objects left, each with its leaf (not tracked). */
+	before = heap_objects(heap) / (leaves ? 2 : 1);
+	KUNIT_EXPECT_GE(test, before, (u64)reach);
+	KUNIT_EXPECT_GE(test, before, (u64)REFCACHE_GC_SCATTER_MIN);	/* sampled */
+
+	refcache_heap_lock(heap);
+	scattered = refcache_gc_scattered(&heap->objs.gc.gen[0], heap->objs.gc.nobjs[0]);
+	refcache_heap_unlock(heap);
+	KUNIT_EXPECT_TRUE(test, scattered);
+	refcache_gc_edges_min = edges_min;
+	res = collect(test, heap, 2);
+	refcache_gc_edges_min = saved_min;
+	KUNIT_EXPECT_EQ(test, res.collected, before - reach);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+	/* The survivors, and each one's leaf: the garbage's leaves are freed. */
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach * (leaves ? 2 : 1));
+	check_lists(test, heap);
+	put_all(held, SCATTER_ROOTS);
+	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
 static void gc_scattered_graph(struct kunit *test)
 {
 	struct refcache_heap *heap = quiet_heap(test);
-	struct refcache_cache *cache = slot_cache(test, heap);
-	struct refcache_obj **objs, *held[SCATTER_ROOTS];
-	u32 *a, *b, *stack, roots[SCATTER_ROOTS], reach;
-	struct refcache_gc_result res;
+	struct refcache_cache *cache = slot_cache(test, heap), *leaves;
+	struct refcache_obj **objs;
 	unsigned long *seen;
+	u32 *a, *b, *stack;
 	u32 x = 16;
-	u64 before;
 	unsigned int i;
 	bool scattered;
 
@@ -1515,38 +1580,18 @@ static void gc_scattered_graph(struct kunit *test)
 	stack = kunit_kcalloc(test, SCATTER_N, sizeof(*stack), GFP_KERNEL);
 	seen = kunit_kcalloc(test, BITS_TO_LONGS(SCATTER_N), sizeof(*seen), GFP_KERNEL);
 	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen);
-	for (i = 0; i < SCATTER_N; i++) {
-		objs[i] = new_obj(test, cache);
-		a[i] = scatter_next(&x);
-		b[i] = scatter_next(&x);
-	}
-	for (i = 0; i < SCATTER_N; i++) {
-		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[a[i]]), 0);
-		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[b[i]]), 0);
-	}
-	for (i = 0; i < SCATTER_ROOTS; i++) {
-		roots[i] = scatter_next(&x);
-		held[i] = refcache_obj_get(objs[roots[i]]);
-	}
-	/* What the held objects reach: what must survive. */
-	reach = graph_reach(a, b, stack, seen, roots, SCATTER_ROOTS);
-	put_all(objs, SCATTER_N);
-	before = heap_objects(heap);
-	KUNIT_EXPECT_GE(test, before, (u64)reach);
-	KUNIT_EXPECT_GE(test, before, (u64)REFCACHE_GC_SCATTER_MIN);	/* sampled */
-
-	refcache_heap_lock(heap);
-	scattered = refcache_gc_scattered(&heap->objs.gc.gen[0], heap->objs.gc.nobjs[0]);
-	refcache_heap_unlock(heap);
-	KUNIT_EXPECT_TRUE(test, scattered);
-	res = collect(test, heap, 2);
-	KUNIT_EXPECT_EQ(test, res.collected, before - reach);
-	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
-	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach);
-	check_lists(test, heap);
-	put_all(held, SCATTER_ROOTS);
-	collect(test, heap, 2);
-	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	/* The walks touching each referent as they go, then from the edge buffer. */
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, ULONG_MAX);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, 0);
+	/* Each object with a leaf of its own; then biased objects and leaves. */
+	cache = new_cache(test, heap, gc_payload, 3, REFCACHE_CACHE_TRACKED, NULL);
+	leaves = new_cache(test, heap, gc_payload, 0, 0, NULL);
+	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x, 0);
+	cache = new_cache(test, heap, gc_payload, 3,
+			  REFCACHE_CACHE_TRACKED | REFCACHE_CACHE_BIASED, NULL);
+	leaves = new_cache(test, heap, gc_payload, 0, REFCACHE_CACHE_BIASED, NULL);
+	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x, 0);
+	cache = slot_cache(test, heap);
 
 	/* A chain built in order: each first reference is the next block. */
 	for (i = 0; i < SCATTER_N; i++)
