@@ -1083,8 +1083,8 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 	unsigned long i = 0;
 	unsigned int b;
 	u32 j, nslots;
+	u64 n = 0, pushed;
 	bool keep;
-	u64 n = 0;
 
 	list_for_each_entry_safe(obj, next, young, node) {
 		if (!(++i & 1023))
@@ -1097,6 +1097,7 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		if (!hlist_empty(&obj->weak))
 			refcache_obj_clear_weak_locked(obj);
 		keep = false;
+		pushed = 0;
 		nslots = obj->cache->nslots;
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
@@ -1106,7 +1107,7 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 			if (ahead && eb) {
 				b = gc_edge_bucket(child);
 				if (eb->fill[b] < GC_EDGE_DEPTH) {
-					obj->slots[j] = NULL;
+					pushed |= BIT_ULL(j);
 					eb->e[b][eb->fill[b]++] = child;
 					eb->pending++;
 					if (eb->fill[b] == GC_EDGE_DEPTH)
@@ -1133,10 +1134,10 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 			dead->v[dead->n++] = refcache_obj_forget_locked(heap, obj, &dead->f);
 			continue;
 		}
-		/* A slot holding garbage is emptied without a put. */
+		/* A slot holding garbage, or given to the buffer, is emptied without a put. */
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
-			if (child && (child->flags & garbage))
+			if (child && ((pushed & BIT_ULL(j)) || (child->flags & garbage)))
 				obj->slots[j] = NULL;
 		}
 		obj_set_gen(obj, target);
