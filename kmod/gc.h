@@ -136,6 +136,8 @@ s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candida
 extern unsigned long refcache_gc_dead_max;
 /* The smallest scattered set whose walks take the edge buffer (gc.c). */
 extern unsigned long refcache_gc_edges_min;
+/* The walk's first stack, in entries; 0 for its small fallback (gc.c). */
+extern unsigned long refcache_gc_stack_first;
 /* Will the walks of the set @young of @n objects prefetch (gc.c)? */
 bool refcache_gc_scattered(const struct list_head *young, u64 n);
 #endif

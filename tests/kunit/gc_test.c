@@ -1459,13 +1459,15 @@ static void gc_full_collection_25_percent(struct kunit *test)
  * (REFCACHE_GC_SCATTER_MIN): each one's two slots hold objects picked at random,
  * and 20 of them are held.  The sample finds the set scattered, so the
  * collection's passes prefetch; it must still free exactly what the held
- * objects do not reach.  Three more such graphs are collected through the
- * edge buffer (its threshold, refcache_gc_edges_min, set to 0): the same,
+ * objects do not reach.  More such graphs are collected through the
+ * edge buffer (its threshold, refcache_gc_edges_min, set to 0): the same;
+ * with the walk's stack grown from 2 entries; with its 32-entry fallback
+ * only, so that rescues spill on the list (also without the buffer);
  * then each object holding the only reference to an untracked leaf (the
  * garbage's leaves are put after the walks), atomic and then biased.
- * Then a chain of as many, built in order, is
- * not scattered.  In refcache_gc_small only: its objects come from pools,
- * and 20,000 large ones take 12 s under KASAN.
+ * Then a chain of as many, built in order, is not scattered.  In
+ * refcache_gc_small only: its objects come from pools, and 20,000 large
+ * ones take 12 s under KASAN.
  */
 #define SCATTER_N	20000
 #define SCATTER_ROOTS	20
@@ -1507,10 +1509,12 @@ static u32 graph_reach(u32 *a, u32 *b, u32 *stack, unsigned long *seen,
 static void scattered_round(struct kunit *test, struct refcache_heap *heap,
 			    struct refcache_cache *cache, struct refcache_cache *leaves,
 			    struct refcache_obj **objs, u32 *a, u32 *b, u32 *stack,
-			    unsigned long *seen, u32 *x, unsigned long edges_min)
+			    unsigned long *seen, u32 *x, unsigned long edges_min,
+			    unsigned long stack_first)
 {
-	struct refcache_obj *leaf;
+	unsigned long saved_first = refcache_gc_stack_first;
 	unsigned long saved_min = refcache_gc_edges_min;
+	struct refcache_obj *leaf;
 	struct refcache_obj *held[SCATTER_ROOTS];
 	struct refcache_gc_result res;
 	u32 roots[SCATTER_ROOTS], reach;
@@ -1551,7 +1555,9 @@ static void scattered_round(struct kunit *test, struct refcache_heap *heap,
 	refcache_heap_unlock(heap);
 	KUNIT_EXPECT_TRUE(test, scattered);
 	refcache_gc_edges_min = edges_min;
+	refcache_gc_stack_first = stack_first;
 	res = collect(test, heap, 2);
+	refcache_gc_stack_first = saved_first;
 	refcache_gc_edges_min = saved_min;
 	KUNIT_EXPECT_EQ(test, res.collected, before - reach);
 	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
@@ -1581,16 +1587,20 @@ static void gc_scattered_graph(struct kunit *test)
 	seen = kunit_kcalloc(test, BITS_TO_LONGS(SCATTER_N), sizeof(*seen), GFP_KERNEL);
 	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen);
 	/* The walks touching each referent as they go, then from the edge buffer. */
-	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, ULONG_MAX);
-	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, 0);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, ULONG_MAX, 4096);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, 0, 4096);
+	/* The walk's stack grown from 2 entries; none, rescues spilled on the list. */
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, 0, 2);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, 0, 0);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, ULONG_MAX, 0);
 	/* Each object with a leaf of its own; then biased objects and leaves. */
 	cache = new_cache(test, heap, gc_payload, 3, REFCACHE_CACHE_TRACKED, NULL);
 	leaves = new_cache(test, heap, gc_payload, 0, 0, NULL);
-	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x, 0);
+	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x, 0, 4096);
 	cache = new_cache(test, heap, gc_payload, 3,
 			  REFCACHE_CACHE_TRACKED | REFCACHE_CACHE_BIASED, NULL);
 	leaves = new_cache(test, heap, gc_payload, 0, REFCACHE_CACHE_BIASED, NULL);
-	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x, 0);
+	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x, 0, 4096);
 	cache = slot_cache(test, heap);
 
 	/* A chain built in order: each first reference is the next block. */
