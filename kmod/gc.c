@@ -376,6 +376,20 @@ static void root_alive(struct refcache_obj *obj, void *arg)
 	mark_alive_one(arg, obj);
 }
 
+/* Apply bucket @b's deferred references from marked objects. */
+static void edges_mark(struct gc_edges *eb, unsigned int b, struct alive_arg *aa)
+{
+	unsigned int k, n = eb->fill[b];
+
+	for (k = 0; k < n; k++) {
+		if (k + GC_EDGE_AHEAD < n)
+			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
+		mark_alive_one(aa, eb->e[b][k]);
+	}
+	eb->pending -= n;
+	eb->fill[b] = 0;
+}
+
 /*
  * The stamp for this collection's marking: one more than the last, so
  * that no object holds it yet.  After REFCACHE_OBJ_REFS_MAX stamps it
@@ -411,7 +425,8 @@ static u32 mark_stamp_next(struct refcache_gc *gc)
  * more to read than a pass over the set.  Returns how many it took.
  */
 static u64 mark_alive(struct refcache_heap *heap, struct list_head *alive,
-		      unsigned int generation, unsigned int target, u32 stamp, bool ahead)
+		      unsigned int generation, unsigned int target, u32 stamp, bool ahead,
+		      struct gc_edges *eb)
 {
 	struct alive_arg aa = {
 		.heap = heap, .alive = alive, .generation = generation,
@@ -419,26 +434,54 @@ static u64 mark_alive(struct refcache_heap *heap, struct list_head *alive,
 	};
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *child;
+	struct list_head *pos, *last;
 	unsigned long i = 0;
+	unsigned int b;
 	u32 j, nslots;
 
 	heap->objs.ops->roots(heap, root_alive, &aa);
-	/* The list grows at its tail while we walk it. */
-	list_for_each_entry(obj, alive, node) {
-		if (!(++i & 1023))
-			cond_resched();
-		if (ahead)
-			prefetch_next_slots(obj, alive);
-		nslots = obj->cache->nslots;
-		ops = obj->cache->ops;
-		/* Slots hold objects of this heap only. */
-		for (j = 0; j < nslots; j++) {
-			child = obj->slots[j];
-			if (child)
-				mark_alive_one(&aa, child);
+	/*
+	 * The list grows at its tail while we walk it; with the edge buffer,
+	 * also once the walk has reached the end, as the buffer is applied.
+	 */
+	pos = alive->next;
+	for (;;) {
+		for (; pos != alive; pos = pos->next) {
+			obj = list_entry(pos, struct refcache_obj, node);
+			if (!(++i & 1023))
+				cond_resched();
+			if (ahead && !eb)
+				prefetch_next_slots(obj, alive);
+			nslots = obj->cache->nslots;
+			ops = obj->cache->ops;
+			/* Slots hold objects of this heap only. */
+			for (j = 0; j < nslots; j++) {
+				child = obj->slots[j];
+				if (!child)
+					continue;
+				if (!eb) {
+					mark_alive_one(&aa, child);
+					continue;
+				}
+				b = gc_edge_bucket(child);
+				eb->e[b][eb->fill[b]++] = child;
+				eb->pending++;
+				if (eb->fill[b] == GC_EDGE_DEPTH)
+					edges_mark(eb, b, &aa);
+			}
+			if (ops && ops->traverse)
+				ops->traverse(obj, visit_alive, &aa);
 		}
-		if (ops && ops->traverse)
-			ops->traverse(obj, visit_alive, &aa);
+		if (!eb || !eb->pending)
+			break;
+		/* Everything on the list is scanned: what the buffer adds follows it. */
+		last = alive->prev;
+		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
+			if (eb->fill[b])
+				edges_mark(eb, b, &aa);
+			cond_resched();
+		}
+		pos = last->next;
 	}
 	return aa.n;
 }
@@ -1380,15 +1423,15 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * four to an object's cache line.  Without it, no gc_refs bits
 	 * outside the set equal the stamp, U32_MAX.
 	 */
+	eb = gc_edges_alloc(ahead, gc->nobjs[generation]);
 	nalive = 0;
 	stamp = U32_MAX;
 	if (heap->objs.nhandles && !heap->objs.bias.nqueued &&
 	    heap->objs.htab_size <= 4 * gc->nobjs[generation]) {
 		stamp = mark_stamp_next(gc);
-		nalive = mark_alive(heap, &alive, generation, target, stamp, ahead);
+		nalive = mark_alive(heap, &alive, generation, target, stamp, ahead, eb);
 	}
 	zeroed = 0;
-	eb = gc_edges_alloc(ahead, gc->nobjs[generation]);
 	if (!heap->objs.bias.nqueued) {
 		/*
 		 * Two copies of the walk: one for heaps without a biased

@@ -1463,8 +1463,9 @@ static void gc_full_collection_25_percent(struct kunit *test)
  * edge buffer (its threshold, refcache_gc_edges_min, set to 0): the same;
  * with the walk's stack grown from 2 entries; with its 32-entry fallback
  * only, so that rescues spill on the list (also without the buffer);
- * then each object holding the only reference to an untracked leaf (the
- * garbage's leaves are put after the walks), atomic and then biased.
+ * held by handles (step 0's marking, through the buffer); then each
+ * object holding the only reference to an untracked leaf (the garbage's
+ * leaves are put after the walks), atomic and then biased.
  * Then a chain of as many, built in order, is not scattered.  In
  * refcache_gc_small only: its objects come from pools, and 20,000 large
  * ones take 12 s under KASAN.
@@ -1502,6 +1503,12 @@ static u32 graph_reach(u32 *a, u32 *b, u32 *stack, unsigned long *seen,
 	return reach;
 }
 
+/* An object's gc_refs bits: between collections, the last marking's stamp. */
+static u32 mark_bits(const struct refcache_obj *obj)
+{
+	return obj->flags >> REFCACHE_OBJ_REFS_SHIFT;
+}
+
 /*
  * One random graph of SCATTER_N objects, collected with the edge buffer
  * taken from @edges_min on: exactly what the held objects reach survives.
@@ -1510,8 +1517,9 @@ static void scattered_round(struct kunit *test, struct refcache_heap *heap,
 			    struct refcache_cache *cache, struct refcache_cache *leaves,
 			    struct refcache_obj **objs, u32 *a, u32 *b, u32 *stack,
 			    unsigned long *seen, u32 *x, unsigned long edges_min,
-			    unsigned long stack_first)
+			    unsigned long stack_first, bool handles)
 {
+	u64 id[SCATTER_ROOTS];
 	unsigned long saved_first = refcache_gc_stack_first;
 	unsigned long saved_min = refcache_gc_edges_min;
 	struct refcache_obj *leaf;
@@ -1540,7 +1548,14 @@ static void scattered_round(struct kunit *test, struct refcache_heap *heap,
 	}
 	for (i = 0; i < SCATTER_ROOTS; i++) {
 		roots[i] = scatter_next(x);
-		held[i] = refcache_obj_get(objs[roots[i]]);
+		if (!handles) {
+			held[i] = refcache_obj_get(objs[roots[i]]);
+			continue;
+		}
+		refcache_heap_lock(heap);
+		KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, objs[roots[i]], false,
+								 &id[i]), 0);
+		refcache_heap_unlock(heap);
 	}
 	/* What the held objects reach: what must survive. */
 	reach = graph_reach(a, b, stack, seen, roots, SCATTER_ROOTS);
@@ -1564,7 +1579,18 @@ static void scattered_round(struct kunit *test, struct refcache_heap *heap,
 	/* The survivors, and each one's leaf: the garbage's leaves are freed. */
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach * (leaves ? 2 : 1));
 	check_lists(test, heap);
-	put_all(held, SCATTER_ROOTS);
+	if (!handles) {
+		put_all(held, SCATTER_ROOTS);
+	} else {
+		/* Step 0 marked everything that survived. */
+		for (i = 0; i < SCATTER_N; i++)
+			if (test_bit(i, seen))
+				KUNIT_EXPECT_NE(test, mark_bits(objs[i]), 0U);
+		refcache_heap_lock(heap);
+		for (i = 0; i < SCATTER_ROOTS; i++)
+			KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, id[i]), 0);
+		refcache_heap_unlock(heap);
+	}
 	collect(test, heap, 2);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
@@ -1587,20 +1613,30 @@ static void gc_scattered_graph(struct kunit *test)
 	seen = kunit_kcalloc(test, BITS_TO_LONGS(SCATTER_N), sizeof(*seen), GFP_KERNEL);
 	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen);
 	/* The walks touching each referent as they go, then from the edge buffer. */
-	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, ULONG_MAX, 4096);
-	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, 0, 4096);
-	/* The walk's stack grown from 2 entries; none, rescues spilled on the list. */
-	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, 0, 2);
-	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, 0, 0);
-	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x, ULONG_MAX, 0);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
+			ULONG_MAX, 4096, false);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
+			0, 4096, false);
+	/* The walk's stack grown from 2 entries; the fallback's, rescues spilled. */
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
+			0, 2, false);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
+			0, 0, false);
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
+			ULONG_MAX, 0, false);
+	/* Held by handles: step 0 marks the live part, through the buffer. */
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
+			0, 4096, true);
 	/* Each object with a leaf of its own; then biased objects and leaves. */
 	cache = new_cache(test, heap, gc_payload, 3, REFCACHE_CACHE_TRACKED, NULL);
 	leaves = new_cache(test, heap, gc_payload, 0, 0, NULL);
-	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x, 0, 4096);
+	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x,
+			0, 4096, false);
 	cache = new_cache(test, heap, gc_payload, 3,
 			  REFCACHE_CACHE_TRACKED | REFCACHE_CACHE_BIASED, NULL);
 	leaves = new_cache(test, heap, gc_payload, 0, REFCACHE_CACHE_BIASED, NULL);
-	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x, 0, 4096);
+	scattered_round(test, heap, cache, leaves, objs, a, b, stack, seen, &x,
+			0, 4096, false);
 	cache = slot_cache(test, heap);
 
 	/* A chain built in order: each first reference is the next block. */
@@ -1627,11 +1663,6 @@ static void gc_scattered_graph(struct kunit *test)
 #define MARK_N		2000
 #define MARK_HANDLES	8
 #define MARK_HELD	4
-
-static u32 mark_bits(const struct refcache_obj *obj)
-{
-	return obj->flags >> REFCACHE_OBJ_REFS_SHIFT;
-}
 
 static void gc_marked_from_handles(struct kunit *test)
 {
