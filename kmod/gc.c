@@ -424,9 +424,9 @@ static u32 mark_stamp_next(struct refcache_gc *gc)
  * object of the set is on @young) and that the handle table costs no
  * more to read than a pass over the set.  Returns how many it took.
  */
-static u64 mark_alive(struct refcache_heap *heap, struct list_head *alive,
-		      unsigned int generation, unsigned int target, u32 stamp, bool ahead,
-		      struct gc_edges *eb)
+static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_head *alive,
+				      unsigned int generation, unsigned int target, u32 stamp,
+				      bool ahead, struct gc_edges *eb)
 {
 	struct alive_arg aa = {
 		.heap = heap, .alive = alive, .generation = generation,
@@ -1429,7 +1429,9 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	if (heap->objs.nhandles && !heap->objs.bias.nqueued &&
 	    heap->objs.htab_size <= 4 * gc->nobjs[generation]) {
 		stamp = mark_stamp_next(gc);
-		nalive = mark_alive(heap, &alive, generation, target, stamp, ahead, eb);
+		/* Two copies: with the edge buffer, and without (@ahead then prefetches). */
+		nalive = eb ? mark_alive(heap, &alive, generation, target, stamp, true, eb) :
+			      mark_alive(heap, &alive, generation, target, stamp, ahead, NULL);
 	}
 	zeroed = 0;
 	if (!heap->objs.bias.nqueued) {
