@@ -301,8 +301,21 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_gc_scattered);
 struct gc_edges {
 	u32 pending;			/* in all buckets */
 	u16 fill[GC_EDGE_BUCKETS];
-	struct refcache_obj *e[GC_EDGE_BUCKETS][GC_EDGE_DEPTH];
+	/* The buckets that hold anything: a sweep visits only those. */
+	unsigned long busy[BITS_TO_LONGS(GC_EDGE_BUCKETS)];
+	/* The gather's buckets half full of references it must put later. */
+	unsigned long closed[BITS_TO_LONGS(GC_EDGE_BUCKETS)];
+	struct refcache_obj *(*e)[GC_EDGE_DEPTH];	/* 1 MiB, allocated apart */
 };
+
+/* What the buffer and the walk's stack did, for the KUnit suite. */
+VISIBLE_IF_KUNIT atomic_long_t refcache_gc_edge_stats[REFCACHE_GC_EDGE_NSTATS];
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_edge_stats);
+
+static inline void edge_stat(unsigned int i, long n)
+{
+	atomic_long_add(n, &refcache_gc_edge_stats[i]);
+}
 
 /* A scattered set smaller than this fits the caches: its walks take no buffer. */
 VISIBLE_IF_KUNIT unsigned long refcache_gc_edges_min = 4 * REFCACHE_GC_SCATTER_MIN;
@@ -315,18 +328,72 @@ static struct gc_edges *gc_edges_alloc(bool ahead, u64 n)
 	if (!ahead || n < READ_ONCE(refcache_gc_edges_min))
 		return NULL;
 	/* Not from the reserves: a collection under pressure does without. */
-	eb = kvmalloc(sizeof(*eb), GFP_KERNEL | __GFP_NOWARN | __GFP_NOMEMALLOC);
-	if (eb) {
-		eb->pending = 0;
-		memset(eb->fill, 0, sizeof(eb->fill));
+	eb = kzalloc(sizeof(*eb), GFP_KERNEL | __GFP_NOWARN | __GFP_NOMEMALLOC);
+	if (!eb)
+		return NULL;
+	eb->e = kvmalloc_array(GC_EDGE_BUCKETS, sizeof(*eb->e),
+			       GFP_KERNEL | __GFP_NOWARN | __GFP_NOMEMALLOC);
+	if (!eb->e) {
+		kfree(eb);
+		return NULL;
 	}
+	edge_stat(REFCACHE_GC_EDGE_BUFFERS, 1);
 	return eb;
+}
+
+static void gc_edges_free(struct gc_edges *eb)
+{
+	if (!eb)
+		return;
+	kvfree(eb->e);
+	kfree(eb);
 }
 
 static __always_inline unsigned int gc_edge_bucket(const struct refcache_obj *obj)
 {
 	return ((unsigned long)obj >> GC_EDGE_SHIFT) & (GC_EDGE_BUCKETS - 1);
 }
+
+/* Defer a reference to @child, in bucket @b; true when it is full, to be applied. */
+static __always_inline bool edge_push(struct gc_edges *eb, unsigned int b,
+				      struct refcache_obj *child)
+{
+	if (!eb->fill[b])
+		__set_bit(b, eb->busy);
+	eb->e[b][eb->fill[b]++] = child;
+	eb->pending++;
+	return eb->fill[b] == GC_EDGE_DEPTH;
+}
+
+/* Bucket @b applied, @m references kept in it. */
+static __always_inline void edges_applied(struct gc_edges *eb, unsigned int b, unsigned int m)
+{
+	eb->pending -= eb->fill[b] - m;
+	eb->fill[b] = m;
+	if (!m)
+		__clear_bit(b, eb->busy);
+}
+
+/*
+ * Apply every bucket that holds anything, with @apply(eb, b, arg); what
+ * applying adds to the buffer waits for the next sweep.  A sweep costs
+ * the buckets in use, not all 512: a chain (each link reached only from
+ * the one before) takes a sweep per link at a walk's end.
+ */
+#define edges_sweep(eb, apply, arg) do {					\
+	struct gc_edges *__eb = (eb);						\
+	unsigned long __word;							\
+	unsigned int __w, __b;							\
+										\
+	for (__w = 0; __w < ARRAY_SIZE(__eb->busy); __w++) {			\
+		__word = __eb->busy[__w];					\
+		while (__word) {						\
+			__b = __w * BITS_PER_LONG + __ffs(__word);		\
+			__word &= __word - 1;					\
+			apply(__eb, __b, arg);					\
+		}								\
+	}									\
+} while (0)
 
 /* ---- marking from the handles -------------------------------------- */
 
@@ -386,8 +453,7 @@ static void edges_mark(struct gc_edges *eb, unsigned int b, struct alive_arg *aa
 			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
 		mark_alive_one(aa, eb->e[b][k]);
 	}
-	eb->pending -= n;
-	eb->fill[b] = 0;
+	edges_applied(eb, b, 0);
 }
 
 /*
@@ -435,6 +501,7 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *child;
 	struct list_head *pos, *last;
+	struct gc_edges *e = eb;
 	unsigned long i = 0;
 	unsigned int b;
 	u32 j, nslots;
@@ -459,28 +526,23 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 				child = obj->slots[j];
 				if (!child)
 					continue;
-				if (!eb) {
+				if (!e) {
 					mark_alive_one(&aa, child);
 					continue;
 				}
 				b = gc_edge_bucket(child);
-				eb->e[b][eb->fill[b]++] = child;
-				eb->pending++;
-				if (eb->fill[b] == GC_EDGE_DEPTH)
-					edges_mark(eb, b, &aa);
+				if (edge_push(e, b, child))
+					edges_mark(e, b, &aa);
 			}
 			if (ops && ops->traverse)
 				ops->traverse(obj, visit_alive, &aa);
 		}
-		if (!eb || !eb->pending)
+		if (!e || !e->pending)
 			break;
 		/* Everything on the list is scanned: what the buffer adds follows it. */
 		last = alive->prev;
-		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
-			if (eb->fill[b])
-				edges_mark(eb, b, &aa);
-			cond_resched();
-		}
+		edges_sweep(e, edges_mark, &aa);
+		cond_resched();
 		pos = last->next;
 	}
 	return aa.n;
@@ -551,7 +613,7 @@ static __always_inline void edges_subtract(struct gc_edges *eb, unsigned int b,
 		if (enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
 			sa->zeroed += decref(child);
 	}
-	eb->fill[b] = 0;
+	edges_applied(eb, b, 0);
 }
 
 /*
@@ -605,8 +667,7 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 				continue;
 			if (ahead && eb) {
 				b = gc_edge_bucket(child);
-				eb->e[b][eb->fill[b]++] = child;
-				if (eb->fill[b] == GC_EDGE_DEPTH)
+				if (edge_push(eb, b, child))
 					edges_subtract(eb, b, &sa);
 			} else if (enter_set(child, generation, stamp, biased_heap)) {
 				sa.zeroed += decref(child);
@@ -615,12 +676,8 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_enter_decref, &sa);
 	}
-	if (ahead && eb) {
-		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
-			edges_subtract(eb, b, &sa);
-			cond_resched();
-		}
-	}
+	if (ahead && eb)
+		edges_sweep(eb, edges_subtract, &sa);
 	*zeroed = sa.zeroed;
 	return n;
 }
@@ -675,21 +732,29 @@ static noinline bool reach_grow(struct reach_arg *ra)
 	kvfree(ra->stack);
 	ra->stack = v;
 	ra->cap = cap;
+	edge_stat(REFCACHE_GC_EDGE_GROWN, 1);
 	return true;
 }
 
-/* A reachable object references @child, of the set. */
-static inline void reach_child(struct reach_arg *ra, struct refcache_obj *child)
+/*
+ * A reachable object references @child, of the set.  @may_grow: not from
+ * a traverse callback's visit, which may run under the callback's locks
+ * (growing the stack allocates, and may sleep).
+ */
+static __always_inline void reach_child(struct reach_arg *ra, struct refcache_obj *child,
+					bool may_grow)
 {
 	if (child->flags & REFCACHE_OBJ_UNREACHABLE) {
 		/* Passed as tentatively unreachable: scan it now. */
 		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
 		set_gc_refs(child, 1);
 		ra->tentative--;
-		if (likely(ra->sp < ra->cap) || reach_grow(ra))
+		if (likely(ra->sp < ra->cap) || (may_grow && reach_grow(ra))) {
 			ra->stack[ra->sp++] = child;
-		else	/* CPython's way: to the tail of the walk */
+		} else {	/* CPython's way: to the tail of the walk */
 			list_move_tail(&child->node, ra->spill);
+			edge_stat(REFCACHE_GC_EDGE_SPILLED, 1);
+		}
 	} else if (!gc_refs(child)) {
 		/* Still ahead of the walk, which will scan it as reachable. */
 		set_gc_refs(child, 1);
@@ -701,7 +766,7 @@ static void visit_reachable(struct refcache_obj *child, void *arg)
 	struct reach_arg *ra = arg;
 
 	if (in_set(child, ra->s))
-		reach_child(ra, child);
+		reach_child(ra, child, false);
 }
 
 /* Apply bucket @b's deferred references from reachable objects. */
@@ -716,10 +781,9 @@ static __always_inline void edges_reach(struct gc_edges *eb, unsigned int b,
 		if (k + GC_EDGE_AHEAD < n)
 			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
 		if (child->flags & REFCACHE_OBJ_COLLECTING)
-			reach_child(ra, child);
+			reach_child(ra, child, true);
 	}
-	eb->pending -= n;
-	eb->fill[b] = 0;
+	edges_applied(eb, b, 0);
 }
 
 /*
@@ -765,12 +829,10 @@ static __always_inline void scan_reachable(struct reach_arg *ra, struct refcache
 			continue;
 		if (ahead && eb) {
 			b = gc_edge_bucket(child);
-			eb->e[b][eb->fill[b]++] = child;
-			eb->pending++;
-			if (eb->fill[b] == GC_EDGE_DEPTH)
+			if (edge_push(eb, b, child))
 				edges_reach(eb, b, ra);
 		} else if (child->flags & REFCACHE_OBJ_COLLECTING) {
-			reach_child(ra, child);
+			reach_child(ra, child, true);
 		}
 	}
 	if (ops && ops->traverse)
@@ -801,7 +863,6 @@ static __always_inline u64 move_unreachable(struct list_head *young, struct gc_s
 	struct reach_arg ra = { .s = s, .young = young, .spill = young };
 	struct refcache_obj *obj, *v;
 	unsigned long i = 0;
-	unsigned int b;
 
 	INIT_LIST_HEAD(&ra.overflow);
 	if (ahead && eb)
@@ -831,21 +892,21 @@ static __always_inline u64 move_unreachable(struct list_head *young, struct gc_s
 		if (ahead && !eb)
 			prefetch_next_slots(obj, young);
 		/* It, then what it reached behind the walk (the stack). */
-		for (v = obj; v; v = reach_next(&ra, ahead ? eb : NULL))
+		for (v = obj; v; v = reach_next(&ra, ahead ? eb : NULL)) {
 			scan_reachable(&ra, v, target, ahead, eb);
+			if (!(++i & 1023))
+				cond_resched();
+		}
 	}
 	/* What the buffer still holds may rescue more, which adds to it. */
 	while (ahead && eb && eb->pending) {
-		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
-			if (eb->fill[b])
-				edges_reach(eb, b, &ra);
-			cond_resched();
-		}
+		edges_sweep(eb, edges_reach, &ra);
 		while ((v = reach_next(&ra, eb))) {
 			scan_reachable(&ra, v, target, ahead, eb);
 			if (!(++i & 1023))
 				cond_resched();
 		}
+		cond_resched();
 	}
 	if (ra.stack != stack_small)
 		kvfree(ra.stack);
@@ -1128,8 +1189,10 @@ static __always_inline void edges_drop(struct gc_edges *eb, unsigned int b,
 		}
 		eb->e[b][m++] = child;
 	}
-	eb->pending -= n - m;
-	eb->fill[b] = m;
+	edges_applied(eb, b, m);
+	/* Not scanned again for each few pushes: the rest is handled in the gather. */
+	if (m > GC_EDGE_DEPTH / 2)
+		__set_bit(b, eb->closed);
 }
 
 /*
@@ -1188,11 +1251,9 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 			/* The reference moves to the buffer, and is dropped there. */
 			if (ahead && eb) {
 				b = gc_edge_bucket(child);
-				if (eb->fill[b] < GC_EDGE_DEPTH) {
+				if (!test_bit(b, eb->closed)) {
 					pushed |= BIT_ULL(j);
-					eb->e[b][eb->fill[b]++] = child;
-					eb->pending++;
-					if (eb->fill[b] == GC_EDGE_DEPTH)
+					if (edge_push(eb, b, child))
 						edges_drop(eb, b, gc, garbage);
 					continue;
 				}
@@ -1231,7 +1292,8 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
 			if (eb->fill[b])
 				edges_drop(eb, b, gc, garbage);
-			cond_resched();
+			if (!(b & 63))
+				cond_resched();
 		}
 	}
 	refcache_obj_forget_end_locked(heap, &dead->f);
@@ -1247,6 +1309,8 @@ static void edges_put(struct refcache_heap *heap, struct gc_edges *eb)
 {
 	unsigned int b, k;
 
+	if (eb->pending)
+		edge_stat(REFCACHE_GC_EDGE_KEPT, eb->pending);
 	for (b = 0; b < GC_EDGE_BUCKETS; b++) {
 		for (k = 0; k < eb->fill[b]; k++)
 			refcache_obj_put_locked(heap, eb->e[b][k]);
@@ -1543,7 +1607,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		freed = callbacks ? delete_garbage(heap, &unreachable) :
 				    delete_garbage_nocb(heap, &unreachable);
 	}
-	kvfree(eb);
+	gc_edges_free(eb);
 	nfreed = settle(heap, &uncollectable);
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_DELETE_GARBAGE, freed + nfreed);
 	/* Left alive: garbage a clear callback kept, and the uncollectable set. */

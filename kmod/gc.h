@@ -131,7 +131,17 @@ s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candida
 /* Sets smaller than this stay in the caches: never sampled, never prefetched. */
 #define REFCACHE_GC_SCATTER_MIN	8192
 
+/* What the edge buffer and the walk's stack did (gc.c), for the KUnit suite. */
+enum {
+	REFCACHE_GC_EDGE_BUFFERS,	/* collections that took the buffer */
+	REFCACHE_GC_EDGE_GROWN,		/* times the walk's stack grew */
+	REFCACHE_GC_EDGE_SPILLED,	/* rescues spilled on the list */
+	REFCACHE_GC_EDGE_KEPT,		/* the garbage's references put after the gather */
+	REFCACHE_GC_EDGE_NSTATS
+};
+
 #if IS_ENABLED(CONFIG_KUNIT)
+extern atomic_long_t refcache_gc_edge_stats[REFCACHE_GC_EDGE_NSTATS];
 /* The most garbage blocks a collection frees from its array (gc.c). */
 extern unsigned long refcache_gc_dead_max;
 /* The smallest scattered set whose walks take the edge buffer (gc.c). */

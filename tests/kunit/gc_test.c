@@ -1503,6 +1503,19 @@ static u32 graph_reach(u32 *a, u32 *b, u32 *stack, unsigned long *seen,
 	return reach;
 }
 
+static void edge_stats(long st[REFCACHE_GC_EDGE_NSTATS])
+{
+	unsigned int i;
+
+	for (i = 0; i < REFCACHE_GC_EDGE_NSTATS; i++)
+		st[i] = atomic_long_read(&refcache_gc_edge_stats[i]);
+}
+
+static long edge_stat_delta(const long st[REFCACHE_GC_EDGE_NSTATS], unsigned int i)
+{
+	return atomic_long_read(&refcache_gc_edge_stats[i]) - st[i];
+}
+
 /* An object's gc_refs bits: between collections, the last marking's stamp. */
 static u32 mark_bits(const struct refcache_obj *obj)
 {
@@ -1522,6 +1535,7 @@ static void scattered_round(struct kunit *test, struct refcache_heap *heap,
 	u64 id[SCATTER_ROOTS];
 	unsigned long saved_first = refcache_gc_stack_first;
 	unsigned long saved_min = refcache_gc_edges_min;
+	long st[REFCACHE_GC_EDGE_NSTATS];
 	struct refcache_obj *leaf;
 	struct refcache_obj *held[SCATTER_ROOTS];
 	struct refcache_gc_result res;
@@ -1571,9 +1585,20 @@ static void scattered_round(struct kunit *test, struct refcache_heap *heap,
 	KUNIT_EXPECT_TRUE(test, scattered);
 	refcache_gc_edges_min = edges_min;
 	refcache_gc_stack_first = stack_first;
+	edge_stats(st);
 	res = collect(test, heap, 2);
 	refcache_gc_stack_first = saved_first;
 	refcache_gc_edges_min = saved_min;
+	/* The paths asked for were taken (other heaps only add to these). */
+	if (!edges_min)
+		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_BUFFERS), 0L);
+	if (stack_first == 2)
+		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_GROWN), 0L);
+	/* Without the buffer the walk's stack stays shallow on this graph. */
+	if (!stack_first && !edges_min)
+		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_SPILLED), 0L);
+	if (leaves && !edges_min)
+		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_KEPT), 0L);
 	KUNIT_EXPECT_EQ(test, res.collected, before - reach);
 	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
 	/* The survivors, and each one's leaf: the garbage's leaves are freed. */
@@ -1649,6 +1674,67 @@ static void gc_scattered_graph(struct kunit *test)
 	refcache_heap_unlock(heap);
 	KUNIT_EXPECT_FALSE(test, scattered);
 	put_all(objs, SCATTER_N);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/*
+ * Two chains of SCATTER_N objects each, one held by a kernel reference at
+ * its head and one by a handle, in a scattered set (a random garbage
+ * graph allocated first) that takes the edge buffer.  Each link is
+ * reached only from the one before it, so the walk's end and the
+ * marking's take a sweep of the buffer per link (of the buckets in use
+ * only: one).  Everything but the chains is collected.
+ */
+static void gc_scattered_chain(struct kunit *test)
+{
+	unsigned long saved_min = refcache_gc_edges_min;
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj **objs, *head[2];
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	struct refcache_gc_result res;
+	unsigned int i, c;
+	u64 before, id;
+	u32 x = 7;
+
+	objs = kunit_kcalloc(test, SCATTER_N, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	for (i = 0; i < SCATTER_N; i++)
+		objs[i] = new_obj(test, cache);
+	for (i = 0; i < SCATTER_N; i++) {
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0,
+							 objs[scatter_next(&x)]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1,
+							 objs[scatter_next(&x)]), 0);
+	}
+	put_all(objs, SCATTER_N);
+	before = heap_objects(heap);
+	for (c = 0; c < 2; c++) {
+		for (i = 0; i < SCATTER_N; i++)
+			objs[i] = new_obj(test, cache);
+		for (i = 0; i + 1 < SCATTER_N; i++)
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[i + 1]), 0);
+		head[c] = refcache_obj_get(objs[0]);
+		put_all(objs, SCATTER_N);
+	}
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, head[1], false, &id), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(head[1]);
+
+	refcache_gc_edges_min = 0;
+	edge_stats(st);
+	res = collect(test, heap, 2);
+	refcache_gc_edges_min = saved_min;
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_BUFFERS), 0L);
+	KUNIT_EXPECT_EQ(test, res.collected, before);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL * SCATTER_N);
+	check_lists(test, heap);
+
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, id), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(head[0]);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
@@ -2305,6 +2391,7 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_saturated_never_collected),
 	KUNIT_CASE(gc_full_collection_25_percent),
 	KUNIT_CASE(gc_scattered_graph),
+	KUNIT_CASE(gc_scattered_chain),
 	{}
 };
 
