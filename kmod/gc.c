@@ -374,13 +374,33 @@ static __always_inline void edges_applied(struct gc_edges *eb, unsigned int b, u
 		__clear_bit(b, eb->busy);
 }
 
+/* What applying a bucket does to each referent: edges_apply(), below. */
+enum gc_edge_op {
+	GC_EDGE_MARK,		/* step 0: mark it (struct alive_arg) */
+	GC_EDGE_SUBTRACT,	/* steps 1-2: enter it, take one off (struct subtract_arg) */
+	GC_EDGE_REACH,		/* step 3: reached from a reachable object (struct reach_arg) */
+};
+
+static __always_inline void edges_apply(struct gc_edges *eb, unsigned int b,
+					enum gc_edge_op op, void *arg);
+
+/* Defer a reference to @child; its bucket, once full, is applied with @op. */
+static __always_inline void edge_defer(struct gc_edges *eb, struct refcache_obj *child,
+				       enum gc_edge_op op, void *arg)
+{
+	unsigned int b = gc_edge_bucket(child);
+
+	if (edge_push(eb, b, child))
+		edges_apply(eb, b, op, arg);
+}
+
 /*
- * Apply every bucket that holds anything, with @apply(eb, b, arg); what
+ * Apply every bucket that holds anything, edges_apply(eb, b, op, arg); what
  * applying adds to the buffer waits for the next sweep.  A sweep costs
  * the buckets in use, not all 512: a chain (each link reached only from
  * the one before) takes a sweep per link at a walk's end.
  */
-#define edges_sweep(eb, apply, arg) do {					\
+#define edges_sweep(eb, op, arg) do {						\
 	struct gc_edges *__eb = (eb);						\
 	unsigned long __word;							\
 	unsigned int __w, __b;							\
@@ -390,7 +410,7 @@ static __always_inline void edges_applied(struct gc_edges *eb, unsigned int b, u
 		while (__word) {						\
 			__b = __w * BITS_PER_LONG + __ffs(__word);		\
 			__word &= __word - 1;					\
-			apply(__eb, __b, arg);					\
+			edges_apply(__eb, __b, op, arg);			\
 		}								\
 	}									\
 } while (0)
@@ -443,19 +463,6 @@ static void root_alive(struct refcache_obj *obj, void *arg)
 	mark_alive_one(arg, obj);
 }
 
-/* Apply bucket @b's deferred references from marked objects. */
-static void edges_mark(struct gc_edges *eb, unsigned int b, struct alive_arg *aa)
-{
-	unsigned int k, n = eb->fill[b];
-
-	for (k = 0; k < n; k++) {
-		if (k + GC_EDGE_AHEAD < n)
-			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
-		mark_alive_one(aa, eb->e[b][k]);
-	}
-	edges_applied(eb, b, 0);
-}
-
 /*
  * The stamp for this collection's marking: one more than the last, so
  * that no object holds it yet.  After REFCACHE_OBJ_REFS_MAX stamps it
@@ -503,7 +510,6 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 	struct list_head *pos, *last;
 	struct gc_edges *e = eb;
 	unsigned long i = 0;
-	unsigned int b;
 	u32 j, nslots;
 
 	heap->objs.ops->roots(heap, root_alive, &aa);
@@ -530,9 +536,7 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 					mark_alive_one(&aa, child);
 					continue;
 				}
-				b = gc_edge_bucket(child);
-				if (edge_push(e, b, child))
-					edges_mark(e, b, &aa);
+				edge_defer(e, child, GC_EDGE_MARK, &aa);
 			}
 			if (ops && ops->traverse)
 				ops->traverse(obj, visit_alive, &aa);
@@ -541,7 +545,7 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 			break;
 		/* Everything on the list is scanned: what the buffer adds follows it. */
 		last = alive->prev;
-		edges_sweep(e, edges_mark, &aa);
+		edges_sweep(e, GC_EDGE_MARK, &aa);
 		cond_resched();
 		pos = last->next;
 	}
@@ -599,23 +603,6 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
 		sa->zeroed += decref(child);
 }
 
-/* Apply bucket @b's deferred references: enter each referent, take one off. */
-static __always_inline void edges_subtract(struct gc_edges *eb, unsigned int b,
-					   struct subtract_arg *sa)
-{
-	struct refcache_obj *child;
-	unsigned int k, n = eb->fill[b];
-
-	for (k = 0; k < n; k++) {
-		child = eb->e[b][k];
-		if (k + GC_EDGE_AHEAD < n)
-			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
-		if (enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
-			sa->zeroed += decref(child);
-	}
-	edges_applied(eb, b, 0);
-}
-
 /*
  * update_refs() and subtract_refs() in one walk of @young, which holds
  * generations 0..@generation and every object of them (no biased object
@@ -644,7 +631,6 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *tmp, *child;
 	unsigned long i = 0;
-	unsigned int b;
 	u32 j, nslots;
 	u64 n = 0;
 
@@ -665,19 +651,16 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 			child = obj->slots[j];
 			if (!child)
 				continue;
-			if (ahead && eb) {
-				b = gc_edge_bucket(child);
-				if (edge_push(eb, b, child))
-					edges_subtract(eb, b, &sa);
-			} else if (enter_set(child, generation, stamp, biased_heap)) {
+			if (ahead && eb)
+				edge_defer(eb, child, GC_EDGE_SUBTRACT, &sa);
+			else if (enter_set(child, generation, stamp, biased_heap))
 				sa.zeroed += decref(child);
-			}
 		}
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_enter_decref, &sa);
 	}
 	if (ahead && eb)
-		edges_sweep(eb, edges_subtract, &sa);
+		edges_sweep(eb, GC_EDGE_SUBTRACT, &sa);
 	*zeroed = sa.zeroed;
 	return n;
 }
@@ -769,10 +752,14 @@ static void visit_reachable(struct refcache_obj *child, void *arg)
 		reach_child(ra, child, false);
 }
 
-/* Apply bucket @b's deferred references from reachable objects. */
-static __always_inline void edges_reach(struct gc_edges *eb, unsigned int b,
-					struct reach_arg *ra)
+/*
+ * Apply bucket @b: each referent in turn, the one GC_EDGE_AHEAD on
+ * prefetched (the misses overlap).  @op is a constant at each call.
+ */
+static __always_inline void edges_apply(struct gc_edges *eb, unsigned int b,
+					enum gc_edge_op op, void *arg)
 {
+	struct subtract_arg *sa = arg;
 	struct refcache_obj *child;
 	unsigned int k, n = eb->fill[b];
 
@@ -780,8 +767,19 @@ static __always_inline void edges_reach(struct gc_edges *eb, unsigned int b,
 		child = eb->e[b][k];
 		if (k + GC_EDGE_AHEAD < n)
 			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
-		if (child->flags & REFCACHE_OBJ_COLLECTING)
-			reach_child(ra, child, true);
+		switch (op) {
+		case GC_EDGE_MARK:
+			mark_alive_one(arg, child);
+			break;
+		case GC_EDGE_SUBTRACT:
+			if (enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
+				sa->zeroed += decref(child);
+			break;
+		case GC_EDGE_REACH:
+			if (child->flags & REFCACHE_OBJ_COLLECTING)
+				reach_child(arg, child, true);
+			break;
+		}
 	}
 	edges_applied(eb, b, 0);
 }
@@ -816,7 +814,6 @@ static __always_inline void scan_reachable(struct reach_arg *ra, struct refcache
 {
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *child;
-	unsigned int b;
 	u32 j, nslots;
 
 	v->flags = (v->flags & ~GC_SCAN_BITS) | target;
@@ -827,13 +824,10 @@ static __always_inline void scan_reachable(struct reach_arg *ra, struct refcache
 		child = v->slots[j];
 		if (!child)
 			continue;
-		if (ahead && eb) {
-			b = gc_edge_bucket(child);
-			if (edge_push(eb, b, child))
-				edges_reach(eb, b, ra);
-		} else if (child->flags & REFCACHE_OBJ_COLLECTING) {
+		if (ahead && eb)
+			edge_defer(eb, child, GC_EDGE_REACH, ra);
+		else if (child->flags & REFCACHE_OBJ_COLLECTING)
 			reach_child(ra, child, true);
-		}
 	}
 	if (ops && ops->traverse)
 		ops->traverse(v, visit_reachable, ra);
@@ -900,7 +894,7 @@ static __always_inline u64 move_unreachable(struct list_head *young, struct gc_s
 	}
 	/* What the buffer still holds may rescue more, which adds to it. */
 	while (ahead && eb && eb->pending) {
-		edges_sweep(eb, edges_reach, &ra);
+		edges_sweep(eb, GC_EDGE_REACH, &ra);
 		while ((v = reach_next(&ra, eb))) {
 			scan_reachable(&ra, v, target, ahead, eb);
 			if (!(++i & 1023))
