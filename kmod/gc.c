@@ -508,7 +508,6 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *child;
 	struct list_head *pos, *last;
-	struct gc_edges *e = eb;
 	unsigned long i = 0;
 	u32 j, nslots;
 
@@ -532,20 +531,19 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 				child = obj->slots[j];
 				if (!child)
 					continue;
-				if (!e) {
+				if (eb)
+					edge_defer(eb, child, GC_EDGE_MARK, &aa);
+				else
 					mark_alive_one(&aa, child);
-					continue;
-				}
-				edge_defer(e, child, GC_EDGE_MARK, &aa);
 			}
 			if (ops && ops->traverse)
 				ops->traverse(obj, visit_alive, &aa);
 		}
-		if (!e || !e->pending)
+		if (!eb || !eb->pending)
 			break;
 		/* Everything on the list is scanned: what the buffer adds follows it. */
 		last = alive->prev;
-		edges_sweep(e, GC_EDGE_MARK, &aa);
+		edges_sweep(eb, GC_EDGE_MARK, &aa);
 		cond_resched();
 		pos = last->next;
 	}
@@ -1163,7 +1161,7 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_gc_dead_max);
  * Drop bucket @b's references from the garbage: none to other garbage,
  * and to anything else a decrement that cannot free it.  The rest (a
  * count at one, a biased count) stay in the bucket, at its front, for
- * edges_put(); a bucket full of them takes no more.
+ * edges_put(); a bucket left more than half full of them takes no more.
  */
 static __always_inline void edges_drop(struct gc_edges *eb, unsigned int b,
 				       struct refcache_gc *gc, u32 garbage)
