@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Handles: what user space holds.  A handle id is
+ * Handles: what user space holds, and roots, kernel code's strong
+ * handles (refcache_root_add()).  A handle id is
  *
  *   bits 63..48  the heap's tag, so another heap's ids are refused
  *   bits 47..24  the generation of the table slot, so a closed id never
@@ -235,6 +236,90 @@ int refcache_handle_close_locked(struct refcache_heap *heap, u64 id)
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(refcache_handle_close_locked);
+
+/*
+ * Roots: strong handles for kernel code.  A module that holds an object
+ * by a root instead of a bare reference tells the collector where the
+ * heap's graph starts (step 0 of Documentation/collector.rst marks what
+ * the roots reach in one pass), and names the object by an id that a
+ * later refcache_root_del() or a put of the heap makes stale, instead of
+ * by a pointer.
+ */
+
+/**
+ * refcache_root_add() - hold an object as a root of its heap
+ * @obj: the object; the caller holds a reference to it
+ * @id:  out: the root's id, for refcache_root_load() and refcache_root_del()
+ *
+ * The heap takes a reference of its own, which it keeps until
+ * refcache_root_del() or the heap's last refcache_heap_put(), and which
+ * the collector knows to come from outside the heap's graph: what a root
+ * reaches is marked reachable before the trial deletion, in one pass.
+ * The caller's own reference is untouched; it may put it at once.
+ * A root is an entry of the heap's handle table: the table is charged
+ * to the heap's budget, and holds at most 2^24 - 1 entries at once.
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: 0; -EDQUOT or -ENOMEM when the table cannot grow within the
+ * heap's and its user's budgets, -ENOSPC when it is full.
+ */
+int refcache_root_add(struct refcache_obj *obj, u64 *id)
+{
+	struct refcache_heap *heap = obj->cache->heap;
+	int ret;
+
+	refcache_objspace_lock(heap);
+	ret = refcache_handle_new_locked(heap, obj, false, id);
+	refcache_heap_unlock(heap);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_root_add, REFCACHE_NS);
+
+/**
+ * refcache_root_load() - a new reference to a root's object
+ * @heap: the heap the root was added to
+ * @id:   the root's id
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: the object, with a reference for the caller to put, or
+ * ERR_PTR(-EBADF) for an id that is not an open root of @heap (deleted,
+ * of another heap, or never made).
+ */
+struct refcache_obj *refcache_root_load(struct refcache_heap *heap, u64 id)
+{
+	struct refcache_obj *obj;
+	int ret;
+
+	refcache_objspace_lock(heap);
+	ret = refcache_handle_lookup_locked(heap, id, false, &obj);
+	if (!ret)
+		refcache_ref_get(obj);
+	refcache_heap_unlock(heap);
+	/* A heap of kernel code has strong entries only: -EINVAL cannot come. */
+	return ret ? ERR_PTR(-EBADF) : obj;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_root_load, REFCACHE_NS);
+
+/**
+ * refcache_root_del() - drop a root
+ * @heap: the heap the root was added to
+ * @id:   the root's id; stale from now on, in this heap for good
+ *
+ * The heap's reference goes, which frees the object if it was the last.
+ *
+ * Context: process context; takes the heap's mutex.
+ * Return: 0, or -EBADF for an id that is not an open root of @heap.
+ */
+int refcache_root_del(struct refcache_heap *heap, u64 id)
+{
+	int ret;
+
+	refcache_objspace_lock(heap);
+	ret = refcache_handle_close_locked(heap, id);
+	refcache_heap_unlock(heap);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(refcache_root_del, REFCACHE_NS);
 
 /* Close every handle of a heap that is going away. */
 void refcache_handles_destroy_locked(struct refcache_heap *heap)

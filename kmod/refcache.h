@@ -367,6 +367,11 @@ int refcache_obj_store(struct refcache_obj *obj, unsigned int slot,
 		       struct refcache_obj *value);
 struct refcache_obj *refcache_obj_load(struct refcache_obj *obj, unsigned int slot);
 
+/* Roots: strong references the heap holds for kernel code, named by id. */
+int refcache_root_add(struct refcache_obj *obj, u64 *id);
+struct refcache_obj *refcache_root_load(struct refcache_heap *heap, u64 id);
+int refcache_root_del(struct refcache_heap *heap, u64 id);
+
 /*
  * The cycle collector (Documentation/collector.rst): CPython's gc module
  * for one heap.  Kernel caches that keep references in their payload may

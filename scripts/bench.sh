@@ -25,8 +25,10 @@
 # with ratio = refcache / cpython (the target is <= 0.5); shapes
 # tree_handle and tree_holder are tests/bench/gc_handles.c's tree through
 # /dev/refcache, held by a handle (the collector marks from it) or by an
-# untracked object (trial deletion alone), set against CPython's tree
-# (natively, tree_handle and random_handle: the native benchmark's); and
+# untracked object (trial deletion alone), set against CPython's tree;
+# tree_root and random_root are refcache_bench_gc.ko's tree and random
+# held by roots (refcache_root_add(): the marking runs), set against
+# CPython's tree and random, natively and under TCG; and
 # the pauses
 # (the heap's mutex held by one collection, best round):
 #   bench gc pause kind=<young|full|young_biased|full_biased> objects=<n> ns=<t> ms=<t>
@@ -110,9 +112,9 @@ native_bench() {
 		printf "native gc (%d rounds each, taking turns): ns per object, best/median (refcache | cpython)\n", rounds
 		for (i = 1; i <= n; i++) {
 			s = order[i]
-			# tree_handle and random_handle: the same graphs held
-			# by handles; CPython holds them in local variables.
-			cs = s; sub(/_handle$/, "", cs)
+			# tree_root and random_root: the same graphs held
+			# by roots; CPython holds them in local variables.
+			cs = s; sub(/_root$/, "", cs)
 			split(stats(r[s]), a, " "); split(stats(c[cs]), b, " ")
 			printf "  %-13s %8.1f/%-8.1f | %8.1f/%-8.1f\n", s, a[1] / rn[s], a[2] / rn[s],
 				b[1] / cn[cs], b[2] / cn[cs]
@@ -219,8 +221,9 @@ END {
 	for (i = 1; i <= n; i++) {
 		s = order[i]
 		# gc_handles: the tree through /dev/refcache, held by a handle
-		# or by an untracked holder; against CPython tree.
-		cs = s; sub(/_(handle|holder)$/, "", cs)
+		# or by an untracked holder; the module's _root shapes, held by
+		# roots: against CPython's tree (and random).
+		cs = s; sub(/_(handle|holder|root)$/, "", cs)
 		if (!(cs in cns) || cn[cs] != rn[s] || rns[s] <= 0 || cns[cs] <= 0) {
 			printf "bench gc shape=%s: no CPython figure for the same %s objects\n", s, rn[s]
 			bad = 1

@@ -11,10 +11,9 @@
  *   pairs   2-cycles, all garbage
  *   tree    a binary tree held by its root, nothing collected
  *   random  out-degree 2, about half reachable from held references
- * and, natively only (the in-kernel API has no handles; the native build
- * links the whole core), tree_handle and random_handle: the same graphs
- * held through strong handles, as user space holds them, so that the
- * collector's marking from the handles (Documentation/collector.rst,
+ * and tree_root and random_root: the same graphs held through roots
+ * (refcache_root_add(), the heap's strong handles for kernel code), so
+ * that the collector's marking from them (Documentation/collector.rst,
  * step 0) runs; scripts/bench.sh sets them against CPython's tree and
  * random, whose roots are a frame's locals.
  * The random graph comes from a 64-bit LCG that gc_bench.py implements
@@ -62,7 +61,7 @@ MODULE_PARM_DESC(young_rounds, "young collections timed; the median counts (defa
 
 static unsigned int shape_mask = 63;
 module_param(shape_mask, uint, 0444);
-MODULE_PARM_DESC(shape_mask, "shapes to time, a bit each: rings 1, pairs 2, tree 4, random 8, natively also tree_handle 16, random_handle 32 (default 63: all)");
+MODULE_PARM_DESC(shape_mask, "shapes to time, a bit each: rings 1, pairs 2, tree 4, random 8, tree_root 16, random_root 32 (default 63: all)");
 
 #define RING		21
 #define NROOTS		16
@@ -84,7 +83,7 @@ struct shape_run {
 	struct refcache_obj **obj;	/* the objects, in allocation order */
 	struct refcache_obj *held[NROOTS];
 	unsigned int nheld;
-	bool handles;			/* roots held by handles, not references */
+	bool roots;			/* held by roots, not references */
 	u64 n;				/* objects built */
 	u64 expect;			/* unreachable the collection must find */
 };
@@ -165,20 +164,13 @@ static int link(struct refcache_obj *from, unsigned int slot, struct refcache_ob
 	return refcache_obj_store(from, slot, to);
 }
 
-/* Hold a root: a reference, or (natively, for the _handle shapes) a handle. */
+/* Hold a root of the graph: a reference, or (the _root shapes) a root. */
 static int hold(struct shape_run *r, struct refcache_obj *obj)
 {
-#ifdef NATIVE_MODULE_INIT
-	if (r->handles) {
-		u64 id;
-		int ret;
+	u64 id;
 
-		refcache_heap_lock(r->heap);
-		ret = refcache_handle_new_locked(r->heap, obj, false, &id);
-		refcache_heap_unlock(r->heap);
-		return ret;	/* the heap's teardown closes it */
-	}
-#endif
+	if (r->roots)
+		return refcache_root_add(obj, &id);	/* the heap's teardown drops it */
 	r->held[r->nheld++] = refcache_obj_get(obj);
 	return 0;
 }
@@ -389,7 +381,7 @@ struct shape {
 	unsigned int nslots;
 	u64 (*count)(u64 n);
 	int (*build)(struct shape_run *r);
-	bool handles;
+	bool roots;
 	u64 best_ns;
 	u64 n;
 	u64 collected;
@@ -404,10 +396,8 @@ static struct shape shapes[] = {
 	{ "pairs", 1, count_pairs, build_pairs },
 	{ "tree", 2, count_all, build_tree },
 	{ "random", 2, count_all, build_random },
-#ifdef NATIVE_MODULE_INIT
-	{ "tree_handle", 2, count_all, build_tree, true },
-	{ "random_handle", 2, count_all, build_random, true },
-#endif
+	{ "tree_root", 2, count_all, build_tree, true },
+	{ "random_root", 2, count_all, build_random, true },
 };
 
 /* One round of one shape: build, collect (timed), check, tear down. */
@@ -421,7 +411,7 @@ static int shape_round(struct shape *s, u64 *ns)
 	ret = run_begin(&r, s->name, s->nslots, s->count(objects));
 	if (ret)
 		return ret;
-	r.handles = s->handles;
+	r.roots = s->roots;
 	ret = s->build(&r);
 	if (ret)
 		goto out;

@@ -375,6 +375,232 @@ static void api_disarm_races_collections(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
+/* Has this heap's last marking (step 0) stamped @obj? */
+static bool marked(struct refcache_heap *heap, struct refcache_obj *obj)
+{
+	bool m;
+
+	refcache_heap_lock(heap);
+	m = heap->objs.gc.mark_stamp &&
+	    (obj->flags >> REFCACHE_OBJ_REFS_SHIFT) == heap->objs.gc.mark_stamp;
+	refcache_heap_unlock(heap);
+	return m;
+}
+
+/*
+ * Roots (Documentation/kernel-api.rst): the heap holds the reference,
+ * the collector marks from it, load gives a new reference, del drops it
+ * and makes the id stale for good; another heap's id, or a deleted one,
+ * is refused with -EBADF and changes nothing.
+ */
+static void api_roots(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test), *other = new_heap(test);
+	struct refcache_cache *c = new_cache(test, heap, 0, 2, REFCACHE_CACHE_TRACKED, NULL);
+	struct refcache_cache *oc = new_cache(test, other, 0, 0, REFCACHE_CACHE_TRACKED, NULL);
+	struct refcache_obj *root = new_obj(test, c), *a = new_obj(test, c);
+	struct refcache_obj *x = new_obj(test, c), *y = new_obj(test, c);
+	struct refcache_obj *o = new_obj(test, oc), *got;
+	struct refcache_gc_result res;
+	u64 id, id2, oid;
+	int i;
+
+	/*
+	 * 16 self-cycles: the set is large enough against the table's 64
+	 * entries for the collector to read it (collector.rst, step 0).
+	 */
+	for (i = 0; i < 16; i++) {
+		got = new_obj(test, c);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(got, 1, got), 0);
+		refcache_obj_put(got);
+	}
+	/* root -> a -> root (a cycle held by the root), and x <-> y: garbage. */
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(root, 0, a), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(a, 0, root), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(x, 0, y), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(y, 0, x), 0);
+	KUNIT_ASSERT_EQ(test, refcache_root_add(root, &id), 0);
+	KUNIT_ASSERT_EQ(test, refcache_root_add(root, &id2), 0);	/* twice: two roots */
+	KUNIT_EXPECT_NE(test, id, id2);
+	KUNIT_ASSERT_EQ(test, refcache_root_add(o, &oid), 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(root), 4U);
+	refcache_obj_put(root);
+	refcache_obj_put(a);
+	refcache_obj_put(x);
+	refcache_obj_put(y);
+	refcache_obj_put(o);
+
+	KUNIT_ASSERT_EQ(test, refcache_gc_collect(heap, 2, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.collected, 18ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL);
+	/* The marking took the root's graph out before the trial. */
+	KUNIT_EXPECT_TRUE(test, marked(heap, root));
+	KUNIT_EXPECT_TRUE(test, marked(heap, a));
+
+	got = refcache_root_load(heap, id);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(got));
+	KUNIT_EXPECT_PTR_EQ(test, got, root);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(root), 4U);	/* 2 roots, a, ours */
+	refcache_obj_put(got);
+
+	/* Another heap's id, or this heap's in another: refused, nothing changes. */
+	KUNIT_EXPECT_PTR_EQ(test, refcache_root_load(heap, oid), ERR_PTR(-EBADF));
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, oid), -EBADF);
+	KUNIT_EXPECT_EQ(test, refcache_root_del(other, id), -EBADF);
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, 0), -EBADF);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(root), 3U);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(o), 1U);
+
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id), 0);
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id), -EBADF);
+	KUNIT_EXPECT_PTR_EQ(test, refcache_root_load(heap, id), ERR_PTR(-EBADF));
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(root), 2U);
+	/* The new root in the freed entry gets a new id; the old stays stale. */
+	KUNIT_ASSERT_EQ(test, refcache_root_add(root, &id), 0);
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id2), 0);
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id2), -EBADF);
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id), 0);
+
+	/* No root left: the cycle is garbage. */
+	KUNIT_ASSERT_EQ(test, refcache_gc_collect(heap, 2, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	/* @other's root is freed with its heap (by new_heap's action). */
+}
+
+/*
+ * A module puts its heap with roots still open: the heap drops them
+ * with its handles, frees everything, and is not abandoned (a root is
+ * the heap's own reference, not a holder outside it).
+ */
+static void api_roots_heap_put(struct kunit *test)
+{
+	struct refcache_heap *heap = refcache_heap_create();
+	struct refcache_stats before, after;
+	struct refcache_cache *c;
+	struct refcache_obj *obj, *prev = NULL;
+	u64 id;
+	int i;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	refcache_stats_read(&before);
+	c = refcache_cache_create(heap, "r", 0, 1, REFCACHE_CACHE_TRACKED, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, c);
+	/* 100 chains of 10, each held by a root only. */
+	for (i = 0; i < 1000; i++) {
+		obj = refcache_obj_alloc(c);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+		if (i % 10) {
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(obj, 0, prev), 0);
+			refcache_obj_put(prev);
+		}
+		if (i % 10 == 9) {
+			KUNIT_ASSERT_EQ(test, refcache_root_add(obj, &id), 0);
+			refcache_obj_put(obj);
+		}
+		prev = obj;
+	}
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1000ULL);
+	refcache_heap_put(heap);
+	refcache_stats_read(&after);
+	KUNIT_EXPECT_EQ(test, after.heaps_abandoned, before.heaps_abandoned);
+}
+
+struct roots_race {
+	struct refcache_heap *heap;
+	struct refcache_cache *cache;
+	u64 made;
+	int err;
+};
+
+/*
+ * One side of api_roots_race: make a 2-cycle, hold it by a root only,
+ * check through the root that it is whole, drop the root; a few roots
+ * stay open at once, so that collections find some held and some not.
+ */
+static int roots_churn(void *arg)
+{
+	struct roots_race *rr = arg;
+	struct refcache_obj *a, *b, *got, *child;
+	u64 ids[8] = {};
+	unsigned int i = 0, k;
+
+	while (!kthread_should_stop() && !rr->err) {
+		k = i++ % ARRAY_SIZE(ids);
+		if (ids[k]) {
+			got = refcache_root_load(rr->heap, ids[k]);
+			if (IS_ERR(got)) {
+				rr->err = PTR_ERR(got);
+				break;
+			}
+			child = refcache_obj_load(got, 0);
+			/* The collector freed nothing a root reaches. */
+			if (IS_ERR_OR_NULL(child) || refcache_obj_refcount(child) < 2)
+				rr->err = -EIO;
+			refcache_obj_put(child);
+			refcache_obj_put(got);
+			if (!rr->err)
+				rr->err = refcache_root_del(rr->heap, ids[k]);
+			ids[k] = 0;
+			continue;
+		}
+		a = refcache_obj_alloc(rr->cache);
+		b = refcache_obj_alloc(rr->cache);
+		if (IS_ERR(a) || IS_ERR(b)) {
+			rr->err = -ENOMEM;
+			if (!IS_ERR(a))
+				refcache_obj_put(a);
+			if (!IS_ERR(b))
+				refcache_obj_put(b);
+			break;
+		}
+		refcache_obj_store(a, 0, b);
+		refcache_obj_store(b, 0, a);
+		rr->err = refcache_root_add(a, &ids[k]);
+		refcache_obj_put(a);
+		refcache_obj_put(b);
+		rr->made += 2;
+		cond_resched();
+	}
+	for (k = 0; k < ARRAY_SIZE(ids); k++)
+		if (ids[k] && refcache_root_del(rr->heap, ids[k]) && !rr->err)
+			rr->err = -EBADF;
+	return 0;
+}
+
+/*
+ * Roots made and dropped on one CPU while the heap is collected back to
+ * back on another: no object a root reaches is ever freed, and in the
+ * end every cycle is collected, exactly.
+ */
+static void api_roots_race(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct roots_race rr = {
+		.heap = heap,
+		.cache = new_cache(test, heap, 0, 1, REFCACHE_CACHE_TRACKED, NULL),
+	};
+	struct refcache_gc_result res;
+	struct task_struct *churn, *collect;
+	u64 collected = 0, live;
+
+	refcache_gc_enable(heap, false);
+	churn = kthread_run(roots_churn, &rr, "refcache-roots");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(churn));
+	collect = kthread_run(collect_loop, heap, "refcache-collect");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(collect));
+	msleep(1000);
+	kthread_stop(churn);
+	kthread_stop(collect);
+	KUNIT_EXPECT_EQ(test, rr.err, 0);
+	KUNIT_EXPECT_GT(test, rr.made, 100ULL);
+	live = heap_objects(heap);
+	KUNIT_ASSERT_EQ(test, refcache_gc_collect(heap, 2, &res), 0);
+	collected += res.collected;
+	KUNIT_EXPECT_EQ(test, collected, live);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
 static struct kunit_case refcache_api_cases[] = {
 	KUNIT_CASE(api_teardown_counts_untouched),
 	KUNIT_CASE(api_teardown_cross_heap_collect),
@@ -383,6 +609,9 @@ static struct kunit_case refcache_api_cases[] = {
 	KUNIT_CASE(api_get_unless_zero_locked),
 	KUNIT_CASE(api_module_disarm),
 	KUNIT_CASE(api_disarm_races_collections),
+	KUNIT_CASE(api_roots),
+	KUNIT_CASE(api_roots_heap_put),
+	KUNIT_CASE(api_roots_race),
 	{}
 };
 
