@@ -420,6 +420,7 @@ static __always_inline void edge_defer(struct gc_edges *eb, struct refcache_obj 
 struct alive_arg {
 	struct refcache_heap *heap;
 	struct list_head *alive;
+	struct list_head *ins;		/* a marked object goes after this one */
 	unsigned int generation, target;
 	u32 stamp;
 	u64 n;
@@ -429,10 +430,12 @@ struct alive_arg {
  * @obj is reachable: if it is in the set (tracked, in a generation
  * collected) and not marked yet (its gc_refs bits are not this
  * collection's stamp), it leaves the set for @aa->alive with its new
- * generation and the stamp.  Its count is not read: a handle or a slot
- * holds a reference to it, so it is not zero.
+ * generation and the stamp: at the tail, or (@next, from the edge
+ * buffer) after @aa->ins, to be scanned next.  Its count is not read: a
+ * handle or a slot holds a reference to it, so it is not zero.
  */
-static __always_inline void mark_alive_one(struct alive_arg *aa, struct refcache_obj *obj)
+static __always_inline void mark_alive_one(struct alive_arg *aa, struct refcache_obj *obj,
+					   bool next)
 {
 	u32 f = obj->flags;
 
@@ -441,7 +444,12 @@ static __always_inline void mark_alive_one(struct alive_arg *aa, struct refcache
 	    !(obj->cache->flags & REFCACHE_CACHE_TRACKED))
 		return;
 	obj->flags = (f & ~GC_SCAN_BITS) | aa->target | (aa->stamp << REFCACHE_OBJ_REFS_SHIFT);
-	list_move_tail(&obj->node, aa->alive);
+	if (next) {
+		list_move(&obj->node, aa->ins);
+		aa->ins = &obj->node;
+	} else {
+		list_move_tail(&obj->node, aa->alive);
+	}
 	aa->n++;
 }
 
@@ -455,12 +463,12 @@ static void visit_alive(struct refcache_obj *child, void *arg)
 		foreign_ref(aa->heap, child);
 		return;
 	}
-	mark_alive_one(aa, child);
+	mark_alive_one(aa, child, false);
 }
 
 static void root_alive(struct refcache_obj *obj, void *arg)
 {
-	mark_alive_one(arg, obj);
+	mark_alive_one(arg, obj, false);
 }
 
 /*
@@ -513,13 +521,20 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 
 	heap->objs.ops->roots(heap, root_alive, &aa);
 	/*
-	 * The list grows at its tail while we walk it; with the edge buffer,
-	 * also once the walk has reached the end, as the buffer is applied.
+	 * The list grows while we walk it: at its tail, in breadth-first
+	 * order, which is address order in a graph built in order.  What a
+	 * bucket of the edge buffer marks goes right after the object being
+	 * scanned instead, to be scanned next, while the bucket's region is
+	 * still in the caches: at the tail, its scan would come a queue's
+	 * length later, a second random touch per object.  The buffer is
+	 * applied once more when the walk has reached the end.
 	 */
 	pos = alive->next;
 	for (;;) {
 		for (; pos != alive; pos = pos->next) {
 			obj = list_entry(pos, struct refcache_obj, node);
+			if (eb)
+				aa.ins = pos;
 			if (!(++i & 1023))
 				cond_resched();
 			if (ahead && !eb)
@@ -534,7 +549,7 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 				if (eb)
 					edge_defer(eb, child, GC_EDGE_MARK, &aa);
 				else
-					mark_alive_one(&aa, child);
+					mark_alive_one(&aa, child, false);
 			}
 			if (ops && ops->traverse)
 				ops->traverse(obj, visit_alive, &aa);
@@ -543,6 +558,7 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 			break;
 		/* Everything on the list is scanned: what the buffer adds follows it. */
 		last = alive->prev;
+		aa.ins = last;
 		edges_sweep(eb, GC_EDGE_MARK, &aa);
 		cond_resched();
 		pos = last->next;
@@ -767,7 +783,7 @@ static __always_inline void edges_apply(struct gc_edges *eb, unsigned int b,
 			prefetchw(eb->e[b][k + GC_EDGE_AHEAD]);
 		switch (op) {
 		case GC_EDGE_MARK:
-			mark_alive_one(arg, child);
+			mark_alive_one(arg, child, true);
 			break;
 		case GC_EDGE_SUBTRACT:
 			if (enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
