@@ -244,7 +244,19 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_handle_close_locked);
  * the roots reach in one pass), and names the object by an id that a
  * later refcache_root_del() or a put of the heap makes stale, instead of
  * by a pointer.
+ *
+ * Each takes the heap's mutex, which is not recursive: called with it
+ * held (under refcache_heap_lock(), or from a callback, which runs under
+ * it) they would wait for themselves.  They warn and refuse instead.
  */
+static bool root_lock(struct refcache_heap *heap)
+{
+	if (WARN_ONCE(refcache_objspace_locked_by_me(&heap->objs),
+		      "refcache: a root operation with the heap's mutex held\n"))
+		return false;
+	refcache_objspace_lock(heap);
+	return true;
+}
 
 /**
  * refcache_root_add() - hold an object as a root of its heap
@@ -256,20 +268,34 @@ EXPORT_SYMBOL_IF_KUNIT(refcache_handle_close_locked);
  * the collector knows to come from outside the heap's graph: what a root
  * reaches is marked reachable before the trial deletion, in one pass.
  * The caller's own reference is untouched; it may put it at once.
- * A root is an entry of the heap's handle table: the table is charged
- * to the heap's budget, and holds at most 2^24 - 1 entries at once.
  *
- * Context: process context; takes the heap's mutex.
- * Return: 0; -EDQUOT or -ENOMEM when the table cannot grow within the
- * heap's and its user's budgets, -ENOSPC when it is full.
+ * Context: process context, not under refcache_heap_lock() and not from
+ * a callback; takes the heap's mutex.
+ * Return: 0; -EDQUOT when the table of roots cannot grow within the
+ * heap's or its user's budget, -ENOMEM when it cannot within the
+ * module's, or cannot be allocated; -ENOSPC when the table's 2^24 - 1
+ * entries are all open or retired (Documentation/uapi.rst); -ENOENT
+ * when @obj's count is already zero (a caller without a reference) or
+ * its heap is being torn down; -EDEADLK, with a warning, when called
+ * with the heap's mutex held.
  */
 int refcache_root_add(struct refcache_obj *obj, u64 *id)
 {
 	struct refcache_heap *heap = obj->cache->heap;
 	int ret;
 
-	refcache_objspace_lock(heap);
-	ret = refcache_handle_new_locked(heap, obj, false, id);
+	if (!root_lock(heap))
+		return -EDEADLK;
+	ret = -ENOENT;
+	/*
+	 * A probe of the caller's reference: an object whose count reached
+	 * zero is being freed, and the table must not point at it.  The
+	 * table takes a reference of its own; the probe's goes after.
+	 */
+	if (!heap->objs.dying && refcache_ref_get_unless_zero(obj)) {
+		ret = refcache_handle_new_locked(heap, obj, false, id);
+		refcache_obj_put_locked(heap, obj);
+	}
 	refcache_heap_unlock(heap);
 	return ret;
 }
@@ -280,17 +306,20 @@ EXPORT_SYMBOL_NS_GPL(refcache_root_add, REFCACHE_NS);
  * @heap: the heap the root was added to
  * @id:   the root's id
  *
- * Context: process context; takes the heap's mutex.
+ * Context: process context, not under refcache_heap_lock() and not from
+ * a callback; takes the heap's mutex.
  * Return: the object, with a reference for the caller to put, or
  * ERR_PTR(-EBADF) for an id that is not an open root of @heap (deleted,
- * of another heap, or never made).
+ * of another heap, or never made), ERR_PTR(-EDEADLK) as for
+ * refcache_root_add().
  */
 struct refcache_obj *refcache_root_load(struct refcache_heap *heap, u64 id)
 {
 	struct refcache_obj *obj;
 	int ret;
 
-	refcache_objspace_lock(heap);
+	if (!root_lock(heap))
+		return ERR_PTR(-EDEADLK);
 	ret = refcache_handle_lookup_locked(heap, id, false, &obj);
 	if (!ret)
 		refcache_ref_get(obj);
@@ -307,14 +336,17 @@ EXPORT_SYMBOL_NS_GPL(refcache_root_load, REFCACHE_NS);
  *
  * The heap's reference goes, which frees the object if it was the last.
  *
- * Context: process context; takes the heap's mutex.
- * Return: 0, or -EBADF for an id that is not an open root of @heap.
+ * Context: process context, not under refcache_heap_lock() and not from
+ * a callback; takes the heap's mutex.
+ * Return: 0, -EBADF for an id that is not an open root of @heap, or
+ * -EDEADLK as for refcache_root_add().
  */
 int refcache_root_del(struct refcache_heap *heap, u64 id)
 {
 	int ret;
 
-	refcache_objspace_lock(heap);
+	if (!root_lock(heap))
+		return -EDEADLK;
 	ret = refcache_handle_close_locked(heap, id);
 	refcache_heap_unlock(heap);
 	return ret;

@@ -95,11 +95,6 @@ bool refcache_kernel_caches_live(void)
 	return atomic_read(&kernel_caches);
 }
 
-static bool heap_locked_by_me(struct refcache_heap *heap)
-{
-	return READ_ONCE(heap->objs.locker) == current;
-}
-
 /*
  * An empty objspace, whose hooks are @ops.  The collector's part is
  * refcache_gc_init()'s, called next by heap.c.
@@ -822,7 +817,7 @@ static noinline void obj_put_slow(struct refcache_obj *obj, enum refcache_bias_p
 	bool mine;
 
 	/* From a callback, the lock is ours already: join the running release. */
-	mine = heap_locked_by_me(heap);
+	mine = refcache_objspace_locked_by_me(&heap->objs);
 	if (!mine)
 		refcache_objspace_lock(heap);
 	if (!heap->objs.dying) {

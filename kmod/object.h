@@ -262,6 +262,12 @@ void refcache_handles_walk_locked(struct refcache_heap *heap,
 /* The lists live objects of a heap are on: the generations, then untracked. */
 #define REFCACHE_OBJ_LISTS	(REFCACHE_GC_LISTS + 1)
 
+/* Does current hold the heap's mutex (refcache_heap_lock())? */
+static inline bool refcache_objspace_locked_by_me(struct refcache_objspace *os)
+{
+	return READ_ONCE(os->locker) == current;
+}
+
 static inline struct list_head *refcache_obj_list(struct refcache_objspace *os, int i)
 {
 	return i < REFCACHE_GC_LISTS ? &os->gc.gen[i] : &os->untracked;

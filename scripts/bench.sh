@@ -221,8 +221,8 @@ END {
 	for (i = 1; i <= n; i++) {
 		s = order[i]
 		# gc_handles: the tree through /dev/refcache, held by a handle
-		# or by an untracked holder; the module's _root shapes, held by
-		# roots: against CPython's tree (and random).
+		# or by an untracked holder; the _root shapes of the module, held by
+		# roots: against the CPython tree (and random).
 		cs = s; sub(/_(handle|holder|root)$/, "", cs)
 		if (!(cs in cns) || cn[cs] != rn[s] || rns[s] <= 0 || cns[cs] <= 0) {
 			printf "bench gc shape=%s: no CPython figure for the same %s objects\n", s, rn[s]

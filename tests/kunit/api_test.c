@@ -402,7 +402,7 @@ static void api_roots(struct kunit *test)
 	struct refcache_obj *x = new_obj(test, c), *y = new_obj(test, c);
 	struct refcache_obj *o = new_obj(test, oc), *got;
 	struct refcache_gc_result res;
-	u64 id, id2, oid;
+	u64 id, id2, oid, fresh;
 	int i;
 
 	/*
@@ -456,7 +456,12 @@ static void api_roots(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, refcache_root_load(heap, id), ERR_PTR(-EBADF));
 	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(root), 2U);
 	/* The new root in the freed entry gets a new id; the old stays stale. */
-	KUNIT_ASSERT_EQ(test, refcache_root_add(root, &id), 0);
+	KUNIT_ASSERT_EQ(test, refcache_root_add(root, &fresh), 0);
+	KUNIT_EXPECT_EQ(test, fresh & 0xffffff, id & 0xffffff);	/* the same entry */
+	KUNIT_EXPECT_NE(test, fresh, id);
+	KUNIT_EXPECT_PTR_EQ(test, refcache_root_load(heap, id), ERR_PTR(-EBADF));
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id), -EBADF);
+	id = fresh;
 	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id2), 0);
 	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id2), -EBADF);
 	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id), 0);
@@ -504,6 +509,98 @@ static void api_roots_heap_put(struct kunit *test)
 	refcache_heap_put(heap);
 	refcache_stats_read(&after);
 	KUNIT_EXPECT_EQ(test, after.heaps_abandoned, before.heaps_abandoned);
+	KUNIT_EXPECT_EQ(test, after.heaps_destroyed, before.heaps_destroyed + 1);
+}
+
+static void root_add_locked(struct refcache_obj *obj, void *arg)
+{
+	u64 id;
+
+	*(int *)arg = refcache_root_add(obj, &id);
+}
+
+/*
+ * Root calls with the heap's mutex held (under refcache_heap_lock(), as
+ * from a callback) would wait for themselves: they warn and refuse, and
+ * nothing changes.  A root of an untracked object holds it as any.
+ */
+static void api_roots_misuse(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_cache *c = new_cache(test, heap, 0, 1, REFCACHE_CACHE_TRACKED, NULL);
+	struct refcache_cache *u = new_cache(test, heap, 0, 1, 0, NULL);
+	struct refcache_obj *obj = new_obj(test, c), *leaf = new_obj(test, u), *got;
+	struct refcache_gc_result res;
+	int ret = 0;
+	u64 id;
+
+	KUNIT_ASSERT_EQ(test, refcache_root_add(obj, &id), 0);
+	refcache_heap_lock(heap);
+	expect_splat_begin();
+	root_add_locked(obj, &ret);
+	got = refcache_root_load(heap, id);
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id), -EDEADLK);
+	expect_splat_end();
+	refcache_heap_unlock(heap);
+	KUNIT_EXPECT_EQ(test, ret, -EDEADLK);
+	KUNIT_EXPECT_PTR_EQ(test, got, ERR_PTR(-EDEADLK));
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 2U);
+
+	/* An untracked leaf, held by its root and by obj's slot only. */
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(obj, 0, leaf), 0);
+	KUNIT_ASSERT_EQ(test, refcache_root_add(leaf, &id), 0);
+	refcache_obj_put(leaf);
+	refcache_obj_put(obj);
+	KUNIT_ASSERT_EQ(test, refcache_gc_collect(heap, 2, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(leaf), 2U);
+	KUNIT_EXPECT_EQ(test, refcache_root_del(heap, id), 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(leaf), 1U);
+}
+
+struct biased_root {
+	struct refcache_heap *heap;
+	u64 id;
+	int ret;
+	struct completion done;
+};
+
+static int biased_root_del(void *arg)
+{
+	struct biased_root *br = arg;
+
+	br->ret = refcache_root_del(br->heap, br->id);
+	complete(&br->done);
+	return 0;
+}
+
+/*
+ * A biased object's owner makes it a root; another task deletes the
+ * root, the object's last reference: a put that is not the owner's, which
+ * queues the object for its owner (Documentation/objects.rst).  It is
+ * freed, and nothing leaks.
+ */
+static void api_roots_biased(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_cache *c = new_cache(test, heap, 0, 1,
+					     REFCACHE_CACHE_TRACKED | REFCACHE_CACHE_BIASED, NULL);
+	struct refcache_obj *obj = new_obj(test, c);
+	struct biased_root br = { .heap = heap };
+	struct refcache_gc_result res;
+	struct task_struct *t;
+
+	init_completion(&br.done);
+	KUNIT_ASSERT_EQ(test, refcache_root_add(obj, &br.id), 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 2U);
+	refcache_obj_put(obj);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 1U);
+	t = kthread_run(biased_root_del, &br, "refcache-root-del");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&br.done);
+	KUNIT_EXPECT_EQ(test, br.ret, 0);
+	KUNIT_ASSERT_EQ(test, refcache_gc_collect(heap, 2, &res), 0);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
 struct roots_race {
@@ -565,6 +662,9 @@ static int roots_churn(void *arg)
 	for (k = 0; k < ARRAY_SIZE(ids); k++)
 		if (ids[k] && refcache_root_del(rr->heap, ids[k]) && !rr->err)
 			rr->err = -EBADF;
+	/* kthread_stop() wants the thread alive: wait for it after an error. */
+	while (!kthread_should_stop())
+		msleep(20);
 	return 0;
 }
 
@@ -588,12 +688,17 @@ static void api_roots_race(struct kunit *test)
 	churn = kthread_run(roots_churn, &rr, "refcache-roots");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(churn));
 	collect = kthread_run(collect_loop, heap, "refcache-collect");
+	if (!IS_ERR(collect))
+		msleep(1000);
+	kthread_stop(churn);	/* before any assertion: it uses @rr, on our stack */
 	KUNIT_ASSERT_FALSE(test, IS_ERR(collect));
-	msleep(1000);
-	kthread_stop(churn);
 	kthread_stop(collect);
 	KUNIT_EXPECT_EQ(test, rr.err, 0);
 	KUNIT_EXPECT_GT(test, rr.made, 100ULL);
+	/* The collections did mark from the roots (step 0). */
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_GT(test, heap->objs.gc.mark_stamp, 0U);
+	refcache_heap_unlock(heap);
 	live = heap_objects(heap);
 	KUNIT_ASSERT_EQ(test, refcache_gc_collect(heap, 2, &res), 0);
 	collected += res.collected;
@@ -612,6 +717,8 @@ static struct kunit_case refcache_api_cases[] = {
 	KUNIT_CASE(api_roots),
 	KUNIT_CASE(api_roots_heap_put),
 	KUNIT_CASE(api_roots_race),
+	KUNIT_CASE(api_roots_misuse),
+	KUNIT_CASE(api_roots_biased),
 	{}
 };
 
