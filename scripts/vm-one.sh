@@ -79,7 +79,8 @@ esac
 echo "vm-one: building for $kdir" >&2
 make -s -C userspace >> "$log" 2>&1 || { tail -n 30 "$log"; exit 1; }
 scripts/build-kmod.sh "$kdir" "$out/mods" >> "$log" 2>&1 || { tail -n 30 "$log"; exit 1; }
-cp "$out/mods/tests/inject/refcache_inject.ko" "$out/mods/kmod/"
+cp "$out/mods/tests/inject/refcache_inject.ko" "$out/mods/tests/misuse/refcache_misuse.ko" \
+	"$out/mods/kmod/"
 if [ -f "$out/mods/tests/kunit/refcache_kunit.ko" ] && [ "$kunit" != none ]; then
 	cp "$out/mods/tests/kunit/refcache_kunit.ko" "$out/mods/kmod/"
 else

@@ -7,8 +7,10 @@
  *   - puts a heap while still holding one of its objects, whose cache
  *     has traverse, clear and release callbacks and whose payload holds a
  *     reference: refcache warns and abandons the heap;
- *   - creates a second heap, with such a cache and a cycle, and never
- *     puts it.
+ *   - adds a root (refcache_root_add()) of that object after the put:
+ *     refused with -ENOENT, since the heap is being torn down;
+ *   - creates a second heap, with such a cache and a cycle, holds the
+ *     cycle by a root, and never puts the heap or deletes the root.
  *
  * Its exit does nothing about either.  Unloading it must disarm the
  * callbacks it leaves behind (a warning), and unloading refcache after
@@ -96,24 +98,31 @@ static int __init misuse_init(void)
 {
 	struct refcache_heap *heap;
 	struct refcache_obj *a;
+	u64 id;
+	int ret;
 
 	heap = make_heap(&held, false);
 	if (IS_ERR(heap))
 		return PTR_ERR(heap);
 	pr_info("putting heap %llu while holding one of its objects\n", refcache_heap_id(heap));
 	refcache_heap_put(heap);
+	/* The heap is abandoned, so @held is still there to pass. */
+	ret = refcache_root_add(held, &id);
+	pr_info("root of an object of a heap put: %d\n", ret);
 
 	never_put = make_heap(&a, true);
 	if (IS_ERR(never_put))
 		return 0;
-	refcache_obj_put(a);		/* the cycle holds itself */
+	ret = refcache_root_add(a, &id);
+	pr_info("root of a heap never to be put: %d\n", ret);
+	refcache_obj_put(a);		/* the cycle and the root hold it */
 	pr_info("keeping heap %llu, never to be put\n", refcache_heap_id(never_put));
 	return 0;
 }
 
 static void __exit misuse_exit(void)
 {
-	pr_info("unloading with an object of an abandoned heap held and a heap not put\n");
+	pr_info("unloading with an object of an abandoned heap held, and a heap not put, with a root open\n");
 }
 
 module_init(misuse_init);

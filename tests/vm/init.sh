@@ -219,8 +219,9 @@ if [ "$rcvm_mode" = bench ]; then
 	finish
 fi
 
-# A kernel module that puts a heap while holding its object, keeps
-# another heap forever, and unloads: its warnings are expected (and
+# A kernel module that puts a heap while holding its object (and then
+# asks for a root of it), keeps another heap forever with a root open,
+# and unloads: its warnings are expected (and
 # checked here); anything while refcache itself unloads is not.
 expect_splat() { echo "refcache-expect-splat: $1" > /dev/kmsg; }
 logged() { dmesg | grep -q "$1"; }
@@ -230,6 +231,8 @@ if [ "$rcvm_mode" = misuse ]; then
 	expect_splat end
 	if logged 'held outside it; leaking it'; then say "PASS misuse_heap_abandoned"; else say "FAIL misuse_heap_abandoned"; fi
 	result misuse_abandoned_counted grep -qx 'heaps_abandoned 1' /proc/refcache/stats
+	if logged 'root of an object of a heap put: -2$'; then say "PASS misuse_root_of_put_heap_refused"; else say "FAIL misuse_root_of_put_heap_refused"; fi
+	if logged 'root of a heap never to be put: 0$'; then say "PASS misuse_root_never_deleted"; else say "FAIL misuse_root_never_deleted"; fi
 	result misuse_rmmod_refused_while_used sh -c '! rmmod refcache'
 	expect_splat begin
 	result misuse_rmmod rmmod refcache_misuse
