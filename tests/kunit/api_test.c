@@ -603,6 +603,49 @@ static void api_roots_biased(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
+/*
+ * The table of roots grows by doubling, charged to the heap: a growth
+ * past the heap's budget fails with -EDQUOT and changes nothing (no
+ * reference taken, nothing charged); with room, it goes on.
+ */
+static void api_roots_table(struct kunit *test)
+{
+	struct refcache_heap *heap = new_heap(test);
+	struct refcache_cache *c = new_cache(test, heap, 0, 0, REFCACHE_CACHE_TRACKED, NULL);
+	struct refcache_obj *obj = new_obj(test, c), *got;
+	unsigned int n = 0, i;
+	u64 *ids, id;
+	s64 charged;
+	int ret;
+
+	ids = kunit_kcalloc(test, 2048, sizeof(*ids), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ids);
+	/* Entries 1..1023 of a table of 1024: index 0 is never an id. */
+	for (n = 0; n < 1023; n++)
+		KUNIT_ASSERT_EQ(test, refcache_root_add(obj, &ids[n]), 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 1024U);
+	charged = atomic64_read(&heap->charged);
+	heap->objs.max_bytes = charged;
+	ret = refcache_root_add(obj, &id);
+	KUNIT_EXPECT_EQ(test, ret, -EDQUOT);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->charged), charged);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 1024U);
+	heap->objs.max_bytes = 1 << 30;
+	KUNIT_ASSERT_EQ(test, refcache_root_add(obj, &ids[n++]), 0);
+	KUNIT_EXPECT_GT(test, atomic64_read(&heap->charged), charged);
+	for (i = 0; i < n; i++) {
+		got = refcache_root_load(heap, ids[i]);
+		KUNIT_EXPECT_PTR_EQ(test, got, obj);
+		if (!IS_ERR(got))
+			refcache_obj_put(got);
+	}
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, refcache_root_del(heap, ids[i]), 0);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(obj), 1U);
+	refcache_obj_put(obj);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
 struct roots_race {
 	struct refcache_heap *heap;
 	struct refcache_cache *cache;
@@ -716,6 +759,7 @@ static struct kunit_case refcache_api_cases[] = {
 	KUNIT_CASE(api_disarm_races_collections),
 	KUNIT_CASE(api_roots),
 	KUNIT_CASE(api_roots_heap_put),
+	KUNIT_CASE(api_roots_table),
 	KUNIT_CASE(api_roots_race),
 	KUNIT_CASE(api_roots_misuse),
 	KUNIT_CASE(api_roots_biased),
