@@ -502,9 +502,10 @@ static u32 mark_stamp_next(struct refcache_gc *gc)
  * handles (and roots) reach out of @young to @alive, which is the
  * marking's queue (breadth-first, but with the edge buffer @eb what a
  * bucket marks is scanned next), each object with generation @target
- * and @stamp in its gc_refs bits.  The caller checked that no biased object is queued (every
- * object of the set is on @young) and that the handle table costs no
- * more to read than a pass over the set.  Returns how many it took.
+ * and @stamp in its gc_refs bits.  The caller checked that no biased
+ * object is queued (every object of the set is on @young) and that the
+ * handle table costs no more to read than a pass over the set.  Returns
+ * how many it took.
  */
 static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_head *alive,
 				      unsigned int generation, unsigned int target, u32 stamp,
