@@ -3,10 +3,11 @@
  * gc_handles: the collector's marking from the handles
  * (Documentation/collector.rst, step 0) under TCG, in make bench's guest.
  *
- * refcache_bench_gc.ko builds its graphs through the in-kernel API, which
- * has no handles, so its collections never mark.  This program builds the
- * same tree through /dev/refcache (node i has children 2i+1 and 2i+2),
- * closes every handle but the root's, and times one full collection; then
+ * refcache_bench_gc.ko builds its graphs through the in-kernel API, and
+ * marks only in its _root shapes (refcache_root_add()).  This program
+ * builds the same tree through /dev/refcache, as user space holds it
+ * (node i has children 2i+1 and 2i+2), closes every handle but the
+ * root's, and times one full collection; then
  * the same tree held instead through an untracked object's slot, whose
  * own handle the marking cannot start from (the object is not in the
  * set), so that the trial alone finds the tree reachable.  Lines, joined
