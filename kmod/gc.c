@@ -681,6 +681,165 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 	return n;
 }
 
+/* ---- the acyclic pass ------------------------------------------------ */
+
+/*
+ * The acyclic pass (Documentation/collector.rst, after step 0), before
+ * the trial: one pass over the set in list order that stamps each
+ * object as it passes it (and gives it its new generation), and looks
+ * at where each of its references goes: to an object of the set it has
+ * passed (stamped), or to one it has not yet.  If every reference goes
+ * the same way, the list's order is a topological order of the set's
+ * references, so the set has no cycle; and in a set without a cycle
+ * every object is reachable from outside it (follow the references back
+ * from any object: they end, at an object nothing in the set
+ * references, whose count is all from outside).  The trial would find
+ * no garbage, so the pass has done the collection: every object is a
+ * survivor, already stamped and in its new generation.  A pass that
+ * meets references both ways stops, and gives back what it stamped;
+ * the trial runs as before.
+ */
+#define ACYCLIC_FWD	1U
+#define ACYCLIC_BACK	2U
+
+/* Trial deletion on a set that is acyclic after all: for KUnit. */
+VISIBLE_IF_KUNIT bool refcache_gc_acyclic = true;
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_acyclic);
+
+struct acyclic_arg {
+	struct refcache_heap *heap;
+	unsigned int generation;
+	u32 mark;		/* step 0's stamp: out of the set */
+	u32 stamp;		/* this pass's: passed */
+	const struct refcache_obj *obj;	/* the object being passed */
+	unsigned int dirs;
+};
+
+/* A reference from the object being passed to @child. */
+static __always_inline void acyclic_ref(struct acyclic_arg *aa, const struct refcache_obj *child)
+{
+	u32 f = child->flags, refs = f >> REFCACHE_OBJ_REFS_SHIFT;
+
+	if (refs == aa->stamp)	/* a reference to itself is a cycle */
+		aa->dirs |= child == aa->obj ? ACYCLIC_FWD | ACYCLIC_BACK : ACYCLIC_BACK;
+	else if ((f & REFCACHE_OBJ_GEN_MASK) <= aa->generation && refs != aa->mark &&
+		 (child->cache->flags & REFCACHE_CACHE_TRACKED))
+		aa->dirs |= ACYCLIC_FWD;
+}
+
+static void visit_acyclic(struct refcache_obj *child, void *arg)
+{
+	struct acyclic_arg *aa = arg;
+
+	if (!child)
+		return;
+	if (unlikely(child->cache->heap != aa->heap)) {
+		foreign_ref(aa->heap, child);
+		return;
+	}
+	acyclic_ref(aa, child);
+}
+
+/*
+ * The pass.  What update_subtract_refs() would not take into the set
+ * (a count of zero: its putter waits for our lock) goes to @dying, as
+ * there.  Returns true if the set is acyclic, with *@n its size; else
+ * the objects passed are back as they were, but for their generation,
+ * now @generation (the set ends in @target whatever it was), and *@n is
+ * how many were passed.
+ */
+static __always_inline bool acyclic_pass(struct refcache_heap *heap, struct list_head *young,
+					 struct list_head *dying, unsigned int generation,
+					 unsigned int target, u32 mark, u32 stamp,
+					 bool biased_heap, bool ahead, u64 *n)
+{
+	struct acyclic_arg aa = {
+		.heap = heap, .generation = generation, .mark = mark, .stamp = stamp,
+	};
+	const struct refcache_type_ops *ops;
+	struct refcache_obj *obj, *tmp, *child;
+	unsigned long i = 0;
+	u32 j, nslots, f;
+
+	*n = 0;
+	list_for_each_entry_safe(obj, tmp, young, node) {
+		if (!(++i & 1023))
+			cond_resched();
+		f = obj->flags;
+		if ((f & REFCACHE_OBJ_GEN_MASK) > generation ||
+		    (f >> REFCACHE_OBJ_REFS_SHIFT) == mark || !obj_tracked(obj) ||
+		    !refcache_ref_read_gc(obj, biased_heap)) {
+			list_move_tail(&obj->node, dying);
+			continue;
+		}
+		obj->flags = (f & ~GC_SCAN_BITS) | target | (stamp << REFCACHE_OBJ_REFS_SHIFT);
+		aa.obj = obj;
+		++*n;
+		if (ahead)
+			prefetch_next_slots(obj, young);
+		nslots = obj->cache->nslots;
+		ops = obj->cache->ops;
+		/* Slots hold objects of this heap only. */
+		for (j = 0; j < nslots; j++) {
+			child = obj->slots[j];
+			if (child)
+				acyclic_ref(&aa, child);
+		}
+		if (ops && ops->traverse)
+			ops->traverse(obj, visit_acyclic, &aa);
+		if (unlikely(aa.dirs == (ACYCLIC_FWD | ACYCLIC_BACK)))
+			goto cyclic;
+	}
+	edge_stat(REFCACHE_GC_EDGE_ACYCLIC, 1);
+	return true;
+
+cyclic:
+	/* The objects passed are the list's first, up to @obj. */
+	i = 0;
+	list_for_each_entry(tmp, young, node) {
+		tmp->flags = (tmp->flags & ~GC_SCAN_BITS) | generation;
+		if (tmp == obj)
+			break;
+		if (!(++i & 1023))
+			cond_resched();
+	}
+	edge_stat(REFCACHE_GC_EDGE_CYCLIC, 1);
+	edge_stat(REFCACHE_GC_EDGE_CYCLIC_PASSED, *n);
+	return false;
+}
+
+/*
+ * A pass that meets its cycle costs what it passed.  A generation whose
+ * sets keep meeting one late (past an eighth of the set) tries less
+ * often: after the k-th such pass in a row, its next 2^k collections (at
+ * most 64) skip it.  An acyclic set, or a cycle met early, starts over.
+ */
+static bool acyclic_due(struct refcache_gc *gc, unsigned int generation)
+{
+	if (!READ_ONCE(refcache_gc_acyclic))
+		return false;
+	if (gc->acyclic_skip[generation]) {
+		gc->acyclic_skip[generation]--;
+		edge_stat(REFCACHE_GC_EDGE_ACYCLIC_SKIPPED, 1);
+		return false;
+	}
+	return true;
+}
+
+static void acyclic_learn(struct refcache_gc *gc, unsigned int generation, bool acyclic,
+			  u64 passed, u64 n)
+{
+	u8 *fails = &gc->acyclic_fails[generation];
+
+	if (acyclic || passed <= n / 8) {
+		*fails = 0;
+		return;
+	}
+	if (*fails < 6)
+		++*fails;
+	gc->acyclic_skip[generation] = 1U << *fails;
+}
+
 /* Can the collector drop this object's references? */
 static bool obj_clearable(const struct refcache_obj *obj)
 {
@@ -1457,8 +1616,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors, zeroed, nalive;
 	struct list_head *young;
 	unsigned int g, target;
-	u32 garbage, stamp;
-	bool callbacks = false, plain, ahead, all_garbage;
+	u32 garbage, stamp, astamp;
+	bool callbacks = false, plain, ahead, all_garbage, try_acyclic, acyclic;
 	ktime_t t0;
 	u64 ns;
 
@@ -1500,6 +1659,11 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	eb = gc_edges_alloc(ahead, gc->nobjs[generation]);
 	nalive = 0;
 	stamp = U32_MAX;
+	/* Both stamps before step 0: a stamp's wrap clears the lists' bits. */
+	astamp = U32_MAX;
+	try_acyclic = !heap->objs.bias.nqueued && acyclic_due(gc, generation);
+	if (try_acyclic)
+		astamp = mark_stamp_next(gc);
 	if (heap->objs.nhandles && !heap->objs.bias.nqueued &&
 	    heap->objs.htab_size <= 4 * gc->nobjs[generation]) {
 		stamp = mark_stamp_next(gc);
@@ -1508,7 +1672,19 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 			      mark_alive(heap, &alive, generation, target, stamp, ahead, NULL);
 	}
 	zeroed = 0;
-	if (!heap->objs.bias.nqueued) {
+	acyclic = false;
+	if (try_acyclic) {
+		/* The acyclic pass; two copies, as the walk below. */
+		acyclic = heap->objs.bias.owners ?
+			acyclic_pass(heap, young, &dying, generation, target, stamp, astamp,
+				     true, ahead, &candidates) :
+			acyclic_pass(heap, young, &dying, generation, target, stamp, astamp,
+				     false, ahead, &candidates);
+		acyclic_learn(gc, generation, acyclic, candidates, gc->nobjs[generation]);
+	}
+	if (acyclic) {
+		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
+	} else if (!heap->objs.bias.nqueued) {
 		/*
 		 * Two copies of the walk: one for heaps without a biased
 		 * cache.  The owner table comes with a heap's first biased
@@ -1550,6 +1726,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	all_garbage = plain && candidates && zeroed == candidates;
 	if (all_garbage)
 		nunreach = candidates;
+	else if (acyclic)
+		nunreach = 0;	/* the acyclic pass found every object reachable */
 	else
 		nunreach = ahead ? move_unreachable(young, &s, candidates, target, true, eb) :
 				   move_unreachable(young, &s, candidates, target, false, NULL);

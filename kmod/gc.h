@@ -84,6 +84,9 @@ struct refcache_gc {
 	struct work_struct work;
 	bool collecting;
 	u32 mark_stamp;
+	/* The acyclic pass's backoff, per generation: see acyclic_due(). */
+	u8 acyclic_skip[REFCACHE_GC_GENERATIONS];
+	u8 acyclic_fails[REFCACHE_GC_GENERATIONS];
 	u64 puts;
 	u64 mem_seq;
 	u64 mem_puts;
@@ -137,6 +140,10 @@ enum {
 	REFCACHE_GC_EDGE_GROWN,		/* times the walk's stack grew */
 	REFCACHE_GC_EDGE_SPILLED,	/* rescues spilled on the list */
 	REFCACHE_GC_EDGE_KEPT,		/* the garbage's references put after the gather */
+	REFCACHE_GC_EDGE_ACYCLIC,	/* sets the acyclic pass collected alone */
+	REFCACHE_GC_EDGE_CYCLIC,	/* acyclic passes that met a cycle and stopped */
+	REFCACHE_GC_EDGE_CYCLIC_PASSED,	/* objects those passes had passed */
+	REFCACHE_GC_EDGE_ACYCLIC_SKIPPED, /* collections that skipped it (backoff) */
 	REFCACHE_GC_EDGE_NSTATS
 };
 
@@ -148,6 +155,8 @@ extern unsigned long refcache_gc_dead_max;
 extern unsigned long refcache_gc_edges_min;
 /* The walk's first stack, in entries; 0 for its small fallback (gc.c). */
 extern unsigned long refcache_gc_stack_first;
+/* Whether collections try the acyclic pass before the trial (gc.c). */
+extern bool refcache_gc_acyclic;
 /* Will the walks of the set @young of @n objects prefetch (gc.c)? */
 bool refcache_gc_scattered(const struct list_head *young, u64 n);
 #endif

@@ -1516,6 +1516,21 @@ static long edge_stat_delta(const long st[REFCACHE_GC_EDGE_NSTATS], unsigned int
 	return atomic_long_read(&refcache_gc_edge_stats[i]) - st[i];
 }
 
+static void acyclic_on(void *unused)
+{
+	refcache_gc_acyclic = true;
+}
+
+/*
+ * For a case that reads the stamps step 0 and the trial leave: the
+ * acyclic pass would leave its own on a set without a cycle.
+ */
+static void acyclic_off(struct kunit *test)
+{
+	refcache_gc_acyclic = false;
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, acyclic_on, NULL));
+}
+
 /* An object's gc_refs bits: between collections, the last marking's stamp. */
 static u32 mark_bits(const struct refcache_obj *obj)
 {
@@ -1739,6 +1754,208 @@ static void gc_scattered_chain(struct kunit *test)
 }
 
 /*
+ * The acyclic pass of Documentation/collector.rst (after step 0).  A graph of
+ * ACYC_N objects made in list order, each referencing up to two later
+ * ones (@down: earlier ones), so that every reference goes one way; at
+ * @back (ACYC_N: nowhere) one object also references the other way, and
+ * it is held, so that the set has references both ways.  ACYC_ROOTS
+ * objects are held.  Exactly what they reach must survive, whether the
+ * pass collects the set alone (no reference the other way), or stops
+ * and leaves it to the trial, which then runs on what it had stamped.
+ */
+#define ACYC_N		1500
+#define ACYC_ROOTS	4
+
+struct acyc_param {
+	const char *name;
+	bool down, biased, off;
+	u32 back;
+};
+
+static const struct acyc_param acyc_params[] = {
+	{ "down the list", false, false, false, ACYC_N },
+	{ "up the list", true, false, false, ACYC_N },
+	{ "biased", false, true, false, ACYC_N },
+	{ "pass off", false, false, true, ACYC_N },
+	{ "late cycle", false, false, false, ACYC_N * 7 / 8 },
+	{ "late cycle, up", true, false, false, ACYC_N * 7 / 8 },
+	{ "early cycle", false, false, false, ACYC_N / 64 },
+};
+
+static void acyc_desc(const struct acyc_param *p, char *desc)
+{
+	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(acyc, acyc_params, acyc_desc);
+
+/* A random object of [lo, hi); the sentinel @none if the range is empty. */
+static u32 acyc_pick(u32 *x, u32 lo, u32 hi, u32 none)
+{
+	return lo < hi ? lo + scatter_next(x) % (hi - lo) : none;
+}
+
+static void gc_acyclic(struct kunit *test)
+{
+	const struct acyc_param *p = test->param_value;
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = new_cache(test, heap, gc_payload, 2,
+						 REFCACHE_CACHE_TRACKED |
+						 (p->biased ? REFCACHE_CACHE_BIASED : 0), NULL);
+	struct refcache_obj **objs, *held[ACYC_ROOTS];
+	u32 *a, *b, *stack, roots[ACYC_ROOTS], reach, x = 11, i;
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	struct refcache_gc_result res;
+	unsigned long *seen;
+	u64 before, passed;
+	u8 skip;
+
+	if (p->off)
+		acyclic_off(test);
+	objs = kunit_kcalloc(test, ACYC_N, sizeof(*objs), GFP_KERNEL);
+	a = kunit_kcalloc(test, ACYC_N, sizeof(*a), GFP_KERNEL);
+	b = kunit_kcalloc(test, ACYC_N, sizeof(*b), GFP_KERNEL);
+	stack = kunit_kcalloc(test, ACYC_N, sizeof(*stack), GFP_KERNEL);
+	seen = kunit_kcalloc(test, BITS_TO_LONGS(ACYC_N), sizeof(*seen), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen);
+
+	/* No edge: a reference to itself in a[] and b[], none in the slots. */
+	for (i = 0; i < ACYC_N; i++) {
+		objs[i] = new_obj(test, cache);
+		a[i] = p->down ? acyc_pick(&x, 0, i, i) : acyc_pick(&x, i + 1, ACYC_N, i);
+		b[i] = p->down ? acyc_pick(&x, 0, i, i) : acyc_pick(&x, i + 1, ACYC_N, i);
+	}
+	if (p->back < ACYC_N)	/* the other way, or to itself */
+		b[p->back] = p->down ? acyc_pick(&x, p->back, ACYC_N, p->back) :
+				       acyc_pick(&x, 0, p->back + 1, p->back);
+	for (i = 0; i < ACYC_N; i++) {
+		if (a[i] != i)
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[a[i]]), 0);
+		if (b[i] != i || i == p->back)
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[b[i]]), 0);
+	}
+	for (i = 0; i < ACYC_ROOTS; i++) {
+		roots[i] = i || p->back == ACYC_N ? scatter_next(&x) % ACYC_N : p->back;
+		held[i] = refcache_obj_get(objs[roots[i]]);
+	}
+	reach = graph_reach(a, b, stack, seen, roots, ACYC_ROOTS);
+	put_all(objs, ACYC_N);
+	/* Without the reference the other way, refcounting freed the rest. */
+	before = heap_objects(heap);
+	if (p->back == ACYC_N)
+		KUNIT_EXPECT_EQ(test, before, (u64)reach);
+
+	edge_stats(st);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, res.collected, before - reach);
+	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach);
+	check_lists(test, heap);
+	passed = edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC_PASSED);
+	if (p->off) {
+		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_ACYCLIC), 0L);
+		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 0L);
+	} else if (p->back == ACYC_N) {
+		/* Collected by the pass alone, each survivor left with its stamp. */
+		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_ACYCLIC), 1L);
+		for (i = 0; i < ACYC_N; i++)
+			if (test_bit(i, seen))
+				KUNIT_EXPECT_EQ(test, mark_bits(objs[i]),
+						heap->objs.gc.mark_stamp);
+	} else {
+		/* Stopped, and gave back what it stamped: the trial cleared it. */
+		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 1L);
+		KUNIT_EXPECT_GT(test, passed, 0ULL);
+		KUNIT_EXPECT_LE(test, passed, before);
+		for (i = 0; i < ACYC_N; i++)
+			if (test_bit(i, seen))
+				KUNIT_EXPECT_EQ(test, mark_bits(objs[i]), 0U);
+	}
+
+	/*
+	 * The backoff: a pass that stopped past an eighth of the set makes
+	 * the next two full collections skip it (the set still has the
+	 * reference the other way); then it runs, and stops again.
+	 */
+	refcache_heap_lock(heap);
+	skip = heap->objs.gc.acyclic_skip[2];
+	refcache_heap_unlock(heap);
+	KUNIT_EXPECT_EQ(test, skip, (u8)(!p->off && passed > before / 8 ? 2 : 0));
+	if (p->back == ACYC_N * 7 / 8)
+		KUNIT_EXPECT_EQ(test, skip, 2);
+	if (skip) {
+		edge_stats(st);
+		collect(test, heap, 2);
+		collect(test, heap, 2);
+		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_ACYCLIC_SKIPPED), 2L);
+		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 0L);
+		res = collect(test, heap, 2);
+		KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
+		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 1L);
+		KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach);
+		check_lists(test, heap);
+	}
+	put_all(held, ACYC_ROOTS);
+	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/*
+ * A young set references older objects and is referenced by one: those
+ * references are from outside the set, or out of it, and take no part
+ * in the pass's test.  Then a young 2-cycle after the young chain.
+ */
+static void gc_acyclic_young(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj *old, *y[3], *c[2];
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	struct refcache_gc_result res;
+
+	old = new_obj(test, cache);
+	collect(test, heap, 0);
+	collect(test, heap, 1);		/* old is in generation 2 */
+	y[0] = new_obj(test, cache);
+	y[1] = new_obj(test, cache);
+	y[2] = new_obj(test, cache);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(old, 0, y[0]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(y[0], 0, y[1]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(y[1], 0, y[2]), 0);
+	/* A cycle, but through an object outside the set. */
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(y[2], 0, old), 0);
+	put_all(y, 3);
+	edge_stats(st);
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_ACYCLIC), 1L);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 4ULL);
+	check_lists(test, heap);
+	expect_count(test, heap, 0, 1, 1);
+
+	/* A young chain, then a young 2-cycle: the pass stops at its second. */
+	y[0] = new_obj(test, cache);
+	y[1] = new_obj(test, cache);
+	c[0] = new_obj(test, cache);
+	c[1] = new_obj(test, cache);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(y[0], 0, y[1]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[0], 0, c[1]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[1], 0, c[0]), 0);
+	put_all(c, 2);
+	edge_stats(st);
+	res = collect(test, heap, 0);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 1L);
+	KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC_PASSED), 4L);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 6ULL);
+	check_lists(test, heap);
+	put_all(y, 2);
+	refcache_obj_put(old);
+	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/*
  * Step 0 of Documentation/collector.rst: what strong handles reach leaves
  * the set before the trial.  A random graph held by handles, kernel
  * references and an untracked object's slot: each collection must leave
@@ -1763,6 +1980,8 @@ static void gc_marked_from_handles(struct kunit *test)
 	u64 id[MARK_HANDLES], young_id, before;
 	struct refcache_obj *pair[2];
 	unsigned int i, round;
+
+	acyclic_off(test);
 
 	objs = kunit_kcalloc(test, MARK_N, sizeof(*objs), GFP_KERNEL);
 	a = kunit_kcalloc(test, MARK_N, sizeof(*a), GFP_KERNEL);
@@ -1926,6 +2145,7 @@ static void gc_marked_edges(struct kunit *test)
 	unsigned int i;
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, heap);
+	acyclic_off(test);
 	refcache_gc_set_threshold(heap, 0, 10, 10);
 	ctx = kctx_new(test, heap, 16);
 	sc = slot_cache(test, heap);
@@ -2326,6 +2546,8 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_all_garbage_outside_refs),
 	KUNIT_CASE(gc_marked_from_handles),
 	KUNIT_CASE(gc_marked_edges),
+	KUNIT_CASE_PARAM(gc_acyclic, acyc_gen_params),
+	KUNIT_CASE(gc_acyclic_young),
 	KUNIT_CASE(gc_dead_blocks_back_atomic),
 	KUNIT_CASE(gc_dead_blocks_back_biased),
 	KUNIT_CASE(gc_dead_blocks_back_capped),
@@ -2381,6 +2603,7 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_garbage_drops_references),
 	KUNIT_CASE(gc_all_garbage_outside_refs),
 	KUNIT_CASE(gc_marked_from_handles),
+	KUNIT_CASE_PARAM(gc_acyclic, acyc_gen_params),
 	KUNIT_CASE(gc_promotion_and_count),
 	KUNIT_CASE(gc_disabled_and_threshold_zero),
 	KUNIT_CASE(gc_freeze_unfreeze),
