@@ -136,19 +136,26 @@ static void foreign_ref(const struct refcache_heap *heap, const struct refcache_
 		  heap->id, child->cache->heap->id);
 }
 
+/* A reference a traverse callback reported: one to an object of @heap? */
+static __always_inline bool reported_here(const struct refcache_heap *heap,
+					  const struct refcache_obj *child)
+{
+	if (!child)
+		return false;
+	if (unlikely(child->cache->heap != heap)) {
+		foreign_ref(heap, child);
+		return false;
+	}
+	return true;
+}
+
 /*
  * An object of the set being collected, of this heap?  The heap first:
  * another heap's flags word belongs to that heap's collector.
  */
 static bool in_set(const struct refcache_obj *child, const struct gc_scan *s)
 {
-	if (!child)
-		return false;
-	if (unlikely(child->cache->heap != s->heap)) {
-		foreign_ref(s->heap, child);
-		return false;
-	}
-	return child->flags & REFCACHE_OBJ_COLLECTING;
+	return reported_here(s->heap, child) && (child->flags & REFCACHE_OBJ_COLLECTING);
 }
 
 /* CPython's update_refs(): gc_refs = count; dying objects leave the set. */
@@ -457,13 +464,8 @@ static void visit_alive(struct refcache_obj *child, void *arg)
 {
 	struct alive_arg *aa = arg;
 
-	if (!child)
-		return;
-	if (unlikely(child->cache->heap != aa->heap)) {
-		foreign_ref(aa->heap, child);
-		return;
-	}
-	mark_alive_one(aa, child, false);
+	if (reported_here(aa->heap, child))
+		mark_alive_one(aa, child, false);
 }
 
 static void root_alive(struct refcache_obj *obj, void *arg)
@@ -472,12 +474,13 @@ static void root_alive(struct refcache_obj *obj, void *arg)
 }
 
 /*
- * The stamp for this collection's marking: one more than the last, so
- * that no object holds it yet.  After REFCACHE_OBJ_REFS_MAX stamps it
- * starts again at 1, and first every tracked object's gc_refs bits are
- * cleared, so that none holds an old stamp that comes round again.  The
- * marking runs only with no biased object queued, so every tracked
- * object is on one of the lists.
+ * A stamp for this collection (step 0's marking, or the acyclic pass):
+ * one more than the last, so that no object holds it yet.  After
+ * REFCACHE_OBJ_REFS_MAX stamps it starts again at 1, and first every
+ * tracked object's gc_refs bits are cleared, so that none holds an old
+ * stamp that comes round again.  Both take their stamps before step 0
+ * runs, and only with no biased object queued, so every tracked object
+ * is on one of the lists.
  */
 static u32 mark_stamp_next(struct refcache_gc *gc)
 {
@@ -609,13 +612,8 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
 {
 	struct subtract_arg *sa = arg;
 
-	if (!child)
-		return;
-	if (unlikely(child->cache->heap != sa->s->heap)) {
-		foreign_ref(sa->s->heap, child);
-		return;
-	}
-	if (enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
+	if (reported_here(sa->s->heap, child) &&
+	    enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
 		sa->zeroed += decref(child);
 }
 
@@ -702,17 +700,18 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 #define ACYCLIC_FWD	1U
 #define ACYCLIC_BACK	2U
 
-/* Trial deletion on a set that is acyclic after all: for KUnit. */
+/* Off: the trial runs on every set (KUnit's cases of step 0's stamps). */
 VISIBLE_IF_KUNIT bool refcache_gc_acyclic = true;
 EXPORT_SYMBOL_IF_KUNIT(refcache_gc_acyclic);
 
 struct acyclic_arg {
 	struct refcache_heap *heap;
-	unsigned int generation;
+	unsigned int generation, target;
 	u32 mark;		/* step 0's stamp: out of the set */
 	u32 stamp;		/* this pass's: passed */
 	const struct refcache_obj *obj;	/* the object being passed */
 	unsigned int dirs;
+	u64 n;			/* objects passed */
 };
 
 /* A reference from the object being passed to @child. */
@@ -721,7 +720,7 @@ static __always_inline void acyclic_ref(struct acyclic_arg *aa, const struct ref
 	u32 f = child->flags, refs = f >> REFCACHE_OBJ_REFS_SHIFT;
 
 	if (refs == aa->stamp)	/* a reference to itself is a cycle */
-		aa->dirs |= child == aa->obj ? ACYCLIC_FWD | ACYCLIC_BACK : ACYCLIC_BACK;
+		aa->dirs |= (child == aa->obj) ? (ACYCLIC_FWD | ACYCLIC_BACK) : ACYCLIC_BACK;
 	else if ((f & REFCACHE_OBJ_GEN_MASK) <= aa->generation && refs != aa->mark &&
 		 (child->cache->flags & REFCACHE_CACHE_TRACKED))
 		aa->dirs |= ACYCLIC_FWD;
@@ -731,50 +730,41 @@ static void visit_acyclic(struct refcache_obj *child, void *arg)
 {
 	struct acyclic_arg *aa = arg;
 
-	if (!child)
-		return;
-	if (unlikely(child->cache->heap != aa->heap)) {
-		foreign_ref(aa->heap, child);
-		return;
-	}
-	acyclic_ref(aa, child);
+	if (reported_here(aa->heap, child))
+		acyclic_ref(aa, child);
 }
 
 /*
- * The pass.  What update_subtract_refs() would not take into the set
- * (a count of zero: its putter waits for our lock) goes to @dying, as
- * there.  Returns true if the set is acyclic, with *@n its size; else
- * the objects passed are back as they were, but for their generation,
- * now @generation (the set ends in @target whatever it was), and *@n is
- * how many were passed.
+ * The pass over @young, with @aa's heap, generations, stamps and a zero
+ * @aa->n.  What update_subtract_refs() would not take into the set (a
+ * count of zero: its putter waits for our lock) goes to @dying, as
+ * there.  Returns true if the set is acyclic, with @aa->n its size;
+ * else the objects passed are back as they were, but for their
+ * generation, now @aa->generation (the set ends in @aa->target whatever
+ * it was), and @aa->n is how many were passed.
  */
-static __always_inline bool acyclic_pass(struct refcache_heap *heap, struct list_head *young,
-					 struct list_head *dying, unsigned int generation,
-					 unsigned int target, u32 mark, u32 stamp,
-					 bool biased_heap, bool ahead, u64 *n)
+static __always_inline bool acyclic_pass(struct acyclic_arg *aa, struct list_head *young,
+					 struct list_head *dying, bool biased_heap, bool ahead)
 {
-	struct acyclic_arg aa = {
-		.heap = heap, .generation = generation, .mark = mark, .stamp = stamp,
-	};
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *tmp, *child;
 	unsigned long i = 0;
 	u32 j, nslots, f;
 
-	*n = 0;
 	list_for_each_entry_safe(obj, tmp, young, node) {
 		if (!(++i & 1023))
 			cond_resched();
 		f = obj->flags;
-		if ((f & REFCACHE_OBJ_GEN_MASK) > generation ||
-		    (f >> REFCACHE_OBJ_REFS_SHIFT) == mark || !obj_tracked(obj) ||
+		if ((f & REFCACHE_OBJ_GEN_MASK) > aa->generation ||
+		    (f >> REFCACHE_OBJ_REFS_SHIFT) == aa->mark || !obj_tracked(obj) ||
 		    !refcache_ref_read_gc(obj, biased_heap)) {
 			list_move_tail(&obj->node, dying);
 			continue;
 		}
-		obj->flags = (f & ~GC_SCAN_BITS) | target | (stamp << REFCACHE_OBJ_REFS_SHIFT);
-		aa.obj = obj;
-		++*n;
+		obj->flags = (f & ~GC_SCAN_BITS) | aa->target |
+			     (aa->stamp << REFCACHE_OBJ_REFS_SHIFT);
+		aa->obj = obj;
+		aa->n++;
 		if (ahead)
 			prefetch_next_slots(obj, young);
 		nslots = obj->cache->nslots;
@@ -783,36 +773,34 @@ static __always_inline bool acyclic_pass(struct refcache_heap *heap, struct list
 		for (j = 0; j < nslots; j++) {
 			child = obj->slots[j];
 			if (child)
-				acyclic_ref(&aa, child);
+				acyclic_ref(aa, child);
 		}
 		if (ops && ops->traverse)
-			ops->traverse(obj, visit_acyclic, &aa);
-		if (unlikely(aa.dirs == (ACYCLIC_FWD | ACYCLIC_BACK)))
+			ops->traverse(obj, visit_acyclic, aa);
+		if (unlikely(aa->dirs == (ACYCLIC_FWD | ACYCLIC_BACK)))
 			goto cyclic;
 	}
-	edge_stat(REFCACHE_GC_EDGE_ACYCLIC, 1);
 	return true;
 
 cyclic:
 	/* The objects passed are the list's first, up to @obj. */
 	i = 0;
 	list_for_each_entry(tmp, young, node) {
-		tmp->flags = (tmp->flags & ~GC_SCAN_BITS) | generation;
+		tmp->flags = (tmp->flags & ~GC_SCAN_BITS) | aa->generation;
 		if (tmp == obj)
 			break;
 		if (!(++i & 1023))
 			cond_resched();
 	}
-	edge_stat(REFCACHE_GC_EDGE_CYCLIC, 1);
-	edge_stat(REFCACHE_GC_EDGE_CYCLIC_PASSED, *n);
 	return false;
 }
 
 /*
  * A pass that meets its cycle costs what it passed.  A generation whose
- * sets keep meeting one late (past an eighth of the set) tries less
- * often: after the k-th such pass in a row, its next 2^k collections (at
- * most 64) skip it.  An acyclic set, or a cycle met early, starts over.
+ * sets keep meeting one late (past an eighth of the set, and past 64
+ * objects) tries less often: after the k-th such pass in a row, its next
+ * 2^k collections (at most 64) skip it.  An acyclic set, or a cycle met
+ * early, starts over.
  */
 static bool acyclic_due(struct refcache_gc *gc, unsigned int generation)
 {
@@ -820,18 +808,25 @@ static bool acyclic_due(struct refcache_gc *gc, unsigned int generation)
 		return false;
 	if (gc->acyclic_skip[generation]) {
 		gc->acyclic_skip[generation]--;
-		edge_stat(REFCACHE_GC_EDGE_ACYCLIC_SKIPPED, 1);
+		gc->acyclic_skipped++;
 		return false;
 	}
 	return true;
 }
 
+/* @passed of the set's @n objects, and whether it was acyclic. */
 static void acyclic_learn(struct refcache_gc *gc, unsigned int generation, bool acyclic,
 			  u64 passed, u64 n)
 {
 	u8 *fails = &gc->acyclic_fails[generation];
 
-	if (acyclic || passed <= n / 8) {
+	if (acyclic) {
+		gc->acyclic_done++;
+	} else {
+		gc->acyclic_stopped++;
+		gc->acyclic_passed += passed;
+	}
+	if (acyclic || passed <= n / 8 || passed <= 64) {
 		*fails = 0;
 		return;
 	}
@@ -1674,13 +1669,16 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	zeroed = 0;
 	acyclic = false;
 	if (try_acyclic) {
+		struct acyclic_arg aa = {
+			.heap = heap, .generation = generation, .target = target,
+			.mark = stamp, .stamp = astamp,
+		};
+
 		/* The acyclic pass; two copies, as the walk below. */
-		acyclic = heap->objs.bias.owners ?
-			acyclic_pass(heap, young, &dying, generation, target, stamp, astamp,
-				     true, ahead, &candidates) :
-			acyclic_pass(heap, young, &dying, generation, target, stamp, astamp,
-				     false, ahead, &candidates);
-		acyclic_learn(gc, generation, acyclic, candidates, gc->nobjs[generation]);
+		acyclic = heap->objs.bias.owners ? acyclic_pass(&aa, young, &dying, true, ahead) :
+						   acyclic_pass(&aa, young, &dying, false, ahead);
+		candidates = aa.n;
+		acyclic_learn(gc, generation, acyclic, aa.n, gc->nobjs[generation] - nalive);
 	}
 	if (acyclic) {
 		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);

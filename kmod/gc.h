@@ -48,8 +48,16 @@
  * @wait:         readers of the heap's file waiting for an event
  * @work:         the automatic collection, on refcache_gc_wq
  * @collecting:   a collection is running: none may start inside it
- * @mark_stamp:   the last stamp the marking from the handles gave its
- *                objects' gc_refs bits (gc.c, mark_alive()), 0 for none
+ * @mark_stamp:   the last stamp given out for objects' gc_refs bits, by
+ *                the marking from the handles (gc.c, mark_alive()) or the
+ *                acyclic pass (acyclic_pass()), 0 for none
+ * @acyclic_skip: per generation, collections left that skip the acyclic
+ *                pass (its backoff, gc.c, acyclic_learn())
+ * @acyclic_fails: per generation, its passes in a row that stopped late
+ * @acyclic_done: collections the acyclic pass did alone (no cycle)
+ * @acyclic_stopped: acyclic passes that met a cycle and stopped
+ * @acyclic_passed: objects those passes had passed before stopping
+ * @acyclic_skipped: collections that skipped the pass (the backoff)
  * @puts:         references dropped under the heap's mutex
  *                (refcache_obj_put_locked()), to tell that the graph changed
  * @mem_seq:      @seq after the last collection for memory (under pressure
@@ -84,9 +92,12 @@ struct refcache_gc {
 	struct work_struct work;
 	bool collecting;
 	u32 mark_stamp;
-	/* The acyclic pass's backoff, per generation: see acyclic_due(). */
 	u8 acyclic_skip[REFCACHE_GC_GENERATIONS];
 	u8 acyclic_fails[REFCACHE_GC_GENERATIONS];
+	u64 acyclic_done;
+	u64 acyclic_stopped;
+	u64 acyclic_passed;
+	u64 acyclic_skipped;
 	u64 puts;
 	u64 mem_seq;
 	u64 mem_puts;
@@ -140,10 +151,6 @@ enum {
 	REFCACHE_GC_EDGE_GROWN,		/* times the walk's stack grew */
 	REFCACHE_GC_EDGE_SPILLED,	/* rescues spilled on the list */
 	REFCACHE_GC_EDGE_KEPT,		/* the garbage's references put after the gather */
-	REFCACHE_GC_EDGE_ACYCLIC,	/* sets the acyclic pass collected alone */
-	REFCACHE_GC_EDGE_CYCLIC,	/* acyclic passes that met a cycle and stopped */
-	REFCACHE_GC_EDGE_CYCLIC_PASSED,	/* objects those passes had passed */
-	REFCACHE_GC_EDGE_ACYCLIC_SKIPPED, /* collections that skipped it (backoff) */
 	REFCACHE_GC_EDGE_NSTATS
 };
 
@@ -155,7 +162,7 @@ extern unsigned long refcache_gc_dead_max;
 extern unsigned long refcache_gc_edges_min;
 /* The walk's first stack, in entries; 0 for its small fallback (gc.c). */
 extern unsigned long refcache_gc_stack_first;
-/* Whether collections try the acyclic pass before the trial (gc.c). */
+/* Off: collections skip the acyclic pass, the trial runs on every set (gc.c). */
 extern bool refcache_gc_acyclic;
 /* Will the walks of the set @young of @n objects prefetch (gc.c)? */
 bool refcache_gc_scattered(const struct list_head *young, u64 n);

@@ -1503,6 +1503,18 @@ static u32 graph_reach(u32 *a, u32 *b, u32 *stack, unsigned long *seen,
 	return reach;
 }
 
+/* The arrays of a graph of @n objects of out-degree 2, for graph_reach(). */
+static void graph_alloc(struct kunit *test, u32 n, struct refcache_obj ***objs, u32 **a,
+			u32 **b, u32 **stack, unsigned long **seen)
+{
+	*objs = kunit_kcalloc(test, n, sizeof(**objs), GFP_KERNEL);
+	*a = kunit_kcalloc(test, n, sizeof(**a), GFP_KERNEL);
+	*b = kunit_kcalloc(test, n, sizeof(**b), GFP_KERNEL);
+	*stack = kunit_kcalloc(test, n, sizeof(**stack), GFP_KERNEL);
+	*seen = kunit_kcalloc(test, BITS_TO_LONGS(n), sizeof(**seen), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, *objs && *a && *b && *stack && *seen);
+}
+
 static void edge_stats(long st[REFCACHE_GC_EDGE_NSTATS])
 {
 	unsigned int i;
@@ -1646,12 +1658,7 @@ static void gc_scattered_graph(struct kunit *test)
 	unsigned int i;
 	bool scattered;
 
-	objs = kunit_kcalloc(test, SCATTER_N, sizeof(*objs), GFP_KERNEL);
-	a = kunit_kcalloc(test, SCATTER_N, sizeof(*a), GFP_KERNEL);
-	b = kunit_kcalloc(test, SCATTER_N, sizeof(*b), GFP_KERNEL);
-	stack = kunit_kcalloc(test, SCATTER_N, sizeof(*stack), GFP_KERNEL);
-	seen = kunit_kcalloc(test, BITS_TO_LONGS(SCATTER_N), sizeof(*seen), GFP_KERNEL);
-	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen);
+	graph_alloc(test, SCATTER_N, &objs, &a, &b, &stack, &seen);
 	/* The walks touching each referent as they go, then from the edge buffer. */
 	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
 			ULONG_MAX, 4096, false);
@@ -1754,32 +1761,36 @@ static void gc_scattered_chain(struct kunit *test)
 }
 
 /*
- * The acyclic pass of Documentation/collector.rst (after step 0).  A graph of
- * ACYC_N objects made in list order, each referencing up to two later
- * ones (@down: earlier ones), so that every reference goes one way; at
- * @back (ACYC_N: nowhere) one object also references the other way, and
- * it is held, so that the set has references both ways.  ACYC_ROOTS
- * objects are held.  Exactly what they reach must survive, whether the
- * pass collects the set alone (no reference the other way), or stops
- * and leaves it to the trial, which then runs on what it had stamped.
+ * The acyclic pass of Documentation/collector.rst (after step 0).  A
+ * graph of ACYC_N objects made in list order, each referencing up to two
+ * later ones (@down: earlier ones), so that every reference goes one
+ * way.  At @back (ACYC_N: nowhere) one object also references the other
+ * way: held, so that the set has references both ways; or (@garbage) not
+ * held, closing a chain that runs to it from ACYC_N / 16 into a garbage
+ * cycle, which the trial must find after a pass that stopped late.
+ * ACYC_ROOTS objects are held.  Exactly what they reach must survive,
+ * whether the pass collects the set alone or stops and leaves it to the
+ * trial, on the objects it passed and gave back.
  */
 #define ACYC_N		1500
 #define ACYC_ROOTS	4
 
 struct acyc_param {
 	const char *name;
-	bool down, biased, off;
+	bool down, biased, off, garbage;
 	u32 back;
 };
 
 static const struct acyc_param acyc_params[] = {
-	{ "down the list", false, false, false, ACYC_N },
-	{ "up the list", true, false, false, ACYC_N },
-	{ "biased", false, true, false, ACYC_N },
-	{ "pass off", false, false, true, ACYC_N },
-	{ "late cycle", false, false, false, ACYC_N * 7 / 8 },
-	{ "late cycle, up", true, false, false, ACYC_N * 7 / 8 },
-	{ "early cycle", false, false, false, ACYC_N / 64 },
+	{ "down the list", false, false, false, false, ACYC_N },
+	{ "up the list", true, false, false, false, ACYC_N },
+	{ "biased", false, true, false, false, ACYC_N },
+	{ "pass off", false, false, true, false, ACYC_N },
+	{ "late cycle", false, false, false, false, ACYC_N * 7 / 8 },
+	{ "late cycle, up", true, false, false, false, ACYC_N * 7 / 8 },
+	{ "early cycle", false, false, false, false, ACYC_N / 64 },
+	{ "late garbage cycle", false, false, false, true, ACYC_N * 7 / 8 },
+	{ "late garbage cycle, biased", false, true, false, true, ACYC_N * 7 / 8 },
 };
 
 static void acyc_desc(const struct acyc_param *p, char *desc)
@@ -1795,6 +1806,43 @@ static u32 acyc_pick(u32 *x, u32 lo, u32 hi, u32 none)
 	return lo < hi ? lo + scatter_next(x) % (hi - lo) : none;
 }
 
+/* The heap's own counts of the pass (struct refcache_gc). */
+struct acyc_counts {
+	u64 done, stopped, passed, skipped;
+	u8 skip;
+};
+
+static struct acyc_counts acyc_counts(struct refcache_heap *heap)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct acyc_counts c;
+
+	refcache_heap_lock(heap);
+	c.done = gc->acyclic_done;
+	c.stopped = gc->acyclic_stopped;
+	c.passed = gc->acyclic_passed;
+	c.skipped = gc->acyclic_skipped;
+	c.skip = gc->acyclic_skip[2];
+	refcache_heap_unlock(heap);
+	return c;
+}
+
+/* A collection of generation @gen, and in *@d what the pass did in it. */
+static struct refcache_gc_result acyc_collect(struct kunit *test, struct refcache_heap *heap,
+					      unsigned int gen, struct acyc_counts *d)
+{
+	struct acyc_counts c0 = acyc_counts(heap), c1;
+	struct refcache_gc_result res = collect(test, heap, gen);
+
+	c1 = acyc_counts(heap);
+	d->done = c1.done - c0.done;
+	d->stopped = c1.stopped - c0.stopped;
+	d->passed = c1.passed - c0.passed;
+	d->skipped = c1.skipped - c0.skipped;
+	d->skip = c1.skip;
+	return res;
+}
+
 static void gc_acyclic(struct kunit *test)
 {
 	const struct acyc_param *p = test->param_value;
@@ -1804,20 +1852,15 @@ static void gc_acyclic(struct kunit *test)
 						 (p->biased ? REFCACHE_CACHE_BIASED : 0), NULL);
 	struct refcache_obj **objs, *held[ACYC_ROOTS];
 	u32 *a, *b, *stack, roots[ACYC_ROOTS], reach, x = 11, i;
-	long st[REFCACHE_GC_EDGE_NSTATS];
+	const u32 chain = ACYC_N / 16;
 	struct refcache_gc_result res;
+	struct acyc_counts d;
 	unsigned long *seen;
-	u64 before, passed;
-	u8 skip;
+	u64 before;
 
 	if (p->off)
 		acyclic_off(test);
-	objs = kunit_kcalloc(test, ACYC_N, sizeof(*objs), GFP_KERNEL);
-	a = kunit_kcalloc(test, ACYC_N, sizeof(*a), GFP_KERNEL);
-	b = kunit_kcalloc(test, ACYC_N, sizeof(*b), GFP_KERNEL);
-	stack = kunit_kcalloc(test, ACYC_N, sizeof(*stack), GFP_KERNEL);
-	seen = kunit_kcalloc(test, BITS_TO_LONGS(ACYC_N), sizeof(*seen), GFP_KERNEL);
-	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen);
+	graph_alloc(test, ACYC_N, &objs, &a, &b, &stack, &seen);
 
 	/* No edge: a reference to itself in a[] and b[], none in the slots. */
 	for (i = 0; i < ACYC_N; i++) {
@@ -1825,9 +1868,14 @@ static void gc_acyclic(struct kunit *test)
 		a[i] = p->down ? acyc_pick(&x, 0, i, i) : acyc_pick(&x, i + 1, ACYC_N, i);
 		b[i] = p->down ? acyc_pick(&x, 0, i, i) : acyc_pick(&x, i + 1, ACYC_N, i);
 	}
-	if (p->back < ACYC_N)	/* the other way, or to itself */
+	if (p->garbage) {
+		for (i = chain; i < p->back; i++)
+			a[i] = i + 1;
+		b[p->back] = chain;
+	} else if (p->back < ACYC_N) {	/* the other way, or to itself */
 		b[p->back] = p->down ? acyc_pick(&x, p->back, ACYC_N, p->back) :
 				       acyc_pick(&x, 0, p->back + 1, p->back);
+	}
 	for (i = 0; i < ACYC_N; i++) {
 		if (a[i] != i)
 			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[a[i]]), 0);
@@ -1835,63 +1883,68 @@ static void gc_acyclic(struct kunit *test)
 			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[b[i]]), 0);
 	}
 	for (i = 0; i < ACYC_ROOTS; i++) {
-		roots[i] = i || p->back == ACYC_N ? scatter_next(&x) % ACYC_N : p->back;
+		if (p->garbage)		/* past the cycle: none reaches it */
+			roots[i] = acyc_pick(&x, p->back + 1, ACYC_N, ACYC_N - 1);
+		else if (!i && p->back < ACYC_N)
+			roots[i] = p->back;
+		else
+			roots[i] = scatter_next(&x) % ACYC_N;
 		held[i] = refcache_obj_get(objs[roots[i]]);
 	}
 	reach = graph_reach(a, b, stack, seen, roots, ACYC_ROOTS);
 	put_all(objs, ACYC_N);
-	/* Without the reference the other way, refcounting freed the rest. */
+	/* Without a reference the other way, refcounting freed the rest. */
 	before = heap_objects(heap);
 	if (p->back == ACYC_N)
 		KUNIT_EXPECT_EQ(test, before, (u64)reach);
 
-	edge_stats(st);
-	res = collect(test, heap, 2);
+	res = acyc_collect(test, heap, 2, &d);
 	KUNIT_EXPECT_EQ(test, res.collected, before - reach);
+	if (p->garbage)
+		KUNIT_EXPECT_GT(test, res.collected, (u64)(p->back - chain));
 	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach);
 	check_lists(test, heap);
-	passed = edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC_PASSED);
 	if (p->off) {
-		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_ACYCLIC), 0L);
-		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 0L);
+		KUNIT_EXPECT_EQ(test, d.done + d.stopped, 0ULL);
 	} else if (p->back == ACYC_N) {
 		/* Collected by the pass alone, each survivor left with its stamp. */
-		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_ACYCLIC), 1L);
+		KUNIT_EXPECT_EQ(test, d.done, 1ULL);
+		KUNIT_EXPECT_EQ(test, d.stopped, 0ULL);
 		for (i = 0; i < ACYC_N; i++)
 			if (test_bit(i, seen))
 				KUNIT_EXPECT_EQ(test, mark_bits(objs[i]),
 						heap->objs.gc.mark_stamp);
 	} else {
-		/* Stopped, and gave back what it stamped: the trial cleared it. */
-		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 1L);
-		KUNIT_EXPECT_GT(test, passed, 0ULL);
-		KUNIT_EXPECT_LE(test, passed, before);
+		/* Stopped, and gave back what it stamped: the trial took it all. */
+		KUNIT_EXPECT_EQ(test, d.stopped, 1ULL);
+		KUNIT_EXPECT_GT(test, d.passed, 0ULL);
+		KUNIT_EXPECT_LE(test, d.passed, before);
 		for (i = 0; i < ACYC_N; i++)
 			if (test_bit(i, seen))
 				KUNIT_EXPECT_EQ(test, mark_bits(objs[i]), 0U);
 	}
 
 	/*
-	 * The backoff: a pass that stopped past an eighth of the set makes
-	 * the next two full collections skip it (the set still has the
-	 * reference the other way); then it runs, and stops again.
+	 * The backoff: a pass that stopped late (past an eighth of the set
+	 * and 64 objects) makes the next two full collections skip it; the
+	 * one after runs it, and it stops again if the set still has the
+	 * reference the other way.
 	 */
-	refcache_heap_lock(heap);
-	skip = heap->objs.gc.acyclic_skip[2];
-	refcache_heap_unlock(heap);
-	KUNIT_EXPECT_EQ(test, skip, (u8)(!p->off && passed > before / 8 ? 2 : 0));
-	if (p->back == ACYC_N * 7 / 8)
-		KUNIT_EXPECT_EQ(test, skip, 2);
-	if (skip) {
-		edge_stats(st);
-		collect(test, heap, 2);
-		collect(test, heap, 2);
-		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_ACYCLIC_SKIPPED), 2L);
-		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 0L);
-		res = collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, d.skip,
+			(u8)((!p->off && d.passed > before / 8 && d.passed > 64) ? 2 : 0));
+	if (p->garbage)		/* the chain alone is most of the set */
+		KUNIT_EXPECT_EQ(test, d.skip, 2);
+	if (d.skip) {
+		for (i = 0; i < 2; i++) {
+			acyc_collect(test, heap, 2, &d);
+			KUNIT_EXPECT_EQ(test, d.skipped, 1ULL);
+			KUNIT_EXPECT_EQ(test, d.stopped + d.done, 0ULL);
+		}
+		res = acyc_collect(test, heap, 2, &d);
 		KUNIT_EXPECT_EQ(test, res.collected, 0ULL);
-		KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 1L);
+		KUNIT_EXPECT_EQ(test, d.stopped, p->garbage ? 0ULL : 1ULL);
+		KUNIT_EXPECT_EQ(test, d.done, p->garbage ? 1ULL : 0ULL);
 		KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach);
 		check_lists(test, heap);
 	}
@@ -1910,8 +1963,8 @@ static void gc_acyclic_young(struct kunit *test)
 	struct refcache_heap *heap = quiet_heap(test);
 	struct refcache_cache *cache = slot_cache(test, heap);
 	struct refcache_obj *old, *y[3], *c[2];
-	long st[REFCACHE_GC_EDGE_NSTATS];
 	struct refcache_gc_result res;
+	struct acyc_counts d;
 
 	old = new_obj(test, cache);
 	collect(test, heap, 0);
@@ -1925,10 +1978,9 @@ static void gc_acyclic_young(struct kunit *test)
 	/* A cycle, but through an object outside the set. */
 	KUNIT_ASSERT_EQ(test, refcache_obj_store(y[2], 0, old), 0);
 	put_all(y, 3);
-	edge_stats(st);
-	res = collect(test, heap, 0);
+	res = acyc_collect(test, heap, 0, &d);
 	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
-	KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_ACYCLIC), 1L);
+	KUNIT_EXPECT_EQ(test, d.done, 1ULL);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 4ULL);
 	check_lists(test, heap);
 	expect_count(test, heap, 0, 1, 1);
@@ -1942,11 +1994,11 @@ static void gc_acyclic_young(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[0], 0, c[1]), 0);
 	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[1], 0, c[0]), 0);
 	put_all(c, 2);
-	edge_stats(st);
-	res = collect(test, heap, 0);
+	res = acyc_collect(test, heap, 0, &d);
 	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
-	KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC), 1L);
-	KUNIT_EXPECT_EQ(test, edge_stat_delta(st, REFCACHE_GC_EDGE_CYCLIC_PASSED), 4L);
+	KUNIT_EXPECT_EQ(test, d.stopped, 1ULL);
+	KUNIT_EXPECT_EQ(test, d.passed, 4ULL);
+	KUNIT_EXPECT_EQ(test, d.skip, 0);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 6ULL);
 	check_lists(test, heap);
 	put_all(y, 2);
@@ -1983,13 +2035,9 @@ static void gc_marked_from_handles(struct kunit *test)
 
 	acyclic_off(test);
 
-	objs = kunit_kcalloc(test, MARK_N, sizeof(*objs), GFP_KERNEL);
-	a = kunit_kcalloc(test, MARK_N, sizeof(*a), GFP_KERNEL);
-	b = kunit_kcalloc(test, MARK_N, sizeof(*b), GFP_KERNEL);
-	stack = kunit_kcalloc(test, MARK_N, sizeof(*stack), GFP_KERNEL);
-	seen = kunit_kcalloc(test, BITS_TO_LONGS(MARK_N), sizeof(*seen), GFP_KERNEL);
+	graph_alloc(test, MARK_N, &objs, &a, &b, &stack, &seen);
 	hseen = kunit_kcalloc(test, BITS_TO_LONGS(MARK_N), sizeof(*hseen), GFP_KERNEL);
-	KUNIT_ASSERT_TRUE(test, objs && a && b && stack && seen && hseen);
+	KUNIT_ASSERT_NOT_NULL(test, hseen);
 	for (i = 0; i < MARK_N; i++) {
 		objs[i] = new_obj(test, cache);
 		/* Out-degree 2, mostly to later objects: chains the trial would walk. */
