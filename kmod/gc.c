@@ -710,6 +710,7 @@ struct acyclic_arg {
 	u32 mark;		/* step 0's stamp: out of the set */
 	u32 stamp;		/* this pass's: passed */
 	const struct refcache_obj *obj;	/* the object being passed */
+	unsigned long lo, hi;	/* the lowest and highest address passed */
 	unsigned int dirs;
 	u64 n;			/* objects passed */
 };
@@ -717,7 +718,19 @@ struct acyclic_arg {
 /* A reference from the object being passed to @child. */
 static __always_inline void acyclic_ref(struct acyclic_arg *aa, const struct refcache_obj *child)
 {
-	u32 f = child->flags, refs = f >> REFCACHE_OBJ_REFS_SHIFT;
+	unsigned long c = (unsigned long)child;
+	u32 f, refs;
+
+	/*
+	 * Outside the addresses passed, @child is not passed: ahead, or not
+	 * in the set.  Once references ahead are seen, that is all there is
+	 * to know, without a read of its line: a tree or list made in order
+	 * is then one sequential stream, not two.
+	 */
+	if (aa->dirs == ACYCLIC_FWD && (c < aa->lo || c > aa->hi))
+		return;
+	f = child->flags;
+	refs = f >> REFCACHE_OBJ_REFS_SHIFT;
 
 	if (refs == aa->stamp)	/* a reference to itself is a cycle */
 		aa->dirs |= (child == aa->obj) ? (ACYCLIC_FWD | ACYCLIC_BACK) : ACYCLIC_BACK;
@@ -764,6 +777,8 @@ static __always_inline bool acyclic_pass(struct acyclic_arg *aa, struct list_hea
 		obj->flags = (f & ~GC_SCAN_BITS) | aa->target |
 			     (aa->stamp << REFCACHE_OBJ_REFS_SHIFT);
 		aa->obj = obj;
+		aa->lo = min_t(unsigned long, aa->lo, (unsigned long)obj);
+		aa->hi = max_t(unsigned long, aa->hi, (unsigned long)obj);
 		aa->n++;
 		if (ahead)
 			prefetch_next_slots(obj, young);
@@ -1671,7 +1686,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	if (try_acyclic) {
 		struct acyclic_arg aa = {
 			.heap = heap, .generation = generation, .target = target,
-			.mark = stamp, .stamp = astamp,
+			.mark = stamp, .stamp = astamp, .lo = ULONG_MAX,
 		};
 
 		/* The acyclic pass; two copies, as the walk below. */
