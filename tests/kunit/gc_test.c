@@ -1843,6 +1843,33 @@ static struct refcache_gc_result acyc_collect(struct kunit *test, struct refcach
 	return res;
 }
 
+/*
+ * A new garbage 2-cycle, its slots 1 referencing @to0 and @to1 (or
+ * nothing), and a collection of generation @gen: the pass stops at its
+ * second object, having passed @passed, and the trial takes the two.
+ */
+static void acyc_garbage_pair(struct kunit *test, struct refcache_heap *heap,
+			      struct refcache_cache *cache, unsigned int gen,
+			      struct refcache_obj *to0, struct refcache_obj *to1, u64 passed)
+{
+	struct refcache_gc_result res;
+	struct refcache_obj *c[2];
+	struct acyc_counts d;
+
+	c[0] = new_obj(test, cache);
+	c[1] = new_obj(test, cache);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[0], 0, c[1]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[0], 1, to0), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[1], 0, c[0]), 0);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[1], 1, to1), 0);
+	put_all(c, 2);
+	res = acyc_collect(test, heap, gen, &d);
+	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
+	KUNIT_EXPECT_EQ(test, d.stopped, 1ULL);
+	KUNIT_EXPECT_EQ(test, d.passed, passed);
+	KUNIT_EXPECT_EQ(test, d.skip, 0);
+}
+
 static void gc_acyclic(struct kunit *test)
 {
 	const struct acyc_param *p = test->param_value;
@@ -1962,7 +1989,7 @@ static void gc_acyclic_young(struct kunit *test)
 {
 	struct refcache_heap *heap = quiet_heap(test);
 	struct refcache_cache *cache = slot_cache(test, heap);
-	struct refcache_obj *old, *y[3], *c[2];
+	struct refcache_obj *old, *y[3];
 	struct refcache_gc_result res;
 	struct acyc_counts d;
 
@@ -1988,22 +2015,71 @@ static void gc_acyclic_young(struct kunit *test)
 	/* A young chain, then a young 2-cycle: the pass stops at its second. */
 	y[0] = new_obj(test, cache);
 	y[1] = new_obj(test, cache);
-	c[0] = new_obj(test, cache);
-	c[1] = new_obj(test, cache);
 	KUNIT_ASSERT_EQ(test, refcache_obj_store(y[0], 0, y[1]), 0);
-	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[0], 0, c[1]), 0);
-	KUNIT_ASSERT_EQ(test, refcache_obj_store(c[1], 0, c[0]), 0);
-	put_all(c, 2);
-	res = acyc_collect(test, heap, 0, &d);
-	KUNIT_EXPECT_EQ(test, res.collected, 2ULL);
-	KUNIT_EXPECT_EQ(test, d.stopped, 1ULL);
-	KUNIT_EXPECT_EQ(test, d.passed, 4ULL);
-	KUNIT_EXPECT_EQ(test, d.skip, 0);
+	acyc_garbage_pair(test, heap, cache, 0, NULL, NULL, 4);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 6ULL);
 	check_lists(test, heap);
 	put_all(y, 2);
 	refcache_obj_put(old);
 	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/*
+ * Step 0 and the acyclic pass in one collection: what a handle reaches
+ * is marked and out of the set, and the pass tests what is left.  A
+ * reference into the marked part is not a reference into the set.
+ */
+#define ACYC_CHAIN	16	/* the table's 64 slots: at most 4 per object */
+
+static void gc_acyclic_marked(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj *ha[ACYC_CHAIN], *kb[ACYC_CHAIN];
+	struct refcache_gc_result res;
+	struct acyc_counts d;
+	unsigned int i;
+	u32 mark;
+	u64 id;
+
+	for (i = 0; i < ACYC_CHAIN; i++)
+		ha[i] = new_obj(test, cache);
+	for (i = 0; i < ACYC_CHAIN; i++)
+		kb[i] = new_obj(test, cache);
+	for (i = 0; i + 1 < ACYC_CHAIN; i++) {
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(ha[i], 0, ha[i + 1]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(kb[i], 0, kb[i + 1]), 0);
+	}
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, ha[0], false, &id), 0);
+	refcache_heap_unlock(heap);
+	put_all(ha, ACYC_CHAIN);
+	put_all(kb + 1, ACYC_CHAIN - 1);	/* kb[0]'s reference stays */
+
+	res = acyc_collect(test, heap, 2, &d);
+	KUNIT_EXPECT_EQ(test, res.unreachable, 0ULL);
+	KUNIT_EXPECT_EQ(test, d.done, 1ULL);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL * ACYC_CHAIN);
+	check_lists(test, heap);
+	/* Step 0's stamp is the later one: the pass takes its own first. */
+	mark = heap->objs.gc.mark_stamp;
+	for (i = 0; i < ACYC_CHAIN; i++) {
+		KUNIT_EXPECT_EQ(test, mark_bits(ha[i]), mark);
+		KUNIT_EXPECT_EQ(test, mark_bits(kb[i]), mark - 1);
+	}
+
+	/* A young garbage 2-cycle that references both chains. */
+	acyc_garbage_pair(test, heap, cache, 2, ha[5], kb[5], ACYC_CHAIN + 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 2ULL * ACYC_CHAIN);
+	check_lists(test, heap);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(ha[5]), 1U);
+	KUNIT_EXPECT_EQ(test, refcache_obj_refcount(kb[5]), 1U);
+
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, id), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(kb[0]);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
@@ -2596,6 +2672,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE(gc_marked_edges),
 	KUNIT_CASE_PARAM(gc_acyclic, acyc_gen_params),
 	KUNIT_CASE(gc_acyclic_young),
+	KUNIT_CASE(gc_acyclic_marked),
 	KUNIT_CASE(gc_dead_blocks_back_atomic),
 	KUNIT_CASE(gc_dead_blocks_back_biased),
 	KUNIT_CASE(gc_dead_blocks_back_capped),
