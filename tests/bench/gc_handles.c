@@ -10,7 +10,9 @@
  * root's, and times one full collection; then
  * the same tree held instead through an untracked object's slot, whose
  * own handle the marking cannot start from (the object is not in the
- * set), so that the trial alone finds the tree reachable.  Lines, joined
+ * set), so that the marking does not run (the acyclic pass finds the
+ * tree has no cycle, as it would a tree held by a kernel reference; the
+ * trial's two passes, before that pass existed).  Lines, joined
  * with CPython's tree by scripts/bench.sh:
  *
  *   refcache shape=tree_handle objects=<n> ns=<t> collected=<c>
