@@ -2026,6 +2026,96 @@ static void gc_acyclic_young(struct kunit *test)
 }
 
 /*
+ * Small random graphs against the trial's answer: references down the
+ * list, up it, or both, with self-references, over objects in several
+ * generations (some promoted before the rest are made), collected young
+ * and then in full.  Whatever the pass does, what the held objects reach
+ * must be exactly what is left.
+ */
+#define ACYC_RAND_N		40
+#define ACYC_RAND_ROUNDS	150
+
+static u32 acyc_edge(u32 *x, u32 i, u32 n, unsigned int mode)
+{
+	u32 r = scatter_next(x) % 8;
+
+	if (!r)
+		return n;			/* none */
+	if (r == 1)
+		return i;			/* itself */
+	if (mode == 0 || (mode == 2 && (r & 1)))
+		return acyc_pick(x, i + 1, n, n);	/* down the list */
+	return acyc_pick(x, 0, i, n);		/* up it */
+}
+
+/* objs[@i]'s slot @slot to objs[@j], if @j is not the sentinel @n. */
+static void acyc_link(struct kunit *test, struct refcache_obj **objs, u32 i,
+		      unsigned int slot, u32 j, u32 n)
+{
+	if (j < n)
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], slot, objs[j]), 0);
+}
+
+static void gc_acyclic_random(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	struct refcache_obj **objs;
+	u32 *a, *b, *stack, roots[ACYC_RAND_N], nroots, reach, x = 29, n, i, early;
+	struct refcache_gc_result r0, r1;
+	struct acyc_counts c0, c1;
+	unsigned long *seen;
+	unsigned int round;
+	u64 before;
+
+	graph_alloc(test, ACYC_RAND_N + 1, &objs, &a, &b, &stack, &seen);
+	c0 = acyc_counts(heap);
+	for (round = 0; round < ACYC_RAND_ROUNDS; round++) {
+		n = 1 + scatter_next(&x) % ACYC_RAND_N;
+		early = scatter_next(&x) % (n + 1);
+		memset(seen, 0, BITS_TO_LONGS(ACYC_RAND_N + 1) * sizeof(*seen));
+		for (i = 0; i < n; i++) {
+			if (i == early)	/* the first ones one or two generations up */
+				collect(test, heap, round % 2);
+			objs[i] = new_obj(test, cache);
+		}
+		a[n] = n;
+		b[n] = n;
+		for (i = 0; i < n; i++) {
+			a[i] = acyc_edge(&x, i, n, round % 3);
+			b[i] = acyc_edge(&x, i, n, round % 3);
+			acyc_link(test, objs, i, 0, a[i], n);
+			acyc_link(test, objs, i, 1, b[i], n);
+		}
+		nroots = 0;
+		for (i = 0; i < n; i++) {
+			if (scatter_next(&x) % 4)
+				refcache_obj_put(objs[i]);
+			else
+				roots[nroots++] = i;
+		}
+		reach = graph_reach(a, b, stack, seen, roots, nroots);
+		if (test_bit(n, seen))
+			reach--;	/* the sentinel */
+		before = heap_objects(heap);
+		r0 = collect(test, heap, round % 3);
+		r1 = collect(test, heap, 2);
+		KUNIT_EXPECT_EQ_MSG(test, heap_objects(heap), (u64)reach, "round %u", round);
+		/* Not equal: a young collection's garbage may free older objects by refcount. */
+		KUNIT_EXPECT_LE(test, r0.collected + r1.collected, before - reach);
+		check_lists(test, heap);
+		for (i = 0; i < nroots; i++)
+			refcache_obj_put(objs[roots[i]]);
+		collect(test, heap, 2);
+		KUNIT_ASSERT_EQ(test, heap_objects(heap), 0ULL);
+	}
+	/* Both ways were taken, and the pass alone collected young sets too. */
+	c1 = acyc_counts(heap);
+	KUNIT_EXPECT_GT(test, c1.done - c0.done, (u64)ACYC_RAND_ROUNDS);
+	KUNIT_EXPECT_GT(test, c1.stopped - c0.stopped, (u64)ACYC_RAND_ROUNDS / 2);
+}
+
+/*
  * Step 0 and the acyclic pass in one collection: what a handle reaches
  * is marked and out of the set, and the pass tests what is left.  A
  * reference into the marked part is not a reference into the set.
@@ -2673,6 +2763,7 @@ static struct kunit_case refcache_gc_cases[] = {
 	KUNIT_CASE_PARAM(gc_acyclic, acyc_gen_params),
 	KUNIT_CASE(gc_acyclic_young),
 	KUNIT_CASE(gc_acyclic_marked),
+	KUNIT_CASE(gc_acyclic_random),
 	KUNIT_CASE(gc_dead_blocks_back_atomic),
 	KUNIT_CASE(gc_dead_blocks_back_biased),
 	KUNIT_CASE(gc_dead_blocks_back_capped),
@@ -2729,6 +2820,7 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_all_garbage_outside_refs),
 	KUNIT_CASE(gc_marked_from_handles),
 	KUNIT_CASE_PARAM(gc_acyclic, acyc_gen_params),
+	KUNIT_CASE(gc_acyclic_random),
 	KUNIT_CASE(gc_promotion_and_count),
 	KUNIT_CASE(gc_disabled_and_threshold_zero),
 	KUNIT_CASE(gc_freeze_unfreeze),
