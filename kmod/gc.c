@@ -185,16 +185,17 @@ static u64 update_refs(struct list_head *young, struct list_head *dying)
 
 /*
  * One reference from inside the set to @child, which is in it.  Returns
- * whether that took its gc_refs to zero.
+ * whether that took its gc_refs to zero.  @mask: the bits of gc_refs
+ * that count, ~0U, or GC_TALLY_REFS in a tally (below).
  */
-static inline bool decref(struct refcache_obj *child)
+static inline bool decref(struct refcache_obj *child, u32 mask)
 {
 	u32 refs = gc_refs(child);
 
 	/* REFS_MAX stands for "more than we can count": never reaches 0. */
-	if (refs && refs != REFCACHE_OBJ_REFS_MAX) {
+	if ((refs & mask) && refs != REFCACHE_OBJ_REFS_MAX) {
 		set_gc_refs(child, refs - 1);
-		return refs == 1;
+		return (refs & mask) == 1;
 	}
 	return false;
 }
@@ -202,7 +203,7 @@ static inline bool decref(struct refcache_obj *child)
 static void visit_decref(struct refcache_obj *child, void *arg)
 {
 	if (in_set(child, arg))
-		decref(child);
+		decref(child, ~0U);
 }
 
 /* CPython's subtract_refs(): take away references from inside the set. */
@@ -220,7 +221,7 @@ static void subtract_refs(struct list_head *young, struct gc_scan *s)
 		for (j = 0; j < obj->cache->nslots; j++) {
 			child = obj->slots[j];
 			if (child && (child->flags & REFCACHE_OBJ_COLLECTING))
-				decref(child);
+				decref(child, ~0U);
 		}
 		if (ops && ops->traverse)
 			ops->traverse(obj, visit_decref, s);
@@ -572,6 +573,63 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
 }
 
 /*
+ * The tally (Documentation/collector.rst, "The gather without the
+ * garbage's references").  In a collection through the edge buffer of a
+ * plain heap (gc_plain(): no callbacks, so slots are every reference),
+ * gc_refs holds two numbers: the count read as the object joined the
+ * set (GC_TALLY_SHIFT up), and below it what the trial leaves of that
+ * count (the references from outside the set), to which the walk adds
+ * one for each reference from a survivor, and GC_TALLY_SCANNED once the
+ * object is scanned.  After the walk, a survivor's count less that sum
+ * is the number of references the garbage holds to it: the gather takes
+ * them off in one step, and frees the garbage without reading its slots
+ * (when they hold nothing outside the set: gc_tally_holds()).  A count
+ * above GC_TALLY_MAX ends the tally for the collection (tally_off()).
+ */
+#define GC_TALLY_SHIFT		13
+#define GC_TALLY_REFS		0xfffU	/* external + from survivors */
+#define GC_TALLY_SCANNED	0x1000U
+#define GC_TALLY_MAX		0xfffU	/* the largest count a tally holds */
+
+/* Off: no collection tallies (KUnit: the gather as before, on the same graphs). */
+VISIBLE_IF_KUNIT bool refcache_gc_tally = true;
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_tally);
+
+struct subtract_arg {
+	struct gc_scan *s;
+	struct list_head *young;
+	unsigned int generation;
+	u32 stamp;
+	u32 mask;		/* decref()'s: GC_TALLY_REFS in a tally, else ~0U */
+	bool biased_heap;
+	bool tally;
+	u64 zeroed;
+	u64 out;		/* references from the set to objects outside it */
+};
+
+/*
+ * A count too large for the tally: every object of the set so far gets
+ * back the plain gc_refs (what the trial left of its count), and the
+ * collection goes on without the tally.  Only in a tally, in a heap
+ * without traverse callbacks, so never from a callback's visit.
+ */
+static noinline void tally_off(struct subtract_arg *sa)
+{
+	struct refcache_obj *obj;
+	unsigned long i = 0;
+
+	list_for_each_entry(obj, sa->young, node) {
+		if (obj->flags & REFCACHE_OBJ_COLLECTING)
+			set_gc_refs(obj, gc_refs(obj) & GC_TALLY_REFS);
+		if (!(++i & 1023))
+			cond_resched();
+	}
+	sa->tally = false;
+	sa->mask = ~0U;
+	edge_stat(REFCACHE_GC_EDGE_UNTALLIED, 1);
+}
+
+/*
  * Is @child, referenced from the set, in the set?  For
  * update_subtract_refs(): an object is set up (gc_refs = count, as
  * update_refs() does) when it is first reached, as a referent or in the
@@ -580,41 +638,40 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
  * its count not zero: then it is on @young, where the walk finds it
  * too.
  */
-static __always_inline bool enter_set(struct refcache_obj *child, unsigned int generation,
-				      u32 stamp, bool biased_heap)
+static __always_inline bool enter_set(struct refcache_obj *child, struct subtract_arg *sa,
+				      bool biased_heap)
 {
 	unsigned int c;
 
 	if (child->flags & REFCACHE_OBJ_COLLECTING)
 		return true;
-	if (!(child->cache->flags & REFCACHE_CACHE_TRACKED) || obj_gen(child) > generation)
+	if (!(child->cache->flags & REFCACHE_CACHE_TRACKED) || obj_gen(child) > sa->generation)
 		return false;
 	/* Marked from the handles (step 0): out of the set. */
-	if ((child->flags >> REFCACHE_OBJ_REFS_SHIFT) == stamp)
+	if ((child->flags >> REFCACHE_OBJ_REFS_SHIFT) == sa->stamp)
 		return false;
 	c = refcache_ref_read_gc(child, biased_heap);
 	if (!c)
 		return false;	/* its putter waits for our lock and will free it */
+	if (sa->tally) {
+		if (likely(c <= GC_TALLY_MAX)) {
+			set_gc_refs(child, c << GC_TALLY_SHIFT | c);
+			child->flags |= REFCACHE_OBJ_COLLECTING;
+			return true;
+		}
+		tally_off(sa);
+	}
 	set_gc_refs(child, min_t(unsigned int, c, REFCACHE_OBJ_REFS_MAX));
 	child->flags |= REFCACHE_OBJ_COLLECTING;
 	return true;
 }
 
-struct subtract_arg {
-	struct gc_scan *s;
-	unsigned int generation;
-	u32 stamp;
-	bool biased_heap;
-	u64 zeroed;
-};
-
 static void visit_enter_decref(struct refcache_obj *child, void *arg)
 {
 	struct subtract_arg *sa = arg;
 
-	if (reported_here(sa->s->heap, child) &&
-	    enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
-		sa->zeroed += decref(child);
+	if (reported_here(sa->s->heap, child) && enter_set(child, sa, sa->biased_heap))
+		sa->zeroed += decref(child, sa->mask);
 }
 
 /*
@@ -628,20 +685,17 @@ static void visit_enter_decref(struct refcache_obj *child, void *arg)
  * each call (refcache_ref_read_gc()): a heap of atomic objects reads
  * each count with one load and no test of its mode.
  *
- * *@zeroed is set to how many of the set were left with gc_refs zero:
- * when that is all of them, nothing in the set is reachable from outside
- * it, and the whole set is garbage (all_garbage below).
+ * @sa->zeroed is left with how many of the set were left with gc_refs
+ * zero: when that is all of them, nothing in the set is reachable from
+ * outside it, and the whole set is garbage (all_garbage below).  With
+ * the edge buffer, @sa->out counts the references to objects outside
+ * the set.
  */
 static __always_inline u64 update_subtract_refs(struct list_head *young,
 						struct list_head *dying,
-						struct gc_scan *s, unsigned int generation,
-						u32 stamp, bool biased_heap, bool ahead,
-						struct gc_edges *eb, u64 *zeroed)
+						struct subtract_arg *sa, bool biased_heap,
+						bool ahead, struct gc_edges *eb)
 {
-	struct subtract_arg sa = {
-		.s = s, .generation = generation, .stamp = stamp,
-		.biased_heap = biased_heap
-	};
 	const struct refcache_type_ops *ops;
 	struct refcache_obj *obj, *tmp, *child;
 	unsigned long i = 0;
@@ -651,7 +705,7 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 	list_for_each_entry_safe(obj, tmp, young, node) {
 		if (!(++i & 1023))
 			cond_resched();
-		if (!enter_set(obj, generation, stamp, biased_heap)) {
+		if (!enter_set(obj, sa, biased_heap)) {
 			list_move_tail(&obj->node, dying);
 			continue;
 		}
@@ -666,16 +720,15 @@ static __always_inline u64 update_subtract_refs(struct list_head *young,
 			if (!child)
 				continue;
 			if (ahead && eb)
-				edge_defer(eb, child, GC_EDGE_SUBTRACT, &sa);
-			else if (enter_set(child, generation, stamp, biased_heap))
-				sa.zeroed += decref(child);
+				edge_defer(eb, child, GC_EDGE_SUBTRACT, sa);
+			else if (enter_set(child, sa, biased_heap))
+				sa->zeroed += decref(child, sa->mask);
 		}
 		if (ops && ops->traverse)
-			ops->traverse(obj, visit_enter_decref, &sa);
+			ops->traverse(obj, visit_enter_decref, sa);
 	}
 	if (ahead && eb)
-		edges_sweep(eb, GC_EDGE_SUBTRACT, &sa);
-	*zeroed = sa.zeroed;
+		edges_sweep(eb, GC_EDGE_SUBTRACT, sa);
 	return n;
 }
 
@@ -873,6 +926,8 @@ struct reach_arg {
 	struct refcache_obj **small;	/* the stack when none could be allocated */
 	unsigned long sp, cap, max;
 	u64 tentative;		/* objects marked unreachable so far, not reached since */
+	u64 out;		/* references from survivors outside the set (edge buffer) */
+	bool tally;		/* survivors stay in the set, counting references */
 };
 
 /*
@@ -915,7 +970,10 @@ static __always_inline void reach_child(struct reach_arg *ra, struct refcache_ob
 	if (child->flags & REFCACHE_OBJ_UNREACHABLE) {
 		/* Passed as tentatively unreachable: scan it now. */
 		child->flags &= ~REFCACHE_OBJ_UNREACHABLE;
-		set_gc_refs(child, 1);
+		if (ra->tally)
+			child->flags += 1U << REFCACHE_OBJ_REFS_SHIFT;	/* 0 -> 1 */
+		else
+			set_gc_refs(child, 1);
 		ra->tentative--;
 		if (likely(ra->sp < ra->cap) || (may_grow && reach_grow(ra))) {
 			ra->stack[ra->sp++] = child;
@@ -923,6 +981,9 @@ static __always_inline void reach_child(struct reach_arg *ra, struct refcache_ob
 			list_move_tail(&child->node, ra->spill);
 			edge_stat(REFCACHE_GC_EDGE_SPILLED, 1);
 		}
+	} else if (ra->tally) {
+		/* One more from a survivor: never past the count it joined with. */
+		child->flags += 1U << REFCACHE_OBJ_REFS_SHIFT;
 	} else if (!gc_refs(child)) {
 		/* Still ahead of the walk, which will scan it as reachable. */
 		set_gc_refs(child, 1);
@@ -957,12 +1018,16 @@ static __always_inline void edges_apply(struct gc_edges *eb, unsigned int b,
 			mark_alive_one(arg, child, true);
 			break;
 		case GC_EDGE_SUBTRACT:
-			if (enter_set(child, sa->generation, sa->stamp, sa->biased_heap))
-				sa->zeroed += decref(child);
+			if (enter_set(child, sa, sa->biased_heap))
+				sa->zeroed += decref(child, sa->mask);
+			else
+				sa->out++;
 			break;
 		case GC_EDGE_REACH:
 			if (child->flags & REFCACHE_OBJ_COLLECTING)
 				reach_child(arg, child, true);
+			else
+				((struct reach_arg *)arg)->out++;
 			break;
 		}
 	}
@@ -1001,7 +1066,11 @@ static __always_inline void scan_reachable(struct reach_arg *ra, struct refcache
 	struct refcache_obj *child;
 	u32 j, nslots;
 
-	v->flags = (v->flags & ~GC_SCAN_BITS) | target;
+	/* In a tally, it stays in the set until the gather. */
+	if (ra->tally)
+		v->flags |= GC_TALLY_SCANNED << REFCACHE_OBJ_REFS_SHIFT;
+	else
+		v->flags = (v->flags & ~GC_SCAN_BITS) | target;
 	nslots = v->cache->nslots;
 	ops = v->cache->ops;
 	/* Slots hold objects of this heap only. */
@@ -1033,13 +1102,22 @@ static __always_inline void scan_reachable(struct reach_arg *ra, struct refcache
  * nothing is.  Returns how many are still tentatively unreachable at
  * the end: the garbage, which one of the gather passes below takes out
  * of @young (none runs when there is none, as in a heap of live data).
+ *
+ * In a tally (@tally, with @eb only), survivors are not settled as they
+ * are scanned: they stay in the set, flagged scanned, and count each
+ * reference from a survivor in gc_refs; the gather settles them.
+ * *@out is set to the references from survivors to objects outside the
+ * set.
  */
 static __always_inline u64 move_unreachable(struct list_head *young, struct gc_scan *s,
 					    u64 n, unsigned int target, bool ahead,
-					    struct gc_edges *eb)
+					    struct gc_edges *eb, bool tally, u64 *out)
 {
 	struct refcache_obj *stack_small[32];
-	struct reach_arg ra = { .s = s, .young = young, .spill = young };
+	struct reach_arg ra = { .s = s, .young = young, .spill = young, .tally = tally };
+	u32 scanned = tally ? GC_TALLY_SCANNED << REFCACHE_OBJ_REFS_SHIFT :
+			      REFCACHE_OBJ_COLLECTING;
+	u32 refs = tally ? GC_TALLY_REFS : ~0U;
 	struct refcache_obj *obj, *v;
 	unsigned long i = 0;
 
@@ -1061,9 +1139,10 @@ static __always_inline u64 move_unreachable(struct list_head *young, struct gc_s
 	list_for_each_entry(obj, young, node) {
 		if (!(++i & 1023))
 			cond_resched();
-		if (!(obj->flags & REFCACHE_OBJ_COLLECTING))
-			continue;	/* scanned from the stack already */
-		if (!gc_refs(obj)) {
+		/* Scanned from the stack already: out of the set, or flagged. */
+		if (tally ? (obj->flags & scanned) : !(obj->flags & scanned))
+			continue;
+		if (!(gc_refs(obj) & refs)) {
 			obj->flags |= REFCACHE_OBJ_UNREACHABLE;
 			ra.tentative++;
 			continue;
@@ -1089,6 +1168,7 @@ static __always_inline u64 move_unreachable(struct list_head *young, struct gc_s
 	}
 	if (ra.stack != stack_small)
 		kvfree(ra.stack);
+	*out = ra.out;
 	return ra.tentative;
 }
 
@@ -1395,12 +1475,15 @@ static __always_inline void edges_drop(struct gc_edges *eb, unsigned int b,
  *
  * @garbage is the flag that marks garbage: REFCACHE_OBJ_UNREACHABLE
  * after move_unreachable(), or REFCACHE_OBJ_COLLECTING (every object of
- * the set) when the whole set is garbage and no walk ran.
+ * the set) when the whole set is garbage and no walk ran.  After a walk
+ * that tallied (@tally) but whose garbage references objects outside the
+ * set, the survivors are settled here as they are passed.
  */
 static __always_inline u64
 gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		    struct list_head *unreachable, unsigned int target,
-		    struct gc_dead *dead, bool ahead, struct gc_edges *eb, u32 garbage)
+		    struct gc_dead *dead, bool ahead, struct gc_edges *eb, u32 garbage,
+		    bool tally)
 {
 	struct refcache_gc *gc = &heap->objs.gc;
 	struct refcache_obj *obj, *next, *child;
@@ -1413,8 +1496,11 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 	list_for_each_entry_safe(obj, next, young, node) {
 		if (!(++i & 1023))
 			cond_resched();
-		if (!(obj->flags & garbage))
+		if (!(obj->flags & garbage)) {
+			if (tally)
+				obj->flags = (obj->flags & ~GC_SCAN_BITS) | target;
 			continue;
+		}
 		n++;
 		if (ahead && !eb)
 			prefetch_next_slots(obj, young);
@@ -1464,8 +1550,8 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		}
 		obj_set_gen(obj, target);
 		list_move_tail(&obj->node, unreachable);
-		if (keep)
-			set_gc_refs(obj, 1);
+		/* 1: slots to put (gc_refs was 0, or a tally's count). */
+		set_gc_refs(obj, keep);
 	}
 	if (ahead && eb) {
 		for (b = 0; b < GC_EDGE_BUCKETS; b++) {
@@ -1476,6 +1562,110 @@ gather_garbage_fast(struct refcache_heap *heap, struct list_head *young,
 		}
 	}
 	refcache_obj_forget_end_locked(heap, &dead->f);
+	return n;
+}
+
+/*
+ * Does the tally hold?  Every reference the set holds to objects outside
+ * it (@out, counted in the subtraction) is a survivor's (@out_live,
+ * counted in the walk): the garbage's references all lead into the set,
+ * to garbage or to survivors, whose tally counts them.
+ */
+static bool gc_tally_holds(u64 out, u64 out_live)
+{
+	return out == out_live;
+}
+
+/* Every survivor of a tally with no garbage settled: a pass that takes nothing off. */
+static void tally_settle(struct list_head *young, unsigned int target)
+{
+	struct refcache_obj *obj;
+	unsigned long i = 0;
+
+	list_for_each_entry(obj, young, node) {
+		obj->flags = (obj->flags & ~GC_SCAN_BITS) | target;
+		if (!(++i & 1023))
+			cond_resched();
+	}
+}
+
+/*
+ * Take the @g references the garbage holds off survivor @obj's count,
+ * as @g puts would, but at once and without freeing: true if that would
+ * have freed it, which happens only when the references from outside
+ * the set that kept it alive through the trial were all dropped since,
+ * and nothing else holds it (a survivor reached from a survivor keeps
+ * that one's reference).  Its count is then left at one, for the caller
+ * to put when a free may run.  No one else then holds it, so no one else
+ * writes the count either.  A saturated count stays.
+ */
+static bool tally_drop(struct refcache_obj *obj, u32 g)
+{
+	atomic_t *r = &obj->ref.refs;
+	int old = atomic_read(r), new;
+
+	do {
+		if (unlikely(old < 0))
+			return false;
+		/* The count holds the garbage's references: never below @g. */
+		if (WARN_ON_ONCE(old < g))
+			return false;
+		new = old > g ? old - g : 1;
+	} while (!atomic_try_cmpxchg_release(r, &old, new));
+	return old == g;
+}
+
+/*
+ * The gather of a tally that holds (gc_tally_holds()), in one pass of
+ * @young in its order: each survivor is settled, with the references the
+ * garbage held to it taken off its count (tally_drop(); one that would
+ * have freed it goes to @late, to be put once a free may run), and each
+ * piece of garbage leaves @young, loses its weak handles, and is
+ * forgotten (to @dead), or, where @dead is full, goes to @unreachable
+ * with its slots emptied: without a put, and without a read of them,
+ * since all they hold is in the set, garbage (freed whatever its count)
+ * or survivors (tallied).  Returns how many pieces of garbage.
+ */
+static u64 gather_tally(struct refcache_heap *heap, struct list_head *young,
+			struct list_head *unreachable, struct list_head *late,
+			unsigned int target, struct gc_dead *dead, u32 garbage)
+{
+	struct refcache_gc *gc = &heap->objs.gc;
+	struct refcache_obj *obj, *next;
+	unsigned long i = 0;
+	u32 refs, g, j;
+	u64 n = 0;
+
+	list_for_each_entry_safe(obj, next, young, node) {
+		if (!(++i & 1023))
+			cond_resched();
+		if (!(obj->flags & garbage)) {
+			refs = gc_refs(obj);
+			g = (refs >> GC_TALLY_SHIFT) - (refs & GC_TALLY_REFS);
+			obj->flags = (obj->flags & ~GC_SCAN_BITS) | target;
+			if (!g)
+				continue;
+			gc->puts += g;
+			if (tally_drop(obj, g))
+				list_move_tail(&obj->node, late);
+			continue;
+		}
+		n++;
+		if (!hlist_empty(&obj->weak))
+			refcache_obj_clear_weak_locked(obj);
+		if (dead->n < dead->cap && obj->cache->obj_size <= REFCACHE_SMALL_MAX) {
+			__list_del_entry(&obj->node);
+			dead->v[dead->n++] = refcache_obj_forget_locked(heap, obj, &dead->f);
+			continue;
+		}
+		for (j = 0; j < obj->cache->nslots; j++)
+			obj->slots[j] = NULL;
+		obj_set_gen(obj, target);
+		set_gc_refs(obj, 0);
+		list_move_tail(&obj->node, unreachable);
+	}
+	refcache_obj_forget_end_locked(heap, &dead->f);
+	edge_stat(REFCACHE_GC_EDGE_TALLIED, 1);
 	return n;
 }
 
@@ -1600,6 +1790,27 @@ static void gc_event_queue(struct refcache_gc *gc, const struct refcache_gc_even
 	wake_up_interruptible_poll(&gc->wait, EPOLLIN | EPOLLRDNORM);
 }
 
+/* KUnit's: what runs at fixed points of a collection, the heap's mutex held. */
+VISIBLE_IF_KUNIT struct refcache_gc_test_hooks refcache_gc_test_hooks;
+EXPORT_SYMBOL_IF_KUNIT(refcache_gc_test_hooks);
+
+/*
+ * The tallied survivors whose last reference the garbage held
+ * (tally_drop()): each to its generation's list, then put, which frees
+ * it through the release path, now that a free may run.
+ */
+static void tally_late(struct refcache_heap *heap, struct list_head *late,
+		       struct list_head *gen)
+{
+	struct refcache_obj *obj;
+
+	while ((obj = list_first_entry_or_null(late, struct refcache_obj, node))) {
+		list_move_tail(&obj->node, gen);
+		edge_stat(REFCACHE_GC_EDGE_LATE, 1);
+		refcache_obj_put_locked(heap, obj);
+	}
+}
+
 /**
  * refcache_gc_collect_locked() - collect generations 0..@generation
  * @heap:       the heap, locked by the caller
@@ -1617,17 +1828,19 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	LIST_HEAD(uncollectable);
 	LIST_HEAD(dying);
 	LIST_HEAD(alive);
+	LIST_HEAD(late);
 	struct gc_scan s = { .heap = heap };
+	struct subtract_arg sa = { .s = &s, .mask = ~0U };
 	struct refcache_gc_event ev = {};
 	struct gc_dead dead = {};
 	struct refcache_gc_gen_stats *st;
 	struct gc_edges *eb;
 	struct refcache_obj *obj;
-	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors, zeroed, nalive;
+	u64 candidates, nunreach, nuncoll, freed, nfreed, survivors, zeroed, nalive, out_live = 0;
 	struct list_head *young;
 	unsigned int g, target;
 	u32 garbage, stamp, astamp;
-	bool callbacks = false, plain, ahead, all_garbage, try_acyclic, acyclic;
+	bool callbacks = false, plain, ahead, all_garbage, try_acyclic, acyclic, tally = false;
 	ktime_t t0;
 	u64 ns;
 
@@ -1698,23 +1911,31 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	if (acyclic) {
 		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
 	} else if (!heap->objs.bias.nqueued) {
+		sa.young = young;
+		sa.generation = generation;
+		sa.stamp = stamp;
+		sa.biased_heap = heap->objs.bias.owners;
 		/*
 		 * Two copies of the walk: one for heaps without a biased
 		 * cache.  The owner table comes with a heap's first biased
-		 * cache and goes only once its objects are all freed.
+		 * cache and goes only once its objects are all freed.  Only
+		 * those tally, through the edge buffer.
 		 */
-		if (heap->objs.bias.owners)
+		if (heap->objs.bias.owners) {
 			candidates = ahead ?
-				update_subtract_refs(young, &dying, &s, generation, stamp, true,
-						     true, eb, &zeroed) :
-				update_subtract_refs(young, &dying, &s, generation, stamp, true,
-						     false, NULL, &zeroed);
-		else
+				update_subtract_refs(young, &dying, &sa, true, true, eb) :
+				update_subtract_refs(young, &dying, &sa, true, false, NULL);
+		} else {
+			sa.tally = eb && READ_ONCE(refcache_gc_tally) &&
+				   gc_plain(heap, gc->nobjs[generation]);
+			if (sa.tally)
+				sa.mask = GC_TALLY_REFS;
 			candidates = ahead ?
-				update_subtract_refs(young, &dying, &s, generation, stamp, false,
-						     true, eb, &zeroed) :
-				update_subtract_refs(young, &dying, &s, generation, stamp, false,
-						     false, NULL, &zeroed);
+				update_subtract_refs(young, &dying, &sa, false, true, eb) :
+				update_subtract_refs(young, &dying, &sa, false, false, NULL);
+			tally = sa.tally;
+		}
+		zeroed = sa.zeroed;
 		trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_UPDATE_REFS, candidates);
 	} else {
 		candidates = update_refs(young, &dying);
@@ -1729,7 +1950,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	 * acquire half that refcount_dec_and_test() has at zero.
 	 */
 	smp_mb();
-	plain = gc_plain(heap, candidates + nalive);
+	/* A tally found every cache without callbacks already. */
+	plain = tally || gc_plain(heap, candidates + nalive);
 	/*
 	 * Every object of the set left with gc_refs zero: none is held from
 	 * outside, so none is reachable, and the walk would only mark them
@@ -1742,8 +1964,12 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 	else if (acyclic)
 		nunreach = 0;	/* the acyclic pass found every object reachable */
 	else
-		nunreach = ahead ? move_unreachable(young, &s, candidates, target, true, eb) :
-				   move_unreachable(young, &s, candidates, target, false, NULL);
+		nunreach = ahead ? move_unreachable(young, &s, candidates, target, true, eb,
+						    tally, &out_live) :
+				   move_unreachable(young, &s, candidates, target, false, NULL,
+						    false, &out_live);
+	if (refcache_gc_test_hooks.walked)
+		refcache_gc_test_hooks.walked(heap);
 	if (nunreach && plain) {
 		/*
 		 * Not from the reserves: a collection under memory pressure
@@ -1755,14 +1981,21 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		if (!dead.v)
 			dead.cap = 0;
 		garbage = all_garbage ? REFCACHE_OBJ_COLLECTING : REFCACHE_OBJ_UNREACHABLE;
-		nunreach = ahead ?
-			gather_garbage_fast(heap, young, &unreachable, target, &dead, true,
-					    eb, garbage) :
-			gather_garbage_fast(heap, young, &unreachable, target, &dead, false,
-					    NULL, garbage);
-	} else if (nunreach)
+		if (tally && gc_tally_holds(sa.out, out_live))
+			nunreach = gather_tally(heap, young, &unreachable, &late, target, &dead,
+						garbage);
+		else
+			nunreach = ahead ?
+				gather_garbage_fast(heap, young, &unreachable, target, &dead,
+						    true, eb, garbage, tally) :
+				gather_garbage_fast(heap, young, &unreachable, target, &dead,
+						    false, NULL, garbage, false);
+	} else if (nunreach) {
 		nunreach = gather_unreachable(young, &unreachable, &uncollectable, target,
 					      &callbacks);
+	} else if (tally) {
+		tally_settle(young, target);
+	}
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_MOVE_UNREACHABLE, nunreach);
 	/* The marked objects survive, and count as examined. */
 	survivors = candidates - nunreach + nalive;
@@ -1798,6 +2031,7 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 					    nuncoll, target)) {
 		freed = nunreach;	/* in gc.garbage: collected, as CPython counts */
 	} else if (plain) {
+		tally_late(heap, &late, &gc->gen[target]);
 		if (eb)
 			edges_put(heap, eb);
 		freed = delete_garbage_fast(heap, &unreachable);

@@ -145,12 +145,20 @@ s64 refcache_gc_collect_pressure_locked(struct refcache_heap *heap, u64 *candida
 /* Sets smaller than this stay in the caches: never sampled, never prefetched. */
 #define REFCACHE_GC_SCATTER_MIN	8192
 
+/* KUnit's hooks into a collection (gc.c), called with the heap's mutex held. */
+struct refcache_gc_test_hooks {
+	void (*walked)(struct refcache_heap *heap);	/* after the walk (step 3) */
+};
+
 /* What the edge buffer and the walk's stack did (gc.c), for the KUnit suite. */
 enum {
 	REFCACHE_GC_EDGE_BUFFERS,	/* collections that took the buffer */
 	REFCACHE_GC_EDGE_GROWN,		/* times the walk's stack grew */
 	REFCACHE_GC_EDGE_SPILLED,	/* rescues spilled on the list */
 	REFCACHE_GC_EDGE_KEPT,		/* the garbage's references put after the gather */
+	REFCACHE_GC_EDGE_TALLIED,	/* gathers without a read of the garbage's slots */
+	REFCACHE_GC_EDGE_UNTALLIED,	/* tallies ended by a count too large */
+	REFCACHE_GC_EDGE_LATE,		/* tallied survivors put after the gather */
 	REFCACHE_GC_EDGE_NSTATS
 };
 
@@ -164,6 +172,9 @@ extern unsigned long refcache_gc_edges_min;
 extern unsigned long refcache_gc_stack_first;
 /* Off: collections skip the acyclic pass, the trial runs on every set (gc.c). */
 extern bool refcache_gc_acyclic;
+/* Off: no collection tallies the references to its survivors (gc.c). */
+extern bool refcache_gc_tally;
+extern struct refcache_gc_test_hooks refcache_gc_test_hooks;
 /* Will the walks of the set @young of @n objects prefetch (gc.c)? */
 bool refcache_gc_scattered(const struct list_head *young, u64 n);
 #endif

@@ -1626,6 +1626,9 @@ static void scattered_round(struct kunit *test, struct refcache_heap *heap,
 		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_SPILLED), 0L);
 	if (leaves && !edges_min)
 		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_KEPT), 0L);
+	/* Garbage that references only the set: the gather tallies. */
+	if (!leaves && !handles && !edges_min && refcache_gc_tally && before > reach)
+		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_TALLIED), 0L);
 	KUNIT_EXPECT_EQ(test, res.collected, before - reach);
 	KUNIT_EXPECT_EQ(test, res.uncollectable, 0ULL);
 	/* The survivors, and each one's leaf: the garbage's leaves are freed. */
@@ -1674,6 +1677,11 @@ static void gc_scattered_graph(struct kunit *test)
 	/* Held by handles: step 0 marks the live part, through the buffer. */
 	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
 			0, 4096, true);
+	/* Without the tally: the gather reads the garbage's slots. */
+	refcache_gc_tally = false;
+	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
+			0, 4096, false);
+	refcache_gc_tally = true;
 	/* Each object with a leaf of its own; then biased objects and leaves. */
 	cache = new_cache(test, heap, gc_payload, 3, REFCACHE_CACHE_TRACKED, NULL);
 	leaves = new_cache(test, heap, gc_payload, 0, 0, NULL);
@@ -1697,6 +1705,208 @@ static void gc_scattered_graph(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, scattered);
 	put_all(objs, SCATTER_N);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+/*
+ * The tally (collector.rst, "The gather without the garbage's
+ * references").  First a random graph of SCATTER_N objects, each live
+ * or garbage by a coin, as make bench's random: a live object's two
+ * slots hold live objects, a garbage one's anything; some live ones are
+ * held.  After a collection that tallies, each survivor's count is
+ * exactly its references from survivors and from the holders.  Then a
+ * random garbage graph of as many, with one more object, @x, that the
+ * first TALLY_FROM of them reference from their third slot:
+ *
+ * - @x held from outside with TALLY_BIG references, more than a tally
+ *   can count: the collection goes on without it, and @x keeps exactly
+ *   the references from outside;
+ * - @x a hub that every piece of garbage references, in the garbage:
+ *   the same, and all of it is freed;
+ * - @x held by one reference, put after the walk (the hook): the
+ *   trial saw it held, so it survives, but the garbage held all its
+ *   other references, so the gather's tally would free it; it is put
+ *   once a free may run, and freed.
+ */
+#define TALLY_BIG	5000
+#define TALLY_FROM	100
+
+static struct refcache_obj *tally_put_on_walk;
+
+static void tally_walked(struct refcache_heap *heap)
+{
+	struct refcache_obj *obj = xchg(&tally_put_on_walk, NULL);
+
+	/* An outside holder's put, racing the collection: never the last. */
+	if (obj)
+		refcache_obj_put(obj);
+}
+
+static void tally_hook_off(void *unused)
+{
+	refcache_gc_test_hooks.walked = NULL;
+	tally_put_on_walk = NULL;
+}
+
+static void edges_min_back(void *saved)
+{
+	refcache_gc_edges_min = (unsigned long)saved;
+}
+
+/*
+ * The graph, @x referenced from the first @from of it (and, if @hub,
+ * referencing the first); returns the objects of the heap then.
+ */
+static u64 tally_graph(struct kunit *test, struct refcache_heap *heap,
+		       struct refcache_cache *cache, struct refcache_obj **objs,
+		       struct refcache_obj *x, unsigned int from, bool hub)
+{
+	unsigned int i;
+	u32 r = 11;
+
+	for (i = 0; i < SCATTER_N; i++)
+		objs[i] = new_obj(test, cache);
+	for (i = 0; i < SCATTER_N; i++) {
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[scatter_next(&r)]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[scatter_next(&r)]), 0);
+		if (i < from)
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 2, x), 0);
+	}
+	if (hub)
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(x, 0, objs[0]), 0);
+	put_all(objs, SCATTER_N);
+	return heap_objects(heap);
+}
+
+/* The live-or-garbage graph: the survivors' counts, exact. */
+static void tally_counts(struct kunit *test, struct refcache_heap *heap,
+			 struct refcache_cache *cache)
+{
+	struct refcache_obj **objs, *held[SCATTER_ROOTS];
+	u32 *a, *b, *stack, *live, *want, roots[SCATTER_ROOTS], nlive = 0, reach;
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	struct refcache_gc_result res;
+	unsigned long *seen;
+	unsigned int i;
+	u32 r = 5;
+	u64 set;
+
+	graph_alloc(test, SCATTER_N, &objs, &a, &b, &stack, &seen);
+	live = kunit_kcalloc(test, SCATTER_N, sizeof(*live), GFP_KERNEL);
+	want = kunit_kcalloc(test, SCATTER_N, sizeof(*want), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, live && want);
+	/* The live objects, in @seen for now. */
+	for (i = 0; i < SCATTER_N; i++) {
+		objs[i] = new_obj(test, cache);
+		if (scatter_next(&r) & 1) {
+			live[nlive++] = i;
+			__set_bit(i, seen);
+		}
+	}
+	KUNIT_ASSERT_GT(test, nlive, 0U);
+	for (i = 0; i < SCATTER_N; i++) {
+		a[i] = scatter_next(&r);
+		b[i] = scatter_next(&r);
+		if (test_bit(i, seen)) {
+			a[i] = live[a[i] % nlive];
+			b[i] = live[b[i] % nlive];
+		}
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[a[i]]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[b[i]]), 0);
+	}
+	for (i = 0; i < SCATTER_ROOTS; i++) {
+		roots[i] = live[scatter_next(&r) % nlive];
+		held[i] = refcache_obj_get(objs[roots[i]]);
+	}
+	memset(seen, 0, BITS_TO_LONGS(SCATTER_N) * sizeof(*seen));
+	reach = graph_reach(a, b, stack, seen, roots, SCATTER_ROOTS);
+	for (i = 0; i < SCATTER_ROOTS; i++)
+		want[roots[i]]++;
+	for (i = 0; i < SCATTER_N; i++) {
+		if (!test_bit(i, seen))
+			continue;
+		want[a[i]]++;
+		want[b[i]]++;
+	}
+	put_all(objs, SCATTER_N);
+	set = heap_objects(heap);
+	KUNIT_EXPECT_GT(test, set, (u64)reach);
+	edge_stats(st);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_TALLIED), 0L);
+	KUNIT_EXPECT_EQ(test, res.collected, set - reach);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach);
+	for (i = 0; i < SCATTER_N; i++)
+		if (test_bit(i, seen))
+			KUNIT_EXPECT_EQ(test, refcount_read(&objs[i]->ref), want[i]);
+	check_lists(test, heap);
+	put_all(held, SCATTER_ROOTS);
+	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+static void gc_tally(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = new_cache(test, heap, gc_payload, 3,
+						 REFCACHE_CACHE_TRACKED, NULL);
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	unsigned long saved_min = refcache_gc_edges_min;
+	struct refcache_gc_result res;
+	struct refcache_obj **objs, *x;
+	unsigned int i;
+	int ret;
+	u64 set;
+
+	objs = kunit_kcalloc(test, SCATTER_N, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	ret = kunit_add_action_or_reset(test, edges_min_back, (void *)saved_min);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, tally_hook_off, NULL));
+	refcache_gc_edges_min = 0;
+
+	tally_counts(test, heap, cache);
+
+	/* A survivor with a count too large to tally. */
+	x = new_obj(test, cache);
+	for (i = 0; i < TALLY_BIG; i++)
+		refcache_obj_get(x);
+	set = tally_graph(test, heap, cache, objs, x, TALLY_FROM, false);
+	edge_stats(st);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_BUFFERS), 0L);
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_UNTALLIED), 0L);
+	KUNIT_EXPECT_EQ(test, res.collected, set - 1);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	KUNIT_EXPECT_EQ(test, refcount_read(&x->ref), TALLY_BIG + 1U);
+	check_lists(test, heap);
+	for (i = 0; i <= TALLY_BIG; i++)
+		refcache_obj_put(x);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+
+	/* A hub of the garbage with a count too large to tally. */
+	x = new_obj(test, cache);
+	set = tally_graph(test, heap, cache, objs, x, SCATTER_N, true);
+	refcache_obj_put(x);
+	edge_stats(st);
+	res = collect(test, heap, 2);
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_UNTALLIED), 0L);
+	KUNIT_EXPECT_EQ(test, res.collected, set);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+
+	/* Its holder's put after the walk: the garbage held the rest. */
+	x = new_obj(test, cache);
+	set = tally_graph(test, heap, cache, objs, x, TALLY_FROM, false);
+	tally_put_on_walk = x;
+	refcache_gc_test_hooks.walked = tally_walked;
+	edge_stats(st);
+	res = collect(test, heap, 2);
+	refcache_gc_test_hooks.walked = NULL;
+	KUNIT_EXPECT_NULL(test, tally_put_on_walk);
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_TALLIED), 0L);
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_LATE), 0L);
+	KUNIT_EXPECT_EQ(test, res.collected, set - 1);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	check_lists(test, heap);
 }
 
 /*
@@ -2832,6 +3042,7 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_full_collection_25_percent),
 	KUNIT_CASE(gc_scattered_graph),
 	KUNIT_CASE(gc_scattered_chain),
+	KUNIT_CASE(gc_tally),
 	{}
 };
 
