@@ -580,8 +580,9 @@ static __always_inline u64 mark_alive(struct refcache_heap *heap, struct list_he
  * set (GC_TALLY_SHIFT up), and below it what the trial leaves of that
  * count (the references from outside the set), to which the walk adds
  * one for each reference from a survivor, and GC_TALLY_SCANNED once the
- * object is scanned.  After the walk, a survivor's count less that sum
- * is the number of references the garbage holds to it: the gather takes
+ * object is scanned.  After the walk, the count a survivor joined with,
+ * less that sum, is the number of references the garbage holds to it
+ * (whatever holders outside did since): the gather takes
  * them off in one step, and frees the garbage without reading its slots
  * (when they hold nothing outside the set: gc_tally_holds()).  A count
  * above GC_TALLY_MAX ends the tally for the collection (tally_off()).
@@ -1645,9 +1646,12 @@ static u64 gather_tally(struct refcache_heap *heap, struct list_head *young,
 			obj->flags = (obj->flags & ~GC_SCAN_BITS) | target;
 			if (!g)
 				continue;
-			gc->puts += g;
-			if (tally_drop(obj, g))
+			/* tally_late() puts the last, and counts it. */
+			if (tally_drop(obj, g)) {
 				list_move_tail(&obj->node, late);
+				g--;
+			}
+			gc->puts += g;
 			continue;
 		}
 		n++;

@@ -1533,6 +1533,11 @@ static void acyclic_on(void *unused)
 	refcache_gc_acyclic = true;
 }
 
+static void tally_on(void *unused)
+{
+	refcache_gc_tally = true;
+}
+
 /*
  * For a case that reads the stamps step 0 and the trial leave: the
  * acyclic pass would leave its own on a set without a cycle.
@@ -1678,6 +1683,7 @@ static void gc_scattered_graph(struct kunit *test)
 	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
 			0, 4096, true);
 	/* Without the tally: the gather reads the garbage's slots. */
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, tally_on, NULL));
 	refcache_gc_tally = false;
 	scattered_round(test, heap, cache, NULL, objs, a, b, stack, seen, &x,
 			0, 4096, false);
@@ -1907,6 +1913,299 @@ static void gc_tally(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, res.collected, set - 1);
 	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 	check_lists(test, heap);
+}
+
+static void dead_max_back(void *saved)
+{
+	refcache_gc_dead_max = (unsigned long)saved;
+}
+
+/* Each weak handle of @wid reads dead, and is closed. */
+static void weak_all_dead(struct kunit *test, struct refcache_heap *heap, const u64 *wid,
+			  unsigned int n)
+{
+	struct refcache_obj *w;
+	unsigned int i;
+
+	refcache_heap_lock(heap);
+	for (i = 0; i < n; i++) {
+		w = (void *)1;
+		KUNIT_EXPECT_EQ(test, refcache_handle_lookup_locked(heap, wid[i], true, &w), 0);
+		KUNIT_EXPECT_NULL(test, w);
+		refcache_handle_close_locked(heap, wid[i]);
+	}
+	refcache_heap_unlock(heap);
+}
+
+#define TALLY_WEAK	64
+
+/*
+ * A tally beside step 0: a tenth of the objects (H) held by handles, so
+ * marked; four tenths (L) a ring through slot 1 from one kernel
+ * reference, slot 0 into L or H; the rest garbage, referencing garbage
+ * and L only, with weak handles on TALLY_WEAK of it.  The tally holds
+ * (references to H are survivors'), and every count of L and H is
+ * exactly what the graph and the holders give; the weak handles read
+ * dead.  With @payload and @dead_max, garbage beyond the dead-block array
+ * (or too large for it) goes through the list.
+ */
+static void tally_marked_round(struct kunit *test, u32 payload, unsigned long dead_max)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = new_cache(test, heap, payload, 2,
+						 REFCACHE_CACHE_TRACKED, NULL);
+	u32 *cls, *want, *hs, *ls, *gs, nh = 0, nl = 0, ng = 0, x = 99, i, k, r, to;
+	unsigned long saved_max = refcache_gc_dead_max;
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	struct refcache_obj **objs, *root;
+	struct refcache_gc_result res;
+	u64 *hid, wid[TALLY_WEAK];
+	u64 before;
+	int ret;
+
+	ret = kunit_add_action_or_reset(test, dead_max_back, (void *)saved_max);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	objs = kunit_kcalloc(test, SCATTER_N, sizeof(*objs), GFP_KERNEL);
+	cls = kunit_kcalloc(test, SCATTER_N, sizeof(u32), GFP_KERNEL);
+	want = kunit_kcalloc(test, SCATTER_N, sizeof(u32), GFP_KERNEL);
+	hs = kunit_kcalloc(test, SCATTER_N, sizeof(u32), GFP_KERNEL);
+	ls = kunit_kcalloc(test, SCATTER_N, sizeof(u32), GFP_KERNEL);
+	gs = kunit_kcalloc(test, SCATTER_N, sizeof(u32), GFP_KERNEL);
+	hid = kunit_kcalloc(test, SCATTER_N, sizeof(u64), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, objs && cls && want && hs && ls && gs && hid);
+	for (i = 0; i < SCATTER_N; i++) {
+		objs[i] = new_obj(test, cache);
+		r = scatter_next(&x) % 10;
+		cls[i] = r == 0 ? 0 : r < 5 ? 1 : 2;
+		if (cls[i] == 0)
+			hs[nh++] = i;
+		else if (cls[i] == 1)
+			ls[nl++] = i;
+		else
+			gs[ng++] = i;
+	}
+	KUNIT_ASSERT_TRUE(test, nh && nl && ng >= TALLY_WEAK);
+	for (i = 0; i < SCATTER_N; i++) {
+		r = scatter_next(&x);
+		if (cls[i] == 0)
+			to = hs[r % nh];
+		else if (cls[i] == 1)
+			to = (r & 1) ? ls[r % nl] : hs[r % nh];
+		else
+			to = (r & 1) ? gs[r % ng] : ls[r % nl];
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[to]), 0);
+		if (cls[i] != 2)
+			want[to]++;
+		r = scatter_next(&x);
+		if (cls[i] == 0)
+			to = hs[r % nh];
+		else if (cls[i] == 1)
+			continue;	/* the ring, below */
+		else
+			to = (r & 1) ? gs[r % ng] : ls[r % nl];
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[to]), 0);
+		if (cls[i] != 2)
+			want[to]++;
+	}
+	for (k = 0; k < nl; k++) {
+		to = ls[(k + 1) % nl];
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[ls[k]], 1, objs[to]), 0);
+		want[to]++;
+	}
+	refcache_heap_lock(heap);
+	for (k = 0; k < nh; k++) {
+		KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, objs[hs[k]], false,
+								 &hid[k]), 0);
+		want[hs[k]]++;
+	}
+	for (k = 0; k < TALLY_WEAK; k++)
+		KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, objs[gs[k]], true,
+								 &wid[k]), 0);
+	refcache_heap_unlock(heap);
+	root = refcache_obj_get(objs[ls[0]]);
+	want[ls[0]]++;
+	put_all(objs, SCATTER_N);
+	before = heap_objects(heap);
+
+	refcache_gc_edges_min = 0;
+	refcache_gc_dead_max = dead_max;
+	edge_stats(st);
+	res = collect(test, heap, 2);
+	refcache_gc_dead_max = saved_max;
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_BUFFERS), 0L);
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_TALLIED), 0L);
+	KUNIT_EXPECT_EQ(test, res.collected, before - nh - nl);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)(nh + nl));
+	for (i = 0; i < SCATTER_N; i++)
+		if (cls[i] != 2)
+			KUNIT_EXPECT_EQ_MSG(test, refcount_read(&objs[i]->ref), want[i],
+					    "object %u of class %u", i, cls[i]);
+	check_lists(test, heap);
+	weak_all_dead(test, heap, wid, TALLY_WEAK);
+	refcache_heap_lock(heap);
+	for (k = 0; k < nh; k++)
+		KUNIT_EXPECT_EQ(test, refcache_handle_close_locked(heap, hid[k]), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(root);
+	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
+static void gc_tally_marked(struct kunit *test)
+{
+	unsigned long saved_min = refcache_gc_edges_min;
+	int ret;
+
+	ret = kunit_add_action_or_reset(test, edges_min_back, (void *)saved_min);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	acyclic_off(test);
+	tally_marked_round(test, gc_payload, BIT(20));
+	tally_marked_round(test, gc_payload, 100);
+	tally_marked_round(test, 1024, BIT(20));
+}
+
+/*
+ * The late put with a child: @x, held by one reference put after the
+ * walk and by garbage, holds the only reference to @y but the
+ * garbage's; weak handles on both.  The put after the gather frees @x,
+ * and its release frees @y; both weak handles read dead.
+ */
+static void gc_tally_late_child(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = new_cache(test, heap, gc_payload, 4,
+						 REFCACHE_CACHE_TRACKED, NULL);
+	unsigned long saved_min = refcache_gc_edges_min;
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	struct refcache_obj **objs, *x, *y;
+	struct refcache_gc_result res;
+	u64 wid[2], before;
+	unsigned int i;
+	u32 r = 11;
+	int ret;
+
+	ret = kunit_add_action_or_reset(test, edges_min_back, (void *)saved_min);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, tally_hook_off, NULL));
+	objs = kunit_kcalloc(test, SCATTER_N, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	x = new_obj(test, cache);
+	y = new_obj(test, cache);
+	KUNIT_ASSERT_EQ(test, refcache_obj_store(x, 0, y), 0);
+	for (i = 0; i < SCATTER_N; i++)
+		objs[i] = new_obj(test, cache);
+	for (i = 0; i < SCATTER_N; i++) {
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[scatter_next(&r)]), 0);
+		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[scatter_next(&r)]), 0);
+		if (i < TALLY_FROM)
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 2, x), 0);
+		if (i >= TALLY_FROM / 2 && i < TALLY_FROM)
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 3, y), 0);
+	}
+	refcache_heap_lock(heap);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, x, true, &wid[0]), 0);
+	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, y, true, &wid[1]), 0);
+	refcache_heap_unlock(heap);
+	refcache_obj_put(y);
+	put_all(objs, SCATTER_N);
+	before = heap_objects(heap);
+
+	refcache_gc_edges_min = 0;
+	tally_put_on_walk = x;
+	refcache_gc_test_hooks.walked = tally_walked;
+	edge_stats(st);
+	res = collect(test, heap, 2);
+	refcache_gc_test_hooks.walked = NULL;
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_TALLIED), 0L);
+	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_LATE), 0L);
+	KUNIT_EXPECT_EQ(test, res.collected, before - 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	weak_all_dead(test, heap, wid, 2);
+	check_lists(test, heap);
+}
+
+/*
+ * A young collection through the edge buffer: 16 objects of generation 2
+ * each reference a live object of generation 0 (even objects: slots into
+ * even objects, one a chain), beside odd garbage.  First the garbage
+ * references only generation 0: the tally holds.  Then some garbage also
+ * references generation 2: the gather reads the garbage's slots instead,
+ * and settles the survivors.  Each time every count is exact.
+ */
+static void gc_tally_young(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = slot_cache(test, heap);
+	unsigned long saved_min = refcache_gc_edges_min;
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	struct refcache_obj **objs, *old[16];
+	struct refcache_gc_result res;
+	u32 *want, r = 5, i, j, to;
+	unsigned int round;
+	u64 before;
+	int ret;
+
+	ret = kunit_add_action_or_reset(test, edges_min_back, (void *)saved_min);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	acyclic_off(test);
+	objs = kunit_kcalloc(test, SCATTER_N, sizeof(*objs), GFP_KERNEL);
+	want = kunit_kcalloc(test, SCATTER_N, sizeof(u32), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, objs && want);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 16; i++)
+			old[i] = new_obj(test, cache);
+		collect(test, heap, 2);
+		collect(test, heap, 2);	/* old[] in generation 2 */
+		memset(want, 0, SCATTER_N * sizeof(u32));
+		for (i = 0; i < SCATTER_N; i++)
+			objs[i] = new_obj(test, cache);
+		for (i = 0; i < SCATTER_N; i++) {
+			for (j = 0; j < 2; j++) {
+				to = scatter_next(&r);
+				if (!(i & 1))
+					to = j ? (i + 2) % SCATTER_N : to & ~1U;
+				if ((i & 1) && round && i < 200 && !j) {
+					KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], j,
+										 old[i % 16]), 0);
+					continue;
+				}
+				KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], j, objs[to]), 0);
+				if (!(i & 1))
+					want[to]++;
+			}
+		}
+		for (i = 0; i < 16; i++) {
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(old[i], 0, objs[2 * i]), 0);
+			want[2 * i]++;
+		}
+		/* Every 64th object stays held. */
+		for (i = 0; i < SCATTER_N; i++) {
+			if (!(i & 1) && !(i % 64))
+				want[i]++;
+			else
+				refcache_obj_put(objs[i]);
+		}
+		before = heap_objects(heap);
+		refcache_gc_edges_min = 0;
+		edge_stats(st);
+		res = collect(test, heap, 0);
+		refcache_gc_edges_min = saved_min;
+		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_BUFFERS), 0L);
+		if (!round)
+			KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_TALLIED), 0L);
+		KUNIT_EXPECT_EQ(test, res.collected, before - SCATTER_N / 2 - 16);
+		for (i = 0; i < SCATTER_N; i += 2)
+			KUNIT_EXPECT_EQ_MSG(test, refcount_read(&objs[i]->ref), want[i],
+					    "round %u object %u", round, i);
+		for (i = 0; i < 16; i++)
+			KUNIT_EXPECT_EQ(test, refcount_read(&old[i]->ref), 1U);
+		check_lists(test, heap);
+		for (i = 0; i < SCATTER_N; i += 64)
+			refcache_obj_put(objs[i]);
+		put_all(old, 16);
+		collect(test, heap, 2);
+		KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	}
 }
 
 /*
@@ -3043,6 +3342,9 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_scattered_graph),
 	KUNIT_CASE(gc_scattered_chain),
 	KUNIT_CASE(gc_tally),
+	KUNIT_CASE(gc_tally_marked),
+	KUNIT_CASE(gc_tally_late_child),
+	KUNIT_CASE(gc_tally_young),
 	{}
 };
 
