@@ -2059,7 +2059,7 @@ static void gc_tally_marked(struct kunit *test)
 	ret = kunit_add_action_or_reset(test, edges_min_back, (void *)saved_min);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	acyclic_off(test);
-	tally_marked_round(test, gc_payload, BIT(20));
+	/* Garbage past a small dead-block array; then too large for one. */
 	tally_marked_round(test, gc_payload, 100);
 	tally_marked_round(test, 1024, BIT(20));
 }
@@ -2206,6 +2206,95 @@ static void gc_tally_young(struct kunit *test)
 		collect(test, heap, 2);
 		KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 	}
+}
+
+/*
+ * The tally against a holder outside the heap: a kthread gets and puts
+ * references to @x without the heap's mutex, holding one or two at a
+ * time, while collections of fresh garbage graphs that reference @x
+ * tally and take the garbage's references off @x's count with a
+ * compare-and-exchange (tally_drop()).  At the end @x's count is the
+ * test's one reference, exactly.
+ */
+struct tally_hammer {
+	struct refcache_obj *x;
+	atomic_t stop;
+	struct completion done;
+	unsigned long loops;
+};
+
+static int tally_hammer_fn(void *arg)
+{
+	struct tally_hammer *h = arg;
+
+	while (!atomic_read(&h->stop)) {
+		refcache_obj_get(h->x);
+		refcache_obj_get(h->x);
+		refcache_obj_put(h->x);
+		refcache_obj_put(h->x);
+		if (!(++h->loops & 1023))
+			cond_resched();
+	}
+	complete_all(&h->done);
+	return 0;
+}
+
+/* Stopped before the heap goes, however the case ends. */
+static void tally_hammer_stop(void *arg)
+{
+	struct tally_hammer *h = arg;
+
+	atomic_set(&h->stop, 1);
+	wait_for_completion(&h->done);
+}
+
+#define TALLY_RACE_ROUNDS	4
+
+static void gc_tally_race(struct kunit *test)
+{
+	struct refcache_heap *heap = quiet_heap(test);
+	struct refcache_cache *cache = new_cache(test, heap, gc_payload, 3,
+						 REFCACHE_CACHE_TRACKED, NULL);
+	unsigned long saved_min = refcache_gc_edges_min;
+	long st[REFCACHE_GC_EDGE_NSTATS];
+	struct refcache_gc_result res;
+	struct refcache_obj **objs;
+	struct task_struct *task;
+	struct tally_hammer *h;
+	unsigned int round;
+	u64 set;
+	int ret;
+
+	ret = kunit_add_action_or_reset(test, edges_min_back, (void *)saved_min);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	objs = kunit_kcalloc(test, SCATTER_N, sizeof(*objs), GFP_KERNEL);
+	h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, objs && h);
+	h->x = new_obj(test, cache);
+	init_completion(&h->done);
+	task = kthread_run(tally_hammer_fn, h, "gc_kunit_tally");
+	if (IS_ERR(task)) {
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+		refcache_obj_put(h->x);
+		return;
+	}
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, tally_hammer_stop, h));
+	refcache_gc_edges_min = 0;
+	for (round = 0; round < TALLY_RACE_ROUNDS; round++) {
+		set = tally_graph(test, heap, cache, objs, h->x, TALLY_FROM, false);
+		edge_stats(st);
+		res = collect(test, heap, 2);
+		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_TALLIED), 0L);
+		KUNIT_EXPECT_EQ(test, res.collected, set - 1);
+		KUNIT_EXPECT_EQ(test, heap_objects(heap), 1ULL);
+	}
+	tally_hammer_stop(h);
+	kunit_info(test, "%lu loops of the holder beside %u collections\n", h->loops,
+		   TALLY_RACE_ROUNDS);
+	KUNIT_EXPECT_GT(test, h->loops, 0UL);
+	KUNIT_EXPECT_EQ(test, refcount_read(&h->x->ref), 1U);
+	refcache_obj_put(h->x);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
 }
 
 /*
@@ -3345,6 +3434,7 @@ static struct kunit_case refcache_gc_small_cases[] = {
 	KUNIT_CASE(gc_tally_marked),
 	KUNIT_CASE(gc_tally_late_child),
 	KUNIT_CASE(gc_tally_young),
+	KUNIT_CASE(gc_tally_race),
 	{}
 };
 
