@@ -98,6 +98,19 @@ void refcache_gc_init(struct refcache_heap *heap)
 			 REFCACHE_OBJ_UNREACHABLE | \
 			 (REFCACHE_OBJ_REFS_MAX << REFCACHE_OBJ_REFS_SHIFT))
 
+/* Each object of @list out of the collection, in generation @gen. */
+static void gc_settle_list(struct list_head *list, unsigned int gen)
+{
+	struct refcache_obj *obj;
+	unsigned long i = 0;
+
+	list_for_each_entry(obj, list, node) {
+		obj->flags = (obj->flags & ~GC_SCAN_BITS) | gen;
+		if (!(++i & 1023))
+			cond_resched();
+	}
+}
+
 /*
  * Move a whole list into generation @gen, setting each object's
  * generation; @from may be that generation's own list (a full
@@ -106,14 +119,7 @@ void refcache_gc_init(struct refcache_heap *heap)
 static void gc_merge_into(struct refcache_gc *gc, struct list_head *from, u64 n,
 			  unsigned int gen)
 {
-	struct refcache_obj *obj;
-	unsigned long i = 0;
-
-	list_for_each_entry(obj, from, node) {
-		obj->flags = (obj->flags & ~GC_SCAN_BITS) | gen;
-		if (!(++i & 1023))
-			cond_resched();
-	}
+	gc_settle_list(from, gen);
 	if (from != &gc->gen[gen])
 		list_splice_tail_init(from, &gc->gen[gen]);
 	gc->nobjs[gen] += n;
@@ -1577,19 +1583,6 @@ static bool gc_tally_holds(u64 out, u64 out_live)
 	return out == out_live;
 }
 
-/* Every survivor of a tally with no garbage settled: a pass that takes nothing off. */
-static void tally_settle(struct list_head *young, unsigned int target)
-{
-	struct refcache_obj *obj;
-	unsigned long i = 0;
-
-	list_for_each_entry(obj, young, node) {
-		obj->flags = (obj->flags & ~GC_SCAN_BITS) | target;
-		if (!(++i & 1023))
-			cond_resched();
-	}
-}
-
 /*
  * Take the @g references the garbage holds off survivor @obj's count,
  * as @g puts would, but at once and without freeing: true if that would
@@ -1998,7 +1991,8 @@ int refcache_gc_collect_locked(struct refcache_heap *heap, unsigned int generati
 		nunreach = gather_unreachable(young, &unreachable, &uncollectable, target,
 					      &callbacks);
 	} else if (tally) {
-		tally_settle(young, target);
+		/* No garbage: the survivors settled, nothing taken off. */
+		gc_settle_list(young, target);
 	}
 	trace_gc_phase(heap->id, generation, REFCACHE_GC_PHASE_MOVE_UNREACHABLE, nunreach);
 	/* The marked objects survive, and count as examined. */

@@ -114,6 +114,15 @@ static void put_all(struct refcache_obj **objs, unsigned int n)
 		refcache_obj_put(objs[i]);
 }
 
+/* The last references put, a full collection leaves nothing. */
+static void put_all_collect_empty(struct kunit *test, struct refcache_heap *heap,
+				  struct refcache_obj **held, unsigned int n)
+{
+	put_all(held, n);
+	collect(test, heap, 2);
+	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+}
+
 /*
  * @n objects, each a cycle of its own, and nothing else holding them;
  * made under the lock, so that no automatic collection they queue sees
@@ -1845,9 +1854,7 @@ static void tally_counts(struct kunit *test, struct refcache_heap *heap,
 		if (test_bit(i, seen))
 			KUNIT_EXPECT_EQ(test, refcount_read(&objs[i]->ref), want[i]);
 	check_lists(test, heap);
-	put_all(held, SCATTER_ROOTS);
-	collect(test, heap, 2);
-	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	put_all_collect_empty(test, heap, held, SCATTER_ROOTS);
 }
 
 static void gc_tally(struct kunit *test)
@@ -2573,9 +2580,7 @@ static void gc_acyclic(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, heap_objects(heap), (u64)reach);
 		check_lists(test, heap);
 	}
-	put_all(held, ACYC_ROOTS);
-	collect(test, heap, 2);
-	KUNIT_EXPECT_EQ(test, heap_objects(heap), 0ULL);
+	put_all_collect_empty(test, heap, held, ACYC_ROOTS);
 }
 
 /*
