@@ -1769,11 +1769,13 @@ static void edges_min_back(void *saved)
 
 /*
  * The graph, @x referenced from the first @from of it (and, if @hub,
- * referencing the first); returns the objects of the heap then.
+ * referencing the first), and @y, if given, from the second half of
+ * those (slot 3); returns the objects of the heap then.
  */
 static u64 tally_graph(struct kunit *test, struct refcache_heap *heap,
 		       struct refcache_cache *cache, struct refcache_obj **objs,
-		       struct refcache_obj *x, unsigned int from, bool hub)
+		       struct refcache_obj *x, unsigned int from, bool hub,
+		       struct refcache_obj *y)
 {
 	unsigned int i;
 	u32 r = 11;
@@ -1785,6 +1787,8 @@ static u64 tally_graph(struct kunit *test, struct refcache_heap *heap,
 		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[scatter_next(&r)]), 0);
 		if (i < from)
 			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 2, x), 0);
+		if (y && i >= from / 2 && i < from)
+			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 3, y), 0);
 	}
 	if (hub)
 		KUNIT_ASSERT_EQ(test, refcache_obj_store(x, 0, objs[0]), 0);
@@ -1883,7 +1887,7 @@ static void gc_tally(struct kunit *test)
 	x = new_obj(test, cache);
 	for (i = 0; i < TALLY_BIG; i++)
 		refcache_obj_get(x);
-	set = tally_graph(test, heap, cache, objs, x, TALLY_FROM, false);
+	set = tally_graph(test, heap, cache, objs, x, TALLY_FROM, false, NULL);
 	edge_stats(st);
 	res = collect(test, heap, 2);
 	KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_BUFFERS), 0L);
@@ -1898,7 +1902,7 @@ static void gc_tally(struct kunit *test)
 
 	/* A hub of the garbage with a count too large to tally. */
 	x = new_obj(test, cache);
-	set = tally_graph(test, heap, cache, objs, x, SCATTER_N, true);
+	set = tally_graph(test, heap, cache, objs, x, SCATTER_N, true, NULL);
 	refcache_obj_put(x);
 	edge_stats(st);
 	res = collect(test, heap, 2);
@@ -1908,7 +1912,7 @@ static void gc_tally(struct kunit *test)
 
 	/* Its holder's put after the walk: the garbage held the rest. */
 	x = new_obj(test, cache);
-	set = tally_graph(test, heap, cache, objs, x, TALLY_FROM, false);
+	set = tally_graph(test, heap, cache, objs, x, TALLY_FROM, false, NULL);
 	tally_put_on_walk = x;
 	refcache_gc_test_hooks.walked = tally_walked;
 	edge_stats(st);
@@ -2087,8 +2091,6 @@ static void gc_tally_late_child(struct kunit *test)
 	struct refcache_obj **objs, *x, *y;
 	struct refcache_gc_result res;
 	u64 wid[2], before;
-	unsigned int i;
-	u32 r = 11;
 	int ret;
 
 	ret = kunit_add_action_or_reset(test, edges_min_back, (void *)saved_min);
@@ -2099,23 +2101,13 @@ static void gc_tally_late_child(struct kunit *test)
 	x = new_obj(test, cache);
 	y = new_obj(test, cache);
 	KUNIT_ASSERT_EQ(test, refcache_obj_store(x, 0, y), 0);
-	for (i = 0; i < SCATTER_N; i++)
-		objs[i] = new_obj(test, cache);
-	for (i = 0; i < SCATTER_N; i++) {
-		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 0, objs[scatter_next(&r)]), 0);
-		KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 1, objs[scatter_next(&r)]), 0);
-		if (i < TALLY_FROM)
-			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 2, x), 0);
-		if (i >= TALLY_FROM / 2 && i < TALLY_FROM)
-			KUNIT_ASSERT_EQ(test, refcache_obj_store(objs[i], 3, y), 0);
-	}
 	refcache_heap_lock(heap);
 	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, x, true, &wid[0]), 0);
 	KUNIT_EXPECT_EQ(test, refcache_handle_new_locked(heap, y, true, &wid[1]), 0);
 	refcache_heap_unlock(heap);
+	before = tally_graph(test, heap, cache, objs, x, TALLY_FROM, false, y);
+	/* @x's slot holds @y now; the garbage's slots hold it too. */
 	refcache_obj_put(y);
-	put_all(objs, SCATTER_N);
-	before = heap_objects(heap);
 
 	refcache_gc_edges_min = 0;
 	tally_put_on_walk = x;
@@ -2288,7 +2280,7 @@ static void gc_tally_race(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, tally_hammer_stop, h));
 	refcache_gc_edges_min = 0;
 	for (round = 0; round < TALLY_RACE_ROUNDS; round++) {
-		set = tally_graph(test, heap, cache, objs, h->x, TALLY_FROM, false);
+		set = tally_graph(test, heap, cache, objs, h->x, TALLY_FROM, false, NULL);
 		edge_stats(st);
 		res = collect(test, heap, 2);
 		KUNIT_EXPECT_GT(test, edge_stat_delta(st, REFCACHE_GC_EDGE_TALLIED), 0L);
